@@ -1,0 +1,54 @@
+# ebpf-map-pressure native addon.
+#
+# Two generated files, built as gyp actions before the C++ is compiled:
+#   1. bpf/map_stats.bpf.c -> map_stats.bpf.o   (clang -target bpf, CO-RE, no kernel headers
+#      from the build host: bpf/kernel_types.h declares the few kernel types we read)
+#   2. map_stats.bpf.o     -> map_stats.skel.h  (bpftool gen skeleton: the object embedded
+#      as bytes, so nothing at run time looks for a .o file)
+# libbpf is the system's, found with pkg-config.
+{
+  "variables": {
+    "bpf_clang%": "clang",
+    "bpftool%": "bpftool",
+    "multiarch_include%": "/usr/include/<!(gcc -dumpmachine)",
+  },
+  "targets": [
+    {
+      "target_name": "ebpf_map_pressure",
+      "sources": [
+        "native/addon.cc",
+        "native/map_ops.cc",
+        "native/map_stats_reader.cc",
+        "native/memlock.cc",
+      ],
+      "include_dirs": ["bpf", "<(INTERMEDIATE_DIR)"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags libbpf)"],
+      "libraries": ["<!@(pkg-config --libs libbpf)"],
+      "defines": ["NAPI_VERSION=8"],
+      "actions": [
+        {
+          "action_name": "compile_bpf",
+          "inputs": ["bpf/map_stats.bpf.c", "bpf/map_stats.h", "bpf/kernel_types.h"],
+          "outputs": ["<(INTERMEDIATE_DIR)/map_stats.bpf.o"],
+          "action": [
+            "<(bpf_clang)", "-g", "-O2", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86",
+            "-Ibpf", "-I<(multiarch_include)",
+            "-c", "bpf/map_stats.bpf.c", "-o", "<(INTERMEDIATE_DIR)/map_stats.bpf.o",
+          ],
+          "message": "clang -target bpf map_stats.bpf.c",
+        },
+        {
+          "action_name": "skeleton",
+          "inputs": ["<(INTERMEDIATE_DIR)/map_stats.bpf.o"],
+          "outputs": ["<(INTERMEDIATE_DIR)/map_stats.skel.h"],
+          "action": [
+            "sh", "-c",
+            "<(bpftool) gen skeleton <(INTERMEDIATE_DIR)/map_stats.bpf.o name map_stats > <(INTERMEDIATE_DIR)/map_stats.skel.h.tmp && mv <(INTERMEDIATE_DIR)/map_stats.skel.h.tmp <(INTERMEDIATE_DIR)/map_stats.skel.h",
+          ],
+          "message": "bpftool gen skeleton map_stats",
+        },
+      ],
+    },
+  ],
+}

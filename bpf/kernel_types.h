@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The few kernel-internal types the iterator reads, declared here instead of a vmlinux.h
+ * generated from the build host's kernel, so a build needs no /sys/kernel/btf. Only the
+ * fields we read are listed: preserve_access_index makes every access a CO-RE relocation
+ * that libbpf resolves against the running kernel's BTF at load time.
+ */
+#ifndef KERNEL_TYPES_H
+#define KERNEL_TYPES_H
+
+#include <linux/types.h>
+#include <linux/bpf.h> /* uapi: enum bpf_map_type and the BPF_F_* flags */
+
+#define __VMLINUX_TYPES 1
+#define __pai __attribute__((preserve_access_index))
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	__u64 session_id;
+	__u64 seq_num;
+} __pai;
+
+struct bpf_map {
+	enum bpf_map_type map_type;
+	__u32 key_size;
+	__u32 value_size;
+	__u32 max_entries;
+	__u32 map_flags;
+	__u32 id;
+	char name[16];
+} __pai;
+
+struct bpf_iter__bpf_map {
+	struct bpf_iter_meta *meta;
+	struct bpf_map *map;
+} __pai;
+
+/* kernel/bpf/queue_stack_maps.c: a ring of max_entries + 1 slots. */
+struct bpf_queue_stack {
+	struct bpf_map map;
+	__u32 head;
+	__u32 tail;
+	__u32 size;
+} __pai;
+
+/* kernel/bpf/lpm_trie.c */
+struct lpm_trie {
+	struct bpf_map map;
+	unsigned long n_entries;
+} __pai;
+
+/* kernel/bpf/ringbuf.c */
+struct bpf_ringbuf {
+	__u64 mask;
+	unsigned long consumer_pos;
+	unsigned long producer_pos;
+} __pai;
+
+struct bpf_ringbuf_map {
+	struct bpf_map map;
+	struct bpf_ringbuf *rb;
+} __pai;
+
+/* kernel/bpf/hashtab.c: `count` is exact while use_percpu_counter is false (small maps,
+ * and every kernel before 6.1); prealloc maps keep no counter before 6.6. */
+struct bpf_htab {
+	struct bpf_map map;
+	atomic_t count;
+	_Bool use_percpu_counter;
+} __pai;
+
+/* kernel/bpf/devmap.c: `items` is maintained for BPF_MAP_TYPE_DEVMAP_HASH only. */
+struct bpf_dtab {
+	struct bpf_map map;
+	unsigned int items;
+} __pai;
+
+/* net/core/sock_map.c: sockhash. */
+struct bpf_shtab {
+	struct bpf_map map;
+	atomic_t count;
+} __pai;
+
+#endif /* KERNEL_TYPES_H */

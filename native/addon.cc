@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// Node-API glue only: the Reader class (collect() -> Promise, close()) and mapOps.
+#include <napi.h>
+
+#include <memory>
+
+#include "collect_worker.h"
+#include "map_ops.h"
+#include "map_stats.h"
+#include "map_stats_reader.h"
+
+namespace emp {
+namespace {
+
+class Reader : public Napi::ObjectWrap<Reader> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Reader",
+                       {InstanceMethod<&Reader::Collect>("collect"),
+                        InstanceMethod<&Reader::Close>("close"),
+                        InstanceAccessor<&Reader::KfuncAvailable>("kfuncAvailable")});
+  }
+
+  explicit Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) {
+    Napi::Env env = info.Env();
+    ReaderOptions options;
+    if (info.Length() > 0 && info[0].IsObject()) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      if (o.Get("useKfunc").IsBoolean()) options.use_kfunc = o.Get("useKfunc").As<Napi::Boolean>();
+      if (o.Get("useKernelState").IsBoolean())
+        options.use_kernel_state = o.Get("useKernelState").As<Napi::Boolean>();
+      if (o.Get("readMemory").IsBoolean()) options.read_memory = o.Get("readMemory").As<Napi::Boolean>();
+      if (o.Get("btfPath").IsString()) options.btf_path = o.Get("btfPath").As<Napi::String>();
+      if (o.Get("procfs").IsString()) options.procfs = o.Get("procfs").As<Napi::String>();
+    }
+    SysError error;
+    reader_ = std::make_shared<MapStatsReader>(options, &error);
+    if (error) {
+      reader_.reset();
+      throw ToJsError(env, error);
+    }
+  }
+
+ private:
+  Napi::Value Collect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!reader_) throw ToJsError(env, MakeSysError(EBADF, "collect", "the reader was closed"));
+    auto* worker = new CollectWorker(env, reader_);
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (reader_) reader_->Close();  // waits for a collection in flight
+    reader_.reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value KfuncAvailable(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), reader_ && reader_->kfunc_available());
+  }
+
+  std::shared_ptr<MapStatsReader> reader_;
+};
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Reader", Reader::Define(env));
+  exports.Set("recordSize", Napi::Number::New(env, sizeof(map_stats_record)));
+  exports.Set("recordVersion", Napi::Number::New(env, MAP_STATS_VERSION));
+  return InitMapOps(env, exports);
+}
+
+}  // namespace emp
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  return emp::Init(env, exports);
+}
+
+NODE_API_MODULE(ebpf_map_pressure, InitAddon)

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "map_stats_reader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "map_stats.h"
+#include "map_stats.skel.h"
+
+namespace emp {
+namespace {
+
+// libbpf reports through one process-wide print callback; keep the tail of what it said
+// while we open and load, for the verifier log in an error.
+std::mutex g_log_mu;
+std::string* g_log = nullptr;
+
+int CaptureLibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[1024];
+  int n = vsnprintf(line, sizeof(line), fmt, args);
+  if (g_log != nullptr) {
+    g_log->append(line);
+    if (g_log->size() > 64 * 1024) g_log->erase(0, g_log->size() - 64 * 1024);
+  }
+  return n;
+}
+
+// The last lines of a verifier log: enough to see why, short enough for an error.
+std::string TrimLog(const std::string& log, size_t max_lines = 20) {
+  size_t pos = log.size();
+  size_t lines = 0;
+  while (pos > 0 && lines <= max_lines) {
+    pos = log.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return log;
+    lines++;
+  }
+  return log.substr(pos + 1);
+}
+
+std::string HintFor(int err, const std::string& syscall, const ReaderOptions& options) {
+  switch (err) {
+    case EPERM:
+    case EACCES:
+      return "run as root, or grant CAP_BPF and CAP_PERFMON (add CAP_SYS_ADMIN to read map "
+             "memory)";
+    case ENOENT:
+    case ESRCH:
+      if (syscall == "bpf_object__open")
+        return "the kernel's BTF was not found at " +
+               (options.btf_path.empty() ? std::string("/sys/kernel/btf/vmlinux")
+                                         : options.btf_path) +
+               ": the kernel must be built with CONFIG_DEBUG_INFO_BTF=y (or set paths.btf)";
+      return "the kernel lacks BPF iterators (needs Linux >= 5.8 with BTF)";
+    case EINVAL:
+    case E2BIG:
+      return "the kernel rejected the iterator program; see the verifier log";
+    case ENOMEM:
+      return "raise RLIMIT_MEMLOCK (ulimit -l) on kernels before 5.11";
+    default:
+      return {};
+  }
+}
+
+// The kfunc is looked up in the running kernel's BTF, not guessed from a version string:
+// stable kernels carry backports.
+bool KernelHasKfunc(const std::string& btf_path) {
+  struct btf* btf = btf_path.empty() ? btf__load_vmlinux_btf() : btf__parse(btf_path.c_str(), nullptr);
+  if (!btf) return false;
+  bool found = btf__find_by_name_kind(btf, "bpf_map_sum_elem_count", BTF_KIND_FUNC) >= 0;
+  btf__free(btf);
+  return found;
+}
+
+}  // namespace
+
+MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
+    : options_(options), memlock_(options.procfs) {
+  std::string log;
+  std::lock_guard<std::mutex> log_lock(g_log_mu);
+  g_log = &log;
+  libbpf_print_fn_t previous = libbpf_set_print(CaptureLibbpfLog);
+  auto fail = [&](int err, const char* syscall) {
+    std::string detail = TrimLog(log);
+    *error = MakeSysError(err, syscall, HintFor(err < 0 ? -err : err, syscall, options_), detail);
+    Close();
+  };
+
+  // 1. Open: parse the embedded object, resolve BTF.
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+  if (!options_.btf_path.empty()) open_opts.btf_custom_path = options_.btf_path.c_str();
+  if (!options_.btf_path.empty() && access(options_.btf_path.c_str(), R_OK) != 0) {
+    fail(-errno, "bpf_object__open");
+  } else if (!(skel_ = map_stats__open_opts(&open_opts))) {
+    fail(-errno, "bpf_object__open");
+  } else {
+    // 2. Tunables, seen by the verifier as constants.
+    skel_->rodata->use_kfunc = options_.use_kfunc;
+    skel_->rodata->use_kernel_state = options_.use_kernel_state;
+    // 3. Load (the verifier runs here) and attach the iterator.
+    int err = map_stats__load(skel_);
+    if (err) {
+      fail(err, "bpf_prog_load");
+    } else {
+      link_ = bpf_program__attach_iter(skel_->progs.dump_map_stats, nullptr);
+      if (!link_) {
+        fail(-errno, "bpf_link_create");
+      } else {
+        kfunc_available_ = options_.use_kfunc && KernelHasKfunc(options_.btf_path);
+      }
+    }
+  }
+  libbpf_set_print(previous);
+  g_log = nullptr;
+}
+
+MapStatsReader::~MapStatsReader() { Close(); }
+
+void MapStatsReader::Close() {
+  std::lock_guard<std::mutex> lock(mu_);  // waits for a collection in flight
+  if (link_) bpf_link__destroy(link_);
+  link_ = nullptr;
+  if (skel_) map_stats__destroy(skel_);
+  skel_ = nullptr;
+}
+
+SysError MapStatsReader::ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes) {
+  int iter_fd = bpf_iter_create(bpf_link__fd(link_));
+  if (iter_fd < 0) return MakeSysError(errno, "bpf_iter_create", HintFor(errno, "", options_));
+
+  // A whole number of records per read; the kernel may still hand back less.
+  constexpr size_t kChunk = 512 * sizeof(map_stats_record);
+  out->clear();
+  SysError error;
+  for (;;) {
+    size_t used = out->size();
+    out->resize(used + kChunk);
+    ssize_t n = read(iter_fd, out->data() + used, kChunk);
+    if (n < 0) {
+      out->resize(used);
+      if (errno == EINTR || errno == EAGAIN) continue;
+      error = MakeSysError(errno, "read", "reading the bpf_map iterator failed");
+      break;
+    }
+    out->resize(used + static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+  close(iter_fd);
+  *bytes = out->size();
+  if (!error && out->size() % sizeof(map_stats_record) != 0)
+    error = MakeSysError(EPROTO, "read",
+                         "the iterator ended with a partial record (" +
+                             std::to_string(out->size() % sizeof(map_stats_record)) + " bytes)");
+  return error;
+}
+
+SysError MapStatsReader::Collect(Collection* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!skel_) return MakeSysError(EBADF, "collect", "the reader was closed");
+
+  SysError error = ReadIterator(&out->records, &out->bytes_read);
+  if (error) return error;
+
+  const auto* records = reinterpret_cast<const map_stats_record*>(out->records.data());
+  size_t n = out->records.size() / sizeof(map_stats_record);
+  for (size_t i = 0; i < n; i++) {
+    if (records[i].size != sizeof(map_stats_record) || records[i].version != MAP_STATS_VERSION)
+      return MakeSysError(EPROTO, "read", "record " + std::to_string(i) + " has size " +
+                                              std::to_string(records[i].size) + ", version " +
+                                              std::to_string(records[i].version));
+  }
+  if (options_.read_memory)
+    out->memory_error = memlock_.Fill(records, n, &out->memlock, &out->memlock_reads);
+  else
+    out->memlock.assign(n, -1);
+  return {};
+}
+
+}  // namespace emp

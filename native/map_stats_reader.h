@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// Owns the loaded iter/bpf_map program and its link; each Collect() creates an iterator
+// fd from the link, reads it to EOF and closes it. Pure C++: no Node-API in here.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "memlock.h"
+#include "sys_error.h"
+
+struct map_stats;  // the generated skeleton
+struct bpf_link;
+
+namespace emp {
+
+struct ReaderOptions {
+  bool use_kfunc = true;         // false: behave as on a kernel without the kfunc
+  bool use_kernel_state = true;  // false: count only what the kfunc counts
+  std::string btf_path;          // empty: libbpf's default (/sys/kernel/btf/vmlinux)
+  std::string procfs = "/proc";  // where fdinfo is read for memlock
+  bool read_memory = true;
+};
+
+struct Collection {
+  std::vector<uint8_t> records;  // whole struct map_stats_record entries, back to back
+  std::vector<double> memlock;   // one per record; -1 where unknown
+  uint64_t bytes_read = 0;
+  uint32_t memlock_reads = 0;    // fdinfo reads this collection (the cache saves the rest)
+  SysError memory_error;         // set when memory could not be read at all (e.g. EPERM)
+};
+
+class MapStatsReader {
+ public:
+  // Opens, loads and attaches; on failure *error is set and the reader is unusable.
+  MapStatsReader(const ReaderOptions& options, SysError* error);
+  ~MapStatsReader();
+  MapStatsReader(const MapStatsReader&) = delete;
+  MapStatsReader& operator=(const MapStatsReader&) = delete;
+  MapStatsReader(MapStatsReader&&) = delete;
+  MapStatsReader& operator=(MapStatsReader&&) = delete;
+
+  // Thread-safe; one collection at a time (a second caller waits).
+  SysError Collect(Collection* out);
+  void Close();
+  bool closed() const { return skel_ == nullptr; }
+  bool kfunc_available() const { return kfunc_available_; }
+
+ private:
+  SysError ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes);
+
+  std::mutex mu_;
+  ReaderOptions options_;
+  map_stats* skel_ = nullptr;
+  bpf_link* link_ = nullptr;
+  bool kfunc_available_ = false;
+  MemlockCache memlock_;
+};
+
+}  // namespace emp
