@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The agent: a collection every interval, handed to whoever listens (metrics, pressure
+ * levels, views), telemetry started over it, and a clean stop. A failed collection is logged
+ * when failing starts and when it ends, and never stops the agent.
+ */
+import { type Collection, Collector } from './collector';
+import type { AgentConfig } from './config';
+import { type AgentError, isAgentError } from './errors';
+import { makeFilter } from './filter';
+import type { Logger } from './log';
+import { toAgentError } from './native';
+import { buildResource } from './resource';
+import { startTelemetry, type Telemetry } from './telemetry';
+
+export type CollectionListener = (c: Collection) => void;
+
+/** Builds the collector a configuration asks for. */
+export function createCollector(config: AgentConfig): Collector {
+  return new Collector({
+    reader: {
+      useKfunc: config.counting.kfunc,
+      useKernelState: config.counting.kernelState,
+      readMemory: config.counting.memory,
+      btfPath: config.paths.btf,
+      procfs: config.paths.procfs,
+    },
+    filter: makeFilter(config.filter),
+  });
+}
+
+export class Agent {
+  readonly #config: AgentConfig;
+  readonly #log: Logger;
+  readonly #listeners: CollectionListener[] = [];
+  #collector: Collector | null = null;
+  #telemetry: Telemetry | null = null;
+  #latest: Collection | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #failing: string | null = null;
+  #memoryWarned = false;
+  #stopping: Promise<void> | null = null;
+
+  constructor(config: AgentConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  latest(): Collection | null {
+    return this.#latest;
+  }
+
+  onCollection(listener: CollectionListener): void {
+    this.#listeners.push(listener);
+  }
+
+  get telemetry(): Telemetry | null {
+    return this.#telemetry;
+  }
+
+  /** Loads the iterator, makes the first collection, starts exporting. Throws AgentError. */
+  async start(): Promise<void> {
+    this.#collector = createCollector(this.#config);
+    // The first collection must work: a permission problem is fatal at start, not later.
+    await this.#collectOnce(true);
+    this.#telemetry = await startTelemetry({
+      config: this.#config,
+      resource: buildResource({ machineIdFile: this.#config.paths.machineId }),
+      source: this,
+      log: this.#log,
+    });
+    this.#log.info('agent started', {
+      maps: this.#latest?.maps.length ?? 0,
+      interval_ms: this.#config.intervalMs,
+      exporters: this.#telemetry.describe.join(', ') || 'none',
+      kfunc: this.#collector.kfuncAvailable,
+    });
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    // setTimeout, not setInterval: a slow collection delays the next instead of piling up.
+    // The timer is left ref'd: it is what keeps the agent alive.
+    this.#timer = setTimeout(() => {
+      void this.#collectOnce(false).finally(() => {
+        if (!this.#stopping) this.#schedule();
+      });
+    }, this.#config.intervalMs);
+  }
+
+  async #collectOnce(fatal: boolean): Promise<void> {
+    try {
+      const c = await this.#collector!.collect();
+      this.#latest = c;
+      if (this.#failing) {
+        this.#log.info('collection recovered', { previous_error: this.#failing });
+        this.#failing = null;
+      }
+      if (c.memoryError && !this.#memoryWarned) {
+        this.#memoryWarned = true;
+        this.#log.warn('map memory is not readable; ebpf.map.memory will be missing', {
+          code: c.memoryError.code,
+          error: c.memoryError.message,
+          hint: c.memoryError.hint,
+        });
+      }
+      for (const listener of this.#listeners) {
+        try {
+          listener(c);
+        } catch (e) {
+          this.#log.error('a collection listener failed', { error: (e as Error).message });
+        }
+      }
+    } catch (e) {
+      const err: AgentError = isAgentError(e) ? e : toAgentError(e);
+      if (fatal) throw err;
+      if (this.#failing !== err.code) {
+        this.#failing = err.code;
+        this.#log.error('collection failed; retrying every interval', { code: err.code, error: err.message, hint: err.hint });
+      }
+    }
+  }
+
+  /** A final collection and flush, then detach. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#timer) clearTimeout(this.#timer);
+      if (this.#collector) await this.#collectOnce(false);
+      await this.#telemetry?.shutdown().catch((e: Error) => this.#log.warn('final export failed', { error: e.message }));
+      await this.#collector?.close();
+    })();
+    return this.#stopping;
+  }
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The `ebpf-map-pressure` command line: a command, its own flags, and configuration flags
+ * (any key of the schema). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+ * A user mistake prints its code, message and hint; only a bug prints a stack.
+ */
+import { type AgentConfig, configFlags, loadConfig } from '../config';
+import { AgentError, isAgentError } from '../errors';
+import { createLogger } from '../log';
+import { VERSION } from '../version';
+import { run } from './run';
+import { snapshot } from './snapshot';
+
+export interface ParsedArgs {
+  command: string;
+  configFile?: string;
+  printConfig: boolean;
+  help: boolean;
+  version: boolean;
+  output: 'table' | 'json';
+  /** Configuration flags, passed on to the schema. */
+  configArgs: string[];
+}
+
+export const COMMANDS: Record<string, string> = {
+  run: 'the agent: collect every interval and export (default)',
+  snapshot: 'read every map once and print them, fullest first (--output table|json)',
+};
+
+export const USAGE = `Usage: ebpf-map-pressure [command] [flags]
+
+How full is every eBPF map on this host? Counts entries in the kernel with a BPF
+iterator and exports them as OpenTelemetry metrics.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([c, d]) => `  ${c.padEnd(10)} ${d}`)
+  .join('\n')}
+
+Flags:
+  --config FILE        configuration file, JSON or YAML
+  --print-config       print the effective configuration (secrets redacted) and exit
+  --output FORMAT      snapshot output: table (default) or json
+  --<key> VALUE        any configuration key, e.g. --interval 5s --exporters otlp,prometheus
+  -h, --help           this help
+  --version            the version
+
+Configuration comes from defaults < --config file < environment (OTEL_*, EMP_*) < flags;
+docs/configuration.md lists every key, its variable and its flag.`;
+
+/** Splits argv into the command, our own flags and configuration flags. */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const out: ParsedArgs = { command: 'run', printConfig: false, help: false, version: false, output: 'table', configArgs: [] };
+  const flags = configFlags();
+  let commandSeen = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = argv[++i];
+      if (next === undefined || next.startsWith('--')) throw new AgentError('EMP_USAGE', `${flag} needs a value`);
+      return next;
+    };
+    if (flag === '-h' || flag === '--help') out.help = true;
+    else if (flag === '--version') out.version = true;
+    else if (flag === '--print-config') out.printConfig = true;
+    else if (flag === '--config') out.configFile = value();
+    else if (flag === '--output' || flag === '-o') {
+      const v = value();
+      if (v !== 'table' && v !== 'json') throw new AgentError('EMP_USAGE', `--output must be table or json, got ${JSON.stringify(v)}`);
+      out.output = v;
+    } else if (flag.startsWith('--')) {
+      const name = flag.slice(2);
+      if (!flags.has(name)) throw new AgentError('EMP_USAGE', `unknown flag ${flag}`, { hint: 'run `ebpf-map-pressure --help`; configuration keys are listed in docs/configuration.md' });
+      out.configArgs.push(`--${name}=${value()}`);
+    } else if (!commandSeen && !a.startsWith('-')) {
+      if (!(a in COMMANDS)) throw new AgentError('EMP_USAGE', `unknown command ${JSON.stringify(a)}`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}` });
+      out.command = a;
+      commandSeen = true;
+    } else {
+      throw new AgentError('EMP_USAGE', `unexpected argument ${JSON.stringify(a)}`);
+    }
+  }
+  return out;
+}
+
+function reportError(e: unknown): number {
+  if (isAgentError(e)) {
+    process.stderr.write(`error ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`internal error (a bug; please report it): ${(e as Error)?.stack ?? String(e)}\n`);
+  return 1;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let args: ParsedArgs;
+  let config: AgentConfig;
+  try {
+    args = parseArgs(argv);
+    if (args.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (args.version) {
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    const loaded = loadConfig({ ...(args.configFile !== undefined && { file: args.configFile }), args: args.configArgs });
+    config = loaded.config;
+    if (args.printConfig) {
+      process.stdout.write(`${loaded.printable}\n`);
+      return 0;
+    }
+  } catch (e) {
+    return reportError(e);
+  }
+
+  try {
+    if (args.command === 'snapshot') {
+      process.stdout.write(`${await snapshot(config, args.output)}\n`);
+      return 0;
+    }
+    await run(config, createLogger(config.logLevel));
+    return -1; // keeps running; exits on a signal
+  } catch (e) {
+    return reportError(e);
+  }
+}

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+/** `run`: the agent until SIGTERM or SIGINT; then a final collection and flush, exit 0. */
+import { Agent } from '../agent';
+import type { AgentConfig } from '../config';
+import type { Logger } from '../log';
+
+/** Seconds a stop may take before the process exits anyway. */
+const STOP_DEADLINE_MS = 10_000;
+
+export async function run(config: AgentConfig, log: Logger): Promise<Agent> {
+  const agent = new Agent(config, log);
+  await agent.start();
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping: final collection and flush', { signal });
+    const deadline = setTimeout(() => {
+      log.error('stop took too long; exiting', { deadline_ms: STOP_DEADLINE_MS });
+      process.exit(1);
+    }, STOP_DEADLINE_MS);
+    deadline.unref();
+    void agent.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (e: Error) => {
+        log.error('stop failed', { error: e.message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return agent;
+}

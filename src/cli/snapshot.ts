@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+/** `snapshot`: one collection, printed as a table sorted by utilization, or as JSON. */
+import { createCollector } from '../agent';
+import type { Collection, MapStats } from '../collector';
+import type { AgentConfig } from '../config';
+import { byUtilization, formatBytes, formatPercent, renderTable } from './format';
+
+/** The JSON shape scripts rely on: keep these keys. */
+export function snapshotJson(c: Collection): string {
+  const maps = [...c.maps].sort(byUtilization).map((m: MapStats) => ({
+    id: m.id,
+    name: m.name,
+    type: m.type,
+    max_entries: m.maxEntries,
+    entries: m.entries,
+    utilization: m.utilization,
+    memory_bytes: m.memoryBytes,
+    count_method: m.countMethod,
+    pending_bytes: m.pendingBytes,
+    key_size: m.keySize,
+    value_size: m.valueSize,
+    flags: m.mapFlags,
+    not_counted: m.notCounted,
+  }));
+  return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, maps }, null, 2);
+}
+
+export function snapshotTable(c: Collection): string {
+  const rows = [...c.maps].sort(byUtilization).map((m) => [
+    String(m.id),
+    m.name || '-',
+    m.type,
+    m.entries !== null ? String(m.entries) : m.pendingBytes !== null ? formatBytes(m.pendingBytes) : '-',
+    m.type.endsWith('ringbuf') ? formatBytes(m.maxEntries) : String(m.maxEntries),
+    formatPercent(m.utilization),
+    formatBytes(m.memoryBytes),
+    m.countMethod,
+    m.notCounted ?? '',
+  ]);
+  const header = ['ID', 'NAME', 'TYPE', 'ENTRIES', 'MAX', 'UTIL', 'MEMORY', 'METHOD', 'NOTE'];
+  let out = renderTable(header, rows, new Set([0, 3, 4, 5, 6]));
+  out += `\n${c.maps.length} maps`;
+  if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
+  if (c.memoryError) out += `\nmemory not readable: ${c.memoryError.hint}`;
+  return out;
+}
+
+export async function snapshot(config: AgentConfig, output: 'table' | 'json'): Promise<string> {
+  const collector = createCollector(config);
+  try {
+    const c = await collector.collect();
+    return output === 'json' ? snapshotJson(c) : snapshotTable(c);
+  } finally {
+    await collector.close();
+  }
+}

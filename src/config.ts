@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The configuration: one convict schema, defaults in it, sources merged over them in the
+ * order defaults < config file (--config, JSON or YAML) < environment < flags. Unknown keys
+ * are rejected and every invalid value is reported at once, naming the key, the value, where
+ * it came from and what is allowed. docs/configuration.md is generated from this schema.
+ */
+import { readFileSync } from 'node:fs';
+import convict from 'convict';
+import * as YAML from 'yaml';
+import { AgentError } from './errors';
+import { MAP_TYPES } from './map-types';
+
+// ---- formats ---------------------------------------------------------------------------
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "10s", "500ms", "2m", "1h" or a number of milliseconds -> milliseconds; NaN if neither. */
+export function parseDuration(value: unknown): number {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : NaN;
+  if (typeof value !== 'string') return NaN;
+  const m = DURATION_RE.exec(value.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
+}
+
+function durationFormat(name: string, minMs: number, maxMs: number) {
+  return {
+    name,
+    validate(value: unknown) {
+      const ms = parseDuration(value);
+      if (!(ms >= minMs && ms <= maxMs))
+        throw new Error(`must be a duration from ${minMs} ms to ${maxMs / 1000} s, like "10s", "500ms" or a number of milliseconds`);
+    },
+    coerce: (v: string) => v,
+  };
+}
+
+const EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
+const TYPE_NAMES = MAP_TYPES.map((t) => t.name);
+
+/** A comma-separated list (from env or flags) or an array (from a file). */
+function listFormat(name: string, allowed?: readonly string[], what = 'value') {
+  return {
+    name,
+    validate(value: unknown) {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0))
+        throw new Error(`must be a list of strings (an array in a file, comma-separated in env or flags)`);
+      if (allowed) {
+        const bad = value.filter((v) => !allowed.includes(v));
+        if (bad.length) throw new Error(`unknown ${what} ${bad.map((b) => JSON.stringify(b)).join(', ')}; allowed: ${allowed.join(', ')}`);
+      }
+    },
+    coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+  };
+}
+
+/** OTLP headers: "k1=v1,k2=v2" (URL-encoded, per the OpenTelemetry spec) or a map. */
+export function parseHeaders(value: unknown): Record<string, string> {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (typeof v !== 'string') throw new Error(`header ${JSON.stringify(k)} must have a string value`);
+      out[k.toLowerCase()] = v;
+    }
+    return out;
+  }
+  if (typeof value !== 'string') throw new Error('must be "key=value,key2=value2" or a map of strings');
+  const out: Record<string, string> = {};
+  for (const part of value.split(',')) {
+    if (!part.trim()) continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error('must be "key=value,key2=value2" (a pair lacks "=")');
+    out[decodeURIComponent(part.slice(0, eq).trim()).toLowerCase()] = decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+convict.addFormats({
+  interval: durationFormat('interval', 100, 86_400_000),
+  timeout: durationFormat('timeout', 1, 600_000),
+  exporters: listFormat('exporters', EXPORTERS, 'exporter'),
+  'name-globs': listFormat('name-globs'),
+  'map-types': listFormat('map-types', TYPE_NAMES, 'map type'),
+  headers: {
+    name: 'headers',
+    validate(value: unknown) {
+      parseHeaders(value);
+    },
+    coerce: (v: string) => v,
+  },
+  'optional-url': {
+    name: 'optional-url',
+    validate(value: unknown) {
+      if (value === '') return;
+      if (typeof value !== 'string') throw new Error('must be a URL string');
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        throw new Error('must be a URL like "http://localhost:4317" or "https://otlp.example.com:4318/v1/metrics"');
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must use http:// or https://');
+    },
+  },
+  'optional-file': {
+    name: 'optional-file',
+    validate(value: unknown) {
+      if (typeof value !== 'string') throw new Error('must be a file path');
+      if (value === '') return;
+      try {
+        readFileSync(value);
+      } catch (e) {
+        throw new Error(`cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      }
+    },
+  },
+  'log-level': {
+    name: 'log-level',
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !(normalizeLogLevel(value) in LOG_LEVELS))
+        throw new Error(`must be one of ${Object.keys(LOG_LEVELS).join(', ')} (OpenTelemetry's NONE, ERROR, WARN, INFO, DEBUG, VERBOSE, ALL are accepted too)`);
+    },
+    coerce: (v: string) => v,
+  },
+  path: {
+    name: 'path',
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !value.startsWith('/')) throw new Error('must be an absolute path');
+    },
+  },
+});
+
+export const LOG_LEVELS = { debug: 0, info: 1, warn: 2, error: 3, none: 4 } as const;
+export type LogLevel = keyof typeof LOG_LEVELS;
+
+export function normalizeLogLevel(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v === 'verbose' || v === 'all') return 'debug';
+  if (v === 'warning') return 'warn';
+  return v;
+}
+
+// ---- the schema ------------------------------------------------------------------------
+
+/** Environment variables of the OTLP exporter: the METRICS_ form wins over the generic one. */
+const OTLP_ENV = ['ENDPOINT', 'HEADERS', 'PROTOCOL', 'COMPRESSION', 'CERTIFICATE', 'CLIENT_KEY', 'CLIENT_CERTIFICATE', 'TIMEOUT', 'INSECURE'] as const;
+
+export const SCHEMA = {
+  interval: {
+    doc: 'How often to collect (and export). A duration: "10s", "500ms", or milliseconds.',
+    format: 'interval',
+    default: '10s',
+    env: 'OTEL_METRIC_EXPORT_INTERVAL',
+    arg: 'interval',
+  },
+  exporters: {
+    doc: 'Where metrics go: any of otlp, prometheus, console, or none.',
+    format: 'exporters',
+    default: ['otlp'],
+    env: 'OTEL_METRICS_EXPORTER',
+    arg: 'exporters',
+  },
+  sdk_disabled: {
+    doc: 'Disable every metrics exporter (the OpenTelemetry kill switch).',
+    format: Boolean,
+    default: false,
+    env: 'OTEL_SDK_DISABLED',
+    arg: 'sdk-disabled',
+  },
+  export_timeout: {
+    doc: 'How long one export may take before it is abandoned.',
+    format: 'timeout',
+    default: '30s',
+    env: 'OTEL_METRIC_EXPORT_TIMEOUT',
+    arg: 'export-timeout',
+  },
+  log: {
+    level: {
+      doc: 'Least severe log level written: debug, info, warn, error or none.',
+      format: 'log-level',
+      default: 'info',
+      env: 'OTEL_LOG_LEVEL',
+      arg: 'log.level',
+    },
+  },
+  otlp: {
+    protocol: {
+      doc: 'OTLP transport: grpc or http/protobuf.',
+      format: ['grpc', 'http/protobuf'],
+      default: 'grpc',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+      arg: 'otlp.protocol',
+    },
+    endpoint: {
+      doc: 'OTLP endpoint URL. Empty: http://localhost:4317 (grpc) or http://localhost:4318/v1/metrics (http/protobuf).',
+      format: 'optional-url',
+      default: '',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+      arg: 'otlp.endpoint',
+    },
+    headers: {
+      doc: 'Headers sent with every export, "key=value,key2=value2" (a map in a file). Never logged.',
+      format: 'headers',
+      default: {} as Record<string, string>,
+      sensitive: true,
+      env: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+      arg: 'otlp.headers',
+    },
+    compression: {
+      doc: 'Compression of export requests: none or gzip.',
+      format: ['none', 'gzip'],
+      default: 'none',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION',
+      arg: 'otlp.compression',
+    },
+    certificate: {
+      doc: 'PEM file of the CA that signs the endpoint\'s certificate (TLS). Empty: the system\'s CAs.',
+      format: 'optional-file',
+      default: '',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE',
+      arg: 'otlp.certificate',
+    },
+    client_key: {
+      doc: 'PEM file of the client\'s private key, for mutual TLS.',
+      format: 'optional-file',
+      default: '',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY',
+      arg: 'otlp.client-key',
+    },
+    client_certificate: {
+      doc: 'PEM file of the client\'s certificate, for mutual TLS.',
+      format: 'optional-file',
+      default: '',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE',
+      arg: 'otlp.client-certificate',
+    },
+    timeout: {
+      doc: 'Timeout of one export request.',
+      format: 'timeout',
+      default: '10s',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT',
+      arg: 'otlp.timeout',
+    },
+    insecure: {
+      doc: 'gRPC without TLS even for an endpoint that does not start with http:// (the scheme decides otherwise).',
+      format: Boolean,
+      default: false,
+      env: 'OTEL_EXPORTER_OTLP_METRICS_INSECURE',
+      arg: 'otlp.insecure',
+    },
+    temporality: {
+      doc: 'Aggregation temporality preference: cumulative, delta or lowmemory (gauges are unaffected).',
+      format: ['cumulative', 'delta', 'lowmemory'],
+      default: 'cumulative',
+      env: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+      arg: 'otlp.temporality',
+    },
+    max_points_per_request: {
+      doc: 'Split an export into requests of at most this many data points (a gRPC server refuses messages over 4 MiB by default).',
+      format: 'nat',
+      default: 8000,
+      arg: 'otlp.max-points-per-request',
+    },
+  },
+  prometheus: {
+    host: {
+      doc: 'Address the Prometheus endpoint listens on (loopback unless you open it).',
+      format: String,
+      default: '127.0.0.1',
+      env: 'OTEL_EXPORTER_PROMETHEUS_HOST',
+      arg: 'prometheus.host',
+    },
+    port: {
+      doc: 'Port of the Prometheus endpoint (/metrics).',
+      format: 'port',
+      default: 9464,
+      env: 'OTEL_EXPORTER_PROMETHEUS_PORT',
+      arg: 'prometheus.port',
+    },
+  },
+  filter: {
+    include_names: {
+      doc: 'Report only maps whose name matches one of these globs (* and ?). Empty: all.',
+      format: 'name-globs',
+      default: [] as string[],
+      env: 'EMP_FILTER_INCLUDE_NAMES',
+      arg: 'filter.include-names',
+    },
+    exclude_names: {
+      doc: 'Do not report maps whose name matches one of these globs.',
+      format: 'name-globs',
+      default: [] as string[],
+      env: 'EMP_FILTER_EXCLUDE_NAMES',
+      arg: 'filter.exclude-names',
+    },
+    include_types: {
+      doc: 'Report only maps of these types (bpftool names: hash, lru_hash, ringbuf, ...). Empty: all.',
+      format: 'map-types',
+      default: [] as string[],
+      env: 'EMP_FILTER_INCLUDE_TYPES',
+      arg: 'filter.include-types',
+    },
+    exclude_types: {
+      doc: 'Do not report maps of these types.',
+      format: 'map-types',
+      default: [] as string[],
+      env: 'EMP_FILTER_EXCLUDE_TYPES',
+      arg: 'filter.exclude-types',
+    },
+  },
+  counting: {
+    kfunc: {
+      doc: 'Count hash maps with bpf_map_sum_elem_count where the kernel has it (false forces the fallbacks).',
+      format: Boolean,
+      default: true,
+      env: 'EMP_COUNTING_KFUNC',
+      arg: 'counting.kfunc',
+    },
+    kernel_state: {
+      doc: 'Count queues, stacks, LPM tries, ring buffers and others from their kernel state.',
+      format: Boolean,
+      default: true,
+      env: 'EMP_COUNTING_KERNEL_STATE',
+      arg: 'counting.kernel-state',
+    },
+    memory: {
+      doc: 'Read each map\'s kernel-accounted memory (needs CAP_SYS_ADMIN).',
+      format: Boolean,
+      default: true,
+      env: 'EMP_COUNTING_MEMORY',
+      arg: 'counting.memory',
+    },
+  },
+  paths: {
+    btf: {
+      doc: "The kernel's BTF. In a container, mount the host's /sys/kernel/btf and point here.",
+      format: 'path',
+      default: '/sys/kernel/btf/vmlinux',
+      env: 'EMP_PATHS_BTF',
+      arg: 'paths.btf',
+    },
+    procfs: {
+      doc: 'Where procfs is mounted (fdinfo is read under it).',
+      format: 'path',
+      default: '/proc',
+      env: 'EMP_PATHS_PROCFS',
+      arg: 'paths.procfs',
+    },
+    bpffs: {
+      doc: 'Where bpffs is mounted (the demo pins its maps under it).',
+      format: 'path',
+      default: '/sys/fs/bpf',
+      env: 'EMP_PATHS_BPFFS',
+      arg: 'paths.bpffs',
+    },
+    machine_id: {
+      doc: "The host's machine id file, for host.id and a stable service.instance.id.",
+      format: 'path',
+      default: '/etc/machine-id',
+      env: 'EMP_PATHS_MACHINE_ID',
+      arg: 'paths.machine-id',
+    },
+  },
+};
+
+// ---- the result ------------------------------------------------------------------------
+
+export interface AgentConfig {
+  intervalMs: number;
+  exporters: Array<(typeof EXPORTERS)[number]>;
+  sdkDisabled: boolean;
+  exportTimeoutMs: number;
+  logLevel: LogLevel;
+  otlp: {
+    protocol: 'grpc' | 'http/protobuf';
+    endpoint: string;
+    headers: Record<string, string>;
+    compression: 'none' | 'gzip';
+    certificate: string;
+    clientKey: string;
+    clientCertificate: string;
+    timeoutMs: number;
+    insecure: boolean;
+    temporality: 'cumulative' | 'delta' | 'lowmemory';
+    maxPointsPerRequest: number;
+  };
+  prometheus: { host: string; port: number };
+  filter: { includeNames: string[]; excludeNames: string[]; includeTypes: string[]; excludeTypes: string[] };
+  counting: { kfunc: boolean; kernelState: boolean; memory: boolean };
+  paths: { btf: string; procfs: string; bpffs: string; machineId: string };
+}
+
+export interface LoadOptions {
+  /** --config FILE */
+  file?: string;
+  /** Configuration flags, e.g. ["--interval", "5s", "--otlp.endpoint=http://x:4317"]. */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+interface SchemaLeaf {
+  doc: string;
+  format: unknown;
+  default: unknown;
+  env?: string;
+  arg?: string;
+  sensitive?: boolean;
+}
+
+/** Every leaf of the schema with its dotted key. */
+export function schemaLeaves(): Array<{ key: string } & SchemaLeaf> {
+  const out: Array<{ key: string } & SchemaLeaf> = [];
+  const walk = (node: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(node)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (v && typeof v === 'object' && 'doc' in v) out.push({ key, ...(v as SchemaLeaf) });
+      else walk(v as Record<string, unknown>, key);
+    }
+  };
+  walk(SCHEMA as unknown as Record<string, unknown>, '');
+  return out;
+}
+
+/**
+ * The environment convict sees: empty variables count as unset (as the OpenTelemetry spec
+ * says), and each generic OTEL_EXPORTER_OTLP_* stands in for its METRICS_ form when that is
+ * unset — a generic endpoint being a base URL, /v1/metrics is appended for HTTP.
+ */
+export function effectiveEnv(env: NodeJS.ProcessEnv): { env: Record<string, string>; origin: Record<string, string> } {
+  const out: Record<string, string> = {};
+  const origin: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') out[k] = v;
+  for (const suffix of OTLP_ENV) {
+    const specific = `OTEL_EXPORTER_OTLP_METRICS_${suffix}`;
+    const generic = `OTEL_EXPORTER_OTLP_${suffix}`;
+    if (out[specific] === undefined && out[generic] !== undefined) {
+      out[specific] = out[generic]!;
+      origin[specific] = generic;
+    }
+  }
+  const viaGeneric = origin.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT !== undefined;
+  const protocol = out.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL;
+  if (viaGeneric && protocol !== undefined && protocol.startsWith('http/'))
+    out.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = out.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT!.replace(/\/?$/, '/v1/metrics');
+  return { env: out, origin };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new AgentError('EMP_CONFIG_FILE', `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      hint: 'check the path given to --config',
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
+  } catch (e) {
+    throw new AgentError('EMP_CONFIG_FILE', `cannot parse config file ${file}: ${(e as Error).message.split('\n')[0]}`, {
+      hint: 'a config file is JSON (.json) or YAML (.yaml, .yml)',
+    });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new AgentError('EMP_CONFIG_FILE', `config file ${file} must hold an object of settings`);
+  return parsed as Record<string, unknown>;
+}
+
+function hasPath(obj: Record<string, unknown>, key: string): boolean {
+  let node: unknown = obj;
+  for (const part of key.split('.')) {
+    if (!node || typeof node !== 'object' || !(part in node)) return false;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return true;
+}
+
+/** The flags that set configuration keys, and which key each sets. */
+export function configFlags(): Map<string, string> {
+  return new Map(schemaLeaves().filter((l) => l.arg).map((l) => [l.arg!, l.key]));
+}
+
+/** Loads, validates and normalizes; every problem is reported in one EMP_CONFIG_INVALID. */
+export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; printable: string } {
+  const { env, origin: envOrigin } = effectiveEnv(options.env ?? process.env);
+  const args = options.args ?? [];
+  const flags = configFlags();
+  const problems: string[] = [];
+
+  // Flags that set no key are mistakes, not something to ignore.
+  const given = new Set<string>();
+  for (const a of args) {
+    const m = /^--([^=]+)/.exec(a);
+    if (!m) continue;
+    if (!flags.has(m[1]!)) problems.push(`--${m[1]}: unknown flag; configuration flags are ${[...flags.keys()].map((f) => `--${f}`).join(', ')}`);
+    else given.add(flags.get(m[1]!)!);
+  }
+
+  const fileData = options.file ? readConfigFile(options.file) : {};
+  const conf = convict(SCHEMA as unknown as convict.Schema<Record<string, unknown>>, { env, args });
+  try {
+    conf.load(fileData);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+
+  const leaves = schemaLeaves();
+  const originOf = (key: string): string => {
+    const leaf = leaves.find((l) => l.key === key);
+    if (leaf?.arg && given.has(key)) return `flag --${leaf.arg}`;
+    if (leaf?.env && env[leaf.env] !== undefined) return `env ${envOrigin[leaf.env] ?? leaf.env}`;
+    if (options.file && hasPath(fileData, key)) return `file ${options.file}`;
+    return 'default';
+  };
+
+  try {
+    conf.validate({ allowed: 'strict' });
+  } catch (e) {
+    for (const line of (e as Error).message.split('\n')) {
+      const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
+      if (undeclared) {
+        problems.push(`${undeclared[1]}: unknown key (${originOf(undeclared[1]!)}); see docs/configuration.md for the keys`);
+        continue;
+      }
+      const m = /^([\w.]+): (.*)$/.exec(line);
+      if (m) problems.push(`${m[1]}: ${m[2]} (${originOf(m[1]!)})`);
+      else problems.push(line);
+    }
+  }
+  if (problems.length) {
+    throw new AgentError('EMP_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      hint: 'fix the keys above; `ebpf-map-pressure --help` lists sources and docs/configuration.md every key',
+    });
+  }
+
+  const raw = conf.getProperties() as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const config: AgentConfig = {
+    intervalMs: parseDuration(raw.interval),
+    exporters: raw.exporters,
+    sdkDisabled: raw.sdk_disabled,
+    exportTimeoutMs: parseDuration(raw.export_timeout),
+    logLevel: normalizeLogLevel(raw.log.level) as LogLevel,
+    otlp: {
+      protocol: raw.otlp.protocol,
+      endpoint: raw.otlp.endpoint || (raw.otlp.protocol === 'grpc' ? 'http://localhost:4317' : 'http://localhost:4318/v1/metrics'),
+      headers: parseHeaders(raw.otlp.headers),
+      compression: raw.otlp.compression,
+      certificate: raw.otlp.certificate,
+      clientKey: raw.otlp.client_key,
+      clientCertificate: raw.otlp.client_certificate,
+      timeoutMs: parseDuration(raw.otlp.timeout),
+      insecure: raw.otlp.insecure,
+      temporality: raw.otlp.temporality,
+      maxPointsPerRequest: Math.max(1, raw.otlp.max_points_per_request),
+    },
+    prometheus: { host: raw.prometheus.host, port: raw.prometheus.port },
+    filter: {
+      includeNames: raw.filter.include_names,
+      excludeNames: raw.filter.exclude_names,
+      includeTypes: raw.filter.include_types,
+      excludeTypes: raw.filter.exclude_types,
+    },
+    counting: { kfunc: raw.counting.kfunc, kernelState: raw.counting.kernel_state, memory: raw.counting.memory },
+    paths: { btf: raw.paths.btf, procfs: raw.paths.procfs, bpffs: raw.paths.bpffs, machineId: raw.paths.machine_id },
+  };
+  return { config, printable: printableConfig(raw) };
+}
+
+/** The effective configuration as JSON, secrets redacted. */
+function printableConfig(raw: Record<string, any>): string { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const copy = JSON.parse(JSON.stringify(raw));
+  const names = Object.keys(parseHeaders(copy.otlp.headers));
+  copy.otlp.headers = Object.fromEntries(names.map((n) => [n, '[redacted]']));
+  if (copy.otlp.endpoint) copy.otlp.endpoint = redactUrl(copy.otlp.endpoint);
+  return JSON.stringify(copy, null, 2);
+}
+
+/** A URL without its password and query values, for logs. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = 'redacted';
+    for (const k of [...url.searchParams.keys()]) url.searchParams.set(k, 'redacted');
+    return url.toString();
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Every error the agent reports on purpose, with a stable code. docs/errors.md documents
+ * each code (a test keeps the two in step); logs, exit paths and tests use the codes.
+ */
+
+export interface ErrorSpec {
+  /** What went wrong, for the docs. */
+  readonly summary: string;
+  /** How to fix it, for the docs and, when no better hint is known, the log line. */
+  readonly fix: string;
+  /** Process exit code when this error stops a command. */
+  readonly exitCode: number;
+}
+
+export const ERRORS = {
+  EMP_CONFIG_INVALID: {
+    summary: 'A configuration value is invalid or unknown.',
+    fix: 'Correct the key named in the message (see docs/configuration.md), or remove it.',
+    exitCode: 2,
+  },
+  EMP_CONFIG_FILE: {
+    summary: 'The configuration file cannot be read or parsed.',
+    fix: 'Check the path given to --config and that the file is valid JSON or YAML.',
+    exitCode: 2,
+  },
+  EMP_USAGE: {
+    summary: 'The command line is not understood.',
+    fix: 'Run `ebpf-map-pressure --help` for commands and flags.',
+    exitCode: 2,
+  },
+  EMP_NATIVE_MISSING: {
+    summary: 'The native addon is not built.',
+    fix: 'Run `npm run build` (needs clang, bpftool, libbpf-dev, pkg-config).',
+    exitCode: 1,
+  },
+  EMP_PERMISSION: {
+    summary: 'The kernel refused to load or read the iterator.',
+    fix: 'Run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN as well to read map memory).',
+    exitCode: 1,
+  },
+  EMP_NO_BTF: {
+    summary: "The kernel's BTF (type information) was not found.",
+    fix: 'Use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or point paths.btf at its BTF file.',
+    exitCode: 1,
+  },
+  EMP_LOAD_FAILED: {
+    summary: 'The kernel rejected the iterator program.',
+    fix: 'Needs Linux >= 5.8 with BTF; the verifier log in the message says what it refused.',
+    exitCode: 1,
+  },
+  EMP_COLLECT_FAILED: {
+    summary: 'A collection could not read the iterator.',
+    fix: 'Transient errors are retried next interval; see the errno in the message.',
+    exitCode: 1,
+  },
+  EMP_RECORD_MISMATCH: {
+    summary: 'The iterator wrote records of an unexpected size or version.',
+    fix: 'Rebuild the addon (`npm run build`): the BPF object and the reader are out of step.',
+    exitCode: 1,
+  },
+  EMP_READER_CLOSED: {
+    summary: 'A collection was asked of a closed reader.',
+    fix: 'A bug in the caller: collect only between open and close.',
+    exitCode: 1,
+  },
+  EMP_MEMORY_UNREADABLE: {
+    summary: 'Map memory cannot be read (fdinfo memlock needs BPF_MAP_GET_FD_BY_ID).',
+    fix: 'Grant CAP_SYS_ADMIN, or accept that ebpf.map.memory is not exported.',
+    exitCode: 1,
+  },
+  EMP_EXPORT_FAILED: {
+    summary: 'An exporter could not deliver metrics.',
+    fix: 'Check that the endpoint in the message is reachable; the agent keeps collecting and retries.',
+    exitCode: 1,
+  },
+  EMP_PORT_IN_USE: {
+    summary: 'The Prometheus endpoint cannot listen on its address.',
+    fix: 'Choose another prometheus.port or prometheus.host, or stop what holds it.',
+    exitCode: 1,
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error we raise on purpose: a code from ERRORS, a message, maybe a hint. */
+export class AgentError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly exitCode: number;
+  /** The system error behind it, when there is one (errno, syscall). */
+  readonly errno?: number;
+  readonly syscall?: string;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; cause?: unknown; errno?: number; syscall?: string } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentError';
+    this.code = code;
+    this.hint = options.hint ?? ERRORS[code].fix;
+    this.exitCode = ERRORS[code].exitCode;
+    if (options.errno !== undefined) this.errno = options.errno;
+    if (options.syscall !== undefined) this.syscall = options.syscall;
+  }
+}
+
+export function isAgentError(e: unknown): e is AgentError {
+  return e instanceof AgentError;
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * One line per event on stderr: `time level message key=value ...`. Values are quoted when
+ * they need it; strings from the kernel arrive already escaped (records.ts).
+ */
+import { LOG_LEVELS, type LogLevel } from './config';
+
+export type Fields = Record<string, string | number | boolean | null | undefined>;
+
+export interface Logger {
+  debug(message: string, fields?: Fields): void;
+  info(message: string, fields?: Fields): void;
+  warn(message: string, fields?: Fields): void;
+  error(message: string, fields?: Fields): void;
+  readonly level: LogLevel;
+}
+
+function formatValue(v: string | number | boolean | null): string {
+  const s = String(v);
+  return /^[\w.:/@%+-]+$/.test(s) ? s : JSON.stringify(s);
+}
+
+export function formatLine(level: string, message: string, fields: Fields = {}, now = new Date()): string {
+  let line = `${now.toISOString()} ${level.padEnd(5)} ${message}`;
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${formatValue(v)}`;
+  return line;
+}
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
+  const min = LOG_LEVELS[level];
+  const at = (l: Exclude<LogLevel, 'none'>) => (message: string, fields?: Fields) => {
+    if (LOG_LEVELS[l] >= min) write(formatLine(l, message, fields));
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), level };
+}

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Metrics with a bounded set of attributes go through the Meter as observable instruments:
+ * one batch callback per export reads the latest collection (never the kernel) and feeds
+ * them all. Per-map series go through MapMetricsProducer instead (see producer.ts for why).
+ */
+import { type Meter, ValueType } from '@opentelemetry/api';
+import type { LatestCollection } from './producer';
+import { ATTR, METRICS } from './table';
+
+/** Registers the host-level instruments; returns the matching unregister. */
+export function registerHostInstruments(meter: Meter, source: LatestCollection): () => void {
+  const count = meter.createObservableGauge(METRICS.count.name, {
+    description: METRICS.count.description,
+    unit: METRICS.count.unit,
+    valueType: ValueType.INT,
+  });
+  const callback = (observer: import('@opentelemetry/api').BatchObservableResult) => {
+    const c = source.latest();
+    if (!c) return;
+    const byType = new Map<string, number>();
+    for (const m of c.maps) byType.set(m.type, (byType.get(m.type) ?? 0) + 1);
+    for (const [type, n] of byType) observer.observe(count, n, { [ATTR.type]: type });
+  };
+  meter.addBatchObservableCallback(callback, [count]);
+  return () => meter.removeBatchObservableCallback(callback, [count]);
+}

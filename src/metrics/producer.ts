@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Per-map series, built fresh from the latest collection on every export.
+ *
+ * Why a MetricProducer and not observable gauges: the SDK's observable instruments remember
+ * every attribute set they ever saw (cumulative temporality exports deleted maps forever;
+ * either temporality folds new maps into otel.metric.overflow after 2,000). Map ids change
+ * on every reload, so per-map series must not go through that memory. A producer hands the
+ * reader ready points for the maps alive now; they flow through the same readers, views of
+ * the resource and exporters (OTLP, Prometheus, console) as the Meter's own metrics.
+ */
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import {
+  AggregationTemporality,
+  type CollectionResult,
+  DataPointType,
+  type GaugeMetricData,
+  type MetricProducer,
+} from '@opentelemetry/sdk-metrics';
+import { emptyResource } from '@opentelemetry/resources';
+import type { Collection, MapStats } from '../collector';
+import { ATTR, METRICS, type MetricSpec } from './table';
+import { SCOPE } from './scope';
+
+export interface LatestCollection {
+  /** The newest successful collection, or null before the first. */
+  latest(): Collection | null;
+}
+
+function descriptor(spec: MetricSpec) {
+  return {
+    name: spec.name,
+    description: spec.description,
+    unit: spec.unit,
+    valueType: spec.valueType === 'int' ? ValueType.INT : ValueType.DOUBLE,
+  };
+}
+
+type Point = { attributes: Attributes; value: number };
+
+function gauge(spec: MetricSpec, points: Point[], start: HrTime, end: HrTime): GaugeMetricData {
+  return {
+    descriptor: descriptor(spec),
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.GAUGE,
+    dataPoints: points.map((p) => ({ attributes: p.attributes, startTime: start, endTime: end, value: p.value })),
+  };
+}
+
+/** The per-map points of one collection, grouped by metric. Exported for tests and bench. */
+export function mapPoints(maps: readonly MapStats[]) {
+  const entries: Point[] = [];
+  const maxEntries: Point[] = [];
+  const utilization: Point[] = [];
+  const memory: Point[] = [];
+  const pending: Point[] = [];
+  for (const m of maps) {
+    const attributes: Attributes = { [ATTR.id]: m.id, [ATTR.name]: m.name, [ATTR.type]: m.type };
+    maxEntries.push({ attributes, value: m.maxEntries });
+    if (m.memoryBytes !== null) memory.push({ attributes, value: m.memoryBytes });
+    const counted = { ...attributes, [ATTR.countMethod]: m.countMethod };
+    if (m.entries !== null) entries.push({ attributes: counted, value: m.entries });
+    if (m.pendingBytes !== null) pending.push({ attributes, value: m.pendingBytes });
+    if (m.utilization !== null) utilization.push({ attributes: counted, value: m.utilization });
+  }
+  return { entries, maxEntries, utilization, memory, pending };
+}
+
+export class MapMetricsProducer implements MetricProducer {
+  readonly #source: LatestCollection;
+  readonly #staleAfterMs: number;
+  readonly #start: HrTime;
+
+  /** @param staleAfterMs collections older than this export no per-map series */
+  constructor(source: LatestCollection, staleAfterMs: number) {
+    this.#source = source;
+    this.#staleAfterMs = staleAfterMs;
+    this.#start = millisToHrTime(Date.now());
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const c = this.#source.latest();
+    const fresh = c !== null && Date.now() - c.time <= this.#staleAfterMs;
+    const metrics: GaugeMetricData[] = [];
+    if (fresh) {
+      const end = millisToHrTime(c.time);
+      const p = mapPoints(c.maps);
+      metrics.push(
+        gauge(METRICS.entries, p.entries, this.#start, end),
+        gauge(METRICS.maxEntries, p.maxEntries, this.#start, end),
+        gauge(METRICS.utilization, p.utilization, this.#start, end),
+        gauge(METRICS.memory, p.memory, this.#start, end),
+        gauge(METRICS.ringbufPending, p.pending, this.#start, end),
+      );
+    }
+    return {
+      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics: metrics.filter((m) => m.dataPoints.length > 0) }] },
+      errors: [],
+    };
+  }
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Typed loader for the native addon (native/addon.cc). Options are checked here, before
+ * they cross into C++, and the addon's Node-shaped system errors become coded AgentErrors.
+ */
+import * as path from 'node:path';
+import { AgentError } from './errors';
+
+/** What the addon resolves each collection with. */
+export interface RawCollection {
+  /** struct map_stats_record entries back to back (bpf/map_stats.h). */
+  readonly records: Buffer;
+  /** One figure per record, bytes; -1 where unknown. */
+  readonly memory: Float64Array;
+  readonly bytesRead: number;
+  /** fdinfo reads this collection; the rest came from the memlock cache. */
+  readonly memoryReads: number;
+  /** Set when memory could not be read at all (e.g. EPERM without CAP_SYS_ADMIN). */
+  readonly memoryError?: SystemError;
+}
+
+/** Node's shape for system errors, plus our hint and detail. */
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  hint?: string;
+  detail?: string;
+}
+
+export interface ReaderOptions {
+  /** Use bpf_map_sum_elem_count where the kernel has it (default true). */
+  useKfunc?: boolean;
+  /** Read counters and positions of non-hash types (default true). */
+  useKernelState?: boolean;
+  /** Read kernel-accounted memory from fdinfo (default true). */
+  readMemory?: boolean;
+  /** The kernel's BTF; default: libbpf's search (/sys/kernel/btf/vmlinux). */
+  btfPath?: string;
+  /** procfs mount, for /proc/self/fdinfo (default /proc). */
+  procfs?: string;
+}
+
+interface NativeReader {
+  collect(): Promise<RawCollection>;
+  close(): void;
+  readonly kfuncAvailable: boolean;
+}
+
+export interface CreateMapOptions {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  name?: string;
+  /** Name bytes as given, for names that are not ASCII. */
+  rawName?: Buffer;
+  innerMapFd?: number;
+}
+
+/** Map syscalls for the demo, tests and benchmarks; the agent itself only reads. */
+export interface MapOps {
+  createMap(options: CreateMapOptions): number;
+  update(fd: number, key: Buffer | null, value: Buffer | null, flags?: number): void;
+  delete(fd: number, key: Buffer | null): void;
+  fill(fd: number, keySize: number, valueSize: number, first: number, count: number): {
+    inserted: number;
+    errno: number;
+  };
+  countKeys(fd: number, keySize: number): number;
+  mapId(fd: number): number;
+  pin(fd: number, path: string): void;
+  close(fd: number): void;
+}
+
+interface Addon {
+  Reader: new (options: ReaderOptions) => NativeReader;
+  recordSize: number;
+  recordVersion: number;
+  mapOps: MapOps;
+}
+
+let addon: Addon | undefined;
+
+/** The addon, loaded once; a missing build is a coded error, not a stack trace. */
+export function loadAddon(): Addon {
+  if (addon) return addon;
+  const file = path.join(__dirname, '..', 'build', 'Release', 'ebpf_map_pressure.node');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require(file) as Addon;
+  } catch (cause) {
+    throw new AgentError('EMP_NATIVE_MISSING', `cannot load the native addon ${file}: ${String((cause as Error).message)}`, {
+      cause,
+    });
+  }
+  return addon;
+}
+
+/** Turns an addon error into the AgentError an operator can act on. */
+export function toAgentError(e: unknown): AgentError {
+  if (e instanceof AgentError) return e;
+  const err = e as Partial<SystemError>;
+  const detail = err.detail ? `\n${err.detail.trimEnd()}` : '';
+  const message = `${err.message ?? String(e)}${detail}`;
+  const options = {
+    cause: e,
+    ...(err.hint !== undefined && { hint: err.hint }),
+    ...(err.errno !== undefined && { errno: err.errno }),
+    ...(err.syscall !== undefined && { syscall: err.syscall }),
+  };
+  if (err.code === 'EPERM' || err.code === 'EACCES') return new AgentError('EMP_PERMISSION', message, options);
+  if (err.syscall === 'bpf_object__open') return new AgentError('EMP_NO_BTF', message, options);
+  if (err.syscall === 'bpf_prog_load' || err.syscall === 'bpf_link_create')
+    return new AgentError('EMP_LOAD_FAILED', message, options);
+  if (err.syscall === 'collect' && err.code === 'EBADF') return new AgentError('EMP_READER_CLOSED', message, options);
+  if (err.code === 'EPROTO') return new AgentError('EMP_RECORD_MISMATCH', message, options);
+  return new AgentError('EMP_COLLECT_FAILED', message, options);
+}
+
+function checkPath(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.includes('\0')))
+    throw new TypeError(`${name} must be a non-empty path string, got ${JSON.stringify(value)}`);
+}
+
+/** The loaded iterator. One collection at a time; close() releases the program and link. */
+export class MapStatsReader {
+  readonly #native: NativeReader;
+  #closed = false;
+
+  constructor(options: ReaderOptions = {}) {
+    for (const key of ['useKfunc', 'useKernelState', 'readMemory'] as const) {
+      if (options[key] !== undefined && typeof options[key] !== 'boolean')
+        throw new TypeError(`${key} must be a boolean, got ${JSON.stringify(options[key])}`);
+    }
+    checkPath('btfPath', options.btfPath);
+    checkPath('procfs', options.procfs);
+    const { Reader } = loadAddon();
+    try {
+      this.#native = new Reader(options);
+    } catch (e) {
+      throw toAgentError(e);
+    }
+  }
+
+  get kfuncAvailable(): boolean {
+    return this.#native.kfuncAvailable;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async collect(): Promise<RawCollection> {
+    if (this.#closed) throw new AgentError('EMP_READER_CLOSED', 'collect() called after close()');
+    try {
+      return await this.#native.collect();
+    } catch (e) {
+      throw toAgentError(e);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+}

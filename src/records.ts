@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * struct map_stats_record (bpf/map_stats.h) -> a plain object. The offsets here are the C
+ * layout; the addon reports the record size it was built with and a test checks both agree.
+ */
+import { AgentError } from './errors';
+
+export const RECORD_SIZE = 88;
+export const RECORD_VERSION = 1;
+const NAME_OFFSET = 72;
+const NAME_LEN = 16;
+
+/** enum map_count_method, by value. */
+export const COUNT_METHODS = ['none', 'kfunc', 'kernel_counter', 'walk'] as const;
+export type CountMethod = (typeof COUNT_METHODS)[number];
+
+/** MAP_STATS_F_NEEDS_WALK: countable only by walking its elements. */
+export const FLAG_NEEDS_WALK = 1;
+
+export interface MapRecord {
+  id: number;
+  typeId: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  mapFlags: number;
+  countMethod: CountMethod;
+  flags: number;
+  /** Meaningful only when countMethod !== 'none'. */
+  entries: number;
+  /** Type-specific (ring buffers: producer_pos, consumer_pos, data size). */
+  aux: [number, number, number, number];
+  name: string;
+}
+
+/**
+ * A map name as the kernel holds it: up to 16 bytes, not necessarily UTF-8 (the kernel
+ * accepts Latin-1 letters). Printable ASCII stays; every other byte becomes \xHH, so the
+ * result is valid UTF-8, safe in labels and terminals, and distinct names stay distinct.
+ */
+export function decodeMapName(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) {
+    if (b === 0) break;
+    out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function parseRecords(buf: Buffer): MapRecord[] {
+  if (buf.length % RECORD_SIZE !== 0)
+    throw new AgentError('EMP_RECORD_MISMATCH', `iterator output of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
+  const out: MapRecord[] = [];
+  for (let off = 0; off < buf.length; off += RECORD_SIZE) {
+    const size = buf.readUInt16LE(off);
+    const version = buf.readUInt16LE(off + 2);
+    if (size !== RECORD_SIZE || version !== RECORD_VERSION)
+      throw new AgentError('EMP_RECORD_MISMATCH', `record at byte ${off} has size ${size} and version ${version}, expected ${RECORD_SIZE} and ${RECORD_VERSION}`);
+    const method = buf.readUInt16LE(off + 28);
+    out.push({
+      id: buf.readUInt32LE(off + 4),
+      typeId: buf.readUInt32LE(off + 8),
+      keySize: buf.readUInt32LE(off + 12),
+      valueSize: buf.readUInt32LE(off + 16),
+      maxEntries: buf.readUInt32LE(off + 20),
+      mapFlags: buf.readUInt32LE(off + 24),
+      countMethod: COUNT_METHODS[method] ?? 'none',
+      flags: buf.readUInt16LE(off + 30),
+      entries: Number(buf.readBigInt64LE(off + 32)),
+      aux: [
+        Number(buf.readBigUInt64LE(off + 40)),
+        Number(buf.readBigUInt64LE(off + 48)),
+        Number(buf.readBigUInt64LE(off + 56)),
+        Number(buf.readBigUInt64LE(off + 64)),
+      ],
+      name: decodeMapName(buf.subarray(off + NAME_OFFSET, off + NAME_OFFSET + NAME_LEN)),
+    });
+  }
+  return out;
+}

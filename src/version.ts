@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const VERSION: string = (require('../package.json') as { version: string }).version;
