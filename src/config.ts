@@ -426,7 +426,7 @@ export function schemaLeaves(): Array<{ key: string } & SchemaLeaf> {
 /**
  * The environment convict sees: empty variables count as unset (as the OpenTelemetry spec
  * says), and each generic OTEL_EXPORTER_OTLP_* stands in for its METRICS_ form when that is
- * unset — a generic endpoint being a base URL, /v1/metrics is appended for HTTP.
+ * unset (origin says so; loadConfig appends /v1/metrics to a generic endpoint for HTTP).
  */
 export function effectiveEnv(env: NodeJS.ProcessEnv): { env: Record<string, string>; origin: Record<string, string> } {
   const out: Record<string, string> = {};
@@ -440,10 +440,6 @@ export function effectiveEnv(env: NodeJS.ProcessEnv): { env: Record<string, stri
       origin[specific] = generic;
     }
   }
-  const viaGeneric = origin.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT !== undefined;
-  const protocol = out.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL;
-  if (viaGeneric && protocol !== undefined && protocol.startsWith('http/'))
-    out.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = out.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT!.replace(/\/?$/, '/v1/metrics');
   return { env: out, origin };
 }
 
@@ -567,6 +563,10 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     counting: { kfunc: raw.counting.kfunc, kernelState: raw.counting.kernel_state, memory: raw.counting.memory },
     paths: { btf: raw.paths.btf, procfs: raw.paths.procfs, bpffs: raw.paths.bpffs, machineId: raw.paths.machine_id },
   };
+  // OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: for HTTP the signal path is appended, whatever
+  // chose the protocol (env, file or flag).
+  if (config.otlp.protocol === 'http/protobuf' && originOf('otlp.endpoint') === 'env OTEL_EXPORTER_OTLP_ENDPOINT')
+    raw.otlp.endpoint = config.otlp.endpoint = config.otlp.endpoint.replace(/\/?$/, '/v1/metrics');
   return { config, printable: printableConfig(raw) };
 }
 
