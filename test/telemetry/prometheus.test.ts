@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's own Prometheus endpoint, scraped over HTTP: the names the OpenTelemetry
+// Collector's Prometheus exporter would give (so one dashboard serves both paths), the values
+// of real maps against bpftool, and the loopback-only default.
+import * as net from 'node:net';
+import t from 'tap';
+import { loadConfig } from '../../src/config';
+import { ATTR, METRICS, prometheusName } from '../../src/metrics/table';
+import { startAgent } from '../helpers/agent-process';
+import { bpftoolDumpCount, bpftoolMap, createMap, fill } from '../helpers/kernel';
+import { freePort, pointsOf, startGrpcReceiver } from '../helpers/otlp-receiver';
+
+/** The issue's table, literally: OpenTelemetry name, unit, Prometheus name. */
+const ISSUE_TABLE = [
+  { name: 'ebpf.map.entries', unit: '{entry}', prometheus: 'ebpf_map_entries' },
+  { name: 'ebpf.map.max_entries', unit: '{entry}', prometheus: 'ebpf_map_max_entries' },
+  { name: 'ebpf.map.utilization', unit: '1', prometheus: 'ebpf_map_utilization_ratio' },
+  { name: 'ebpf.map.memory', unit: 'By', prometheus: 'ebpf_map_memory_bytes' },
+  { name: 'ebpf.map.count', unit: '{map}', prometheus: 'ebpf_map_count' },
+];
+
+const PROM = {
+  entries: prometheusName(METRICS.entries),
+  maxEntries: prometheusName(METRICS.maxEntries),
+  utilization: prometheusName(METRICS.utilization),
+  memory: prometheusName(METRICS.memory),
+  count: prometheusName(METRICS.count),
+};
+
+const label = (k: string) => k.replace(/[^a-zA-Z0-9_]/g, '_');
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text format (0.0.4): samples, and the # TYPE of each family. */
+function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type) types.set(type[1]!, type[2]!);
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
+    if (!m) throw new Error(`not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
+    const body = m[2] ?? '';
+    let end = 0;
+    for (let lm = re.exec(body); lm !== null; lm = re.exec(body)) {
+      labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+      end = re.lastIndex;
+    }
+    if (end !== body.length) throw new Error(`bad labels: ${line}`);
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return { samples, types };
+}
+
+async function scrape(port: number, host = '127.0.0.1') {
+  const res = await fetch(`http://${host}:${port}/metrics`);
+  return { status: res.status, contentType: res.headers.get('content-type'), ...parseExposition(await res.text()) };
+}
+
+t.test("the metric table spells the issue's names and units, and Prometheus names", async (t) => {
+  for (const row of ISSUE_TABLE) {
+    const spec = Object.values(METRICS).find((m) => m.name === row.name);
+    t.ok(spec, `${row.name} is in the table`);
+    if (!spec) continue;
+    t.equal(spec.unit, row.unit, `${row.name}: unit`);
+    t.equal(prometheusName(spec), row.prometheus, `${row.name}: Prometheus name`);
+  }
+});
+
+t.test('the Prometheus endpoint: names, types and values of real maps', async (t) => {
+  const part = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 50, name: 'pr_hash' });
+  fill(part, 4, 8, 20);
+  const lru = createMap(t, { type: 'lru_hash', keySize: 4, valueSize: 8, maxEntries: 30, name: 'pr_lru' });
+  fill(lru, 4, 8, 5);
+  const arr = createMap(t, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 12, name: 'pr_array' });
+
+  const port = await freePort();
+  const a = await startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`]);
+  t.match(a.agent.telemetry!.describe, [`prometheus http://127.0.0.1:${port}/metrics`]);
+  const s = await scrape(port);
+  t.equal(s.status, 200);
+  t.match(s.contentType, /^text\/plain/);
+  for (const name of Object.values(PROM)) t.equal(s.types.get(name), 'gauge', `# TYPE ${name} gauge`);
+  const names = new Set(s.samples.map((x) => x.name));
+  for (const row of ISSUE_TABLE) t.ok(names.has(row.prometheus), `${row.prometheus} is exposed`);
+
+  const of = (name: string, id: number) => s.samples.filter((x) => x.name === name && x.labels[label(ATTR.id)] === String(id));
+  const latest = a.agent.latest()!;
+  for (const [m, name, max] of [
+    [part, 'pr_hash', 50],
+    [lru, 'pr_lru', 30],
+    [arr, 'pr_array', 12],
+  ] as const) {
+    const truth = bpftoolMap(m.id);
+    const base = { [label(ATTR.id)]: String(m.id), [label(ATTR.name)]: name, [label(ATTR.type)]: truth.type };
+    const maxS = of(PROM.maxEntries, m.id);
+    t.equal(maxS.length, 1, `${name}: one ${PROM.maxEntries}`);
+    t.match(maxS[0]?.labels, base, `${name}: labels id, name, type`);
+    t.equal(maxS[0]?.value, max, `${name}: max_entries`);
+    t.equal(of(PROM.memory, m.id)[0]?.value, truth.bytes_memlock, `${name}: ${PROM.memory} equals bpftool's memlock`);
+    if (truth.type === 'array') {
+      t.same(of(PROM.entries, m.id), [], `${name}: no entries`);
+      t.same(of(PROM.utilization, m.id), [], `${name}: no utilization`);
+      continue;
+    }
+    const held = bpftoolDumpCount(m.id);
+    const method = latest.maps.find((x) => x.id === m.id)?.countMethod;
+    t.equal(of(PROM.entries, m.id)[0]?.value, held, `${name}: entries`);
+    t.equal(of(PROM.entries, m.id)[0]?.labels[label(ATTR.countMethod)], method, `${name}: count_method label`);
+    t.equal(of(PROM.utilization, m.id)[0]?.value, held / max, `${name}: ${PROM.utilization}`);
+  }
+  for (const c of s.samples.filter((x) => x.name === PROM.count)) {
+    const type = c.labels[label(ATTR.type)];
+    const n = s.samples.filter((x) => x.name === PROM.maxEntries && x.labels[label(ATTR.type)] === type).length;
+    t.equal(c.value, n, `${PROM.count}{type="${type}"} = the maps of that type in the scrape`);
+  }
+  t.notOk(s.samples.some((x) => 'otel_metric_overflow' in x.labels), 'no overflow series');
+});
+
+t.test('Prometheus and OTLP together carry the same values', async (t) => {
+  const m = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 10, name: 'pr_both' });
+  fill(m, 4, 8, 3);
+  const rx = await startGrpcReceiver(t);
+  const port = await freePort();
+  const a = await startAgent(t, ['--interval=1h', '--exporters=prometheus,otlp', `--prometheus.port=${port}`, `--otlp.endpoint=${rx.endpoint}`]);
+  await a.agent.telemetry!.forceFlush();
+  const s = await scrape(port);
+  const got = rx.requests.at(-1)!;
+  for (const key of ['entries', 'maxEntries', 'utilization', 'memory'] as const) {
+    const otlp = pointsOf(got, METRICS[key].name, m.id);
+    const prom = s.samples.filter((x) => x.name === PROM[key] && x.labels[label(ATTR.id)] === String(m.id));
+    t.equal(otlp.length, 1, `${METRICS[key].name} over OTLP`);
+    t.equal(prom.length, 1, `${PROM[key]} on /metrics`);
+    t.equal(prom[0]?.value, otlp[0]?.value, `${METRICS[key].name}: same value on both paths`);
+  }
+});
+
+t.test('the endpoint listens on 127.0.0.1 only, by default', async (t) => {
+  const { config } = loadConfig({ args: [], env: {} });
+  t.equal(config.prometheus.host, '127.0.0.1', 'the default host is loopback');
+  const port = await freePort();
+  await startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`]);
+  t.equal((await scrape(port)).status, 200, 'answers on 127.0.0.1');
+  // A listener on 0.0.0.0 (or ::) would answer any local address; one on 127.0.0.1 refuses
+  // 127.0.0.2, which also reaches this host through lo.
+  const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+    const sock = net.connect({ host: '127.0.0.2', port }, () => {
+      sock.destroy();
+      resolve(null);
+    });
+    sock.on('error', resolve);
+  });
+  t.equal(err?.code, 'ECONNREFUSED', 'refuses a connection to another local address');
+});
