@@ -10,6 +10,8 @@ import { type AgentError, isAgentError } from './errors';
 import { makeFilter } from './filter';
 import type { Logger } from './log';
 import { toAgentError } from './native';
+import { PressureMonitor } from './pressure/monitor';
+import type { PressureReadout } from './pressure/tracker';
 import { buildResource } from './resource';
 import { startTelemetry, type Telemetry } from './telemetry';
 
@@ -41,13 +43,22 @@ export class Agent {
   #memoryWarned = false;
   #stopping: Promise<void> | null = null;
 
+  /** Levels, forecasts, transition log lines and webhooks: the first collection listener. */
+  readonly pressure: PressureMonitor;
+
   constructor(config: AgentConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
+    this.pressure = new PressureMonitor(config, log);
+    this.#listeners.push((c) => this.pressure.update(c));
   }
 
   latest(): Collection | null {
     return this.#latest;
+  }
+
+  latestPressure(): PressureReadout | null {
+    return this.pressure.latest();
   }
 
   onCollection(listener: CollectionListener): void {
@@ -126,7 +137,10 @@ export class Agent {
     this.#stopping ??= (async () => {
       if (this.#timer) clearTimeout(this.#timer);
       if (this.#collector) await this.#collectOnce(false);
-      await this.#telemetry?.shutdown().catch((e: Error) => this.#log.warn('final export failed', { error: e.message }));
+      await Promise.all([
+        this.#telemetry?.shutdown().catch((e: Error) => this.#log.warn('final export failed', { error: e.message })),
+        this.pressure.close(),
+      ]);
       await this.#collector?.close();
     })();
     return this.#stopping;

@@ -10,6 +10,16 @@ import convict from 'convict';
 import * as YAML from 'yaml';
 import { AgentError } from './errors';
 import { MAP_TYPES } from './map-types';
+import {
+  intRangeFormat,
+  parseRules,
+  parseThreshold,
+  checkWebhookUrl,
+  type PressureConfig,
+  pressureProblems,
+  redactWebhookUrl,
+  type WebhookConfig,
+} from './pressure/settings';
 
 // ---- formats ---------------------------------------------------------------------------
 
@@ -129,6 +139,35 @@ convict.addFormats({
     validate(value: unknown) {
       if (typeof value !== 'string' || !value.startsWith('/')) throw new Error('must be an absolute path');
     },
+  },
+});
+
+// Formats of the pressure, webhook, top and demo sections (parsers in src/pressure/settings.ts).
+const listOf = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+convict.addFormats({
+  threshold: { name: 'threshold', validate: (v: unknown) => void parseThreshold(v), coerce: (v: string) => v },
+  'type-thresholds': { name: 'type-thresholds', validate: (v: unknown) => void parseRules(v, TYPE_NAMES), coerce: listOf },
+  'name-thresholds': { name: 'name-thresholds', validate: (v: unknown) => void parseRules(v), coerce: listOf },
+  margin: {
+    name: 'margin',
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !(v >= 0 && v < 0.5)) throw new Error('must be a fill ratio from 0 to below 0.5, like 0.05');
+    },
+    coerce: (v: string) => Number(v),
+  },
+  'clear-after': intRangeFormat('clear-after', 1, 1000),
+  retries: intRangeFormat('retries', 0, 10),
+  'queue-size': intRangeFormat('queue-size', 1, 100_000),
+  'forecast-window': durationFormat('forecast-window', 1000, 86_400_000),
+  'off-duration': durationFormat('off-duration', 0, 86_400_000),
+  'demo-duration': durationFormat('demo-duration', 2000, 3_600_000),
+  'webhook-urls': {
+    name: 'webhook-urls',
+    validate(v: unknown) {
+      if (!Array.isArray(v)) throw new Error('must be a list of URLs (an array in a file, comma-separated in env or flags)');
+      v.forEach((u, i) => checkWebhookUrl(u, i));
+    },
+    coerce: listOf,
   },
 });
 
@@ -363,6 +402,155 @@ export const SCHEMA = {
       arg: 'paths.machine-id',
     },
   },
+  pressure: {
+    warning: {
+      doc: 'Fill ratio (entries / max_entries) at which a map is at level warning: 0 < x <= 1, "80%", or "off".',
+      format: 'threshold',
+      default: 0.7 as number | string,
+      env: 'EMP_PRESSURE_WARNING',
+      arg: 'pressure.warning',
+    },
+    critical: {
+      doc: 'Fill ratio at which a map is at level critical (above warning), or "off".',
+      format: 'threshold',
+      default: 0.8 as number | string,
+      env: 'EMP_PRESSURE_CRITICAL',
+      arg: 'pressure.critical',
+    },
+    types: {
+      doc: 'Thresholds by map type, "TYPE=WARNING/CRITICAL" each ("off" for none); replaces the default list. LRU hashes are off by default: they evict the least recently used entry instead of failing an insert, so sitting near full is how a busy one works, and a level would be critical for good and mean nothing.',
+      format: 'type-thresholds',
+      default: ['lru_hash=off/off', 'lru_percpu_hash=off/off'] as string[],
+      env: 'EMP_PRESSURE_TYPES',
+      arg: 'pressure.types',
+    },
+    names: {
+      doc: 'Thresholds by map name glob (* and ?), "GLOB=WARNING/CRITICAL" each; the first match wins, over the type\'s.',
+      format: 'name-thresholds',
+      default: [] as string[],
+      env: 'EMP_PRESSURE_NAMES',
+      arg: 'pressure.names',
+    },
+    hysteresis_margin: {
+      doc: 'A map leaves a level only when its fill is below the level\'s threshold minus this margin (a ratio) for pressure.clear_after collections in a row; levels are raised at once.',
+      format: 'margin',
+      default: 0.05,
+      env: 'EMP_PRESSURE_HYSTERESIS_MARGIN',
+      arg: 'pressure.hysteresis-margin',
+    },
+    clear_after: {
+      doc: 'Collections in a row a map must stay below a threshold minus the margin before its level is lowered.',
+      format: 'clear-after',
+      default: 2,
+      env: 'EMP_PRESSURE_CLEAR_AFTER',
+      arg: 'pressure.clear-after',
+    },
+    forecast_window: {
+      doc: 'Growth rate and time to full are fitted over this much recent history (restarted when a map is emptied).',
+      format: 'forecast-window',
+      default: '2m',
+      env: 'EMP_PRESSURE_FORECAST_WINDOW',
+      arg: 'pressure.forecast-window',
+    },
+    summary_interval: {
+      doc: 'Log a summary line (maps by level, the three fullest) this often; 0: never. Off by default for the daemon: transitions are logged as they happen and metrics carry the rest, so a routine line every 30 s would only bury them.',
+      format: 'off-duration',
+      default: '0',
+      env: 'EMP_PRESSURE_SUMMARY_INTERVAL',
+      arg: 'pressure.summary-interval',
+    },
+    snapshot_interval: {
+      doc: '`snapshot` and a piped `top` collect twice this far apart to measure growth; 0: once, without growth.',
+      format: 'off-duration',
+      default: '1s',
+      env: 'EMP_PRESSURE_SNAPSHOT_INTERVAL',
+      arg: 'pressure.snapshot-interval',
+    },
+  },
+  webhook: {
+    urls: {
+      doc: 'Send level transitions to these URLs (POST, JSON). Secret: only scheme://host is ever logged.',
+      format: 'webhook-urls',
+      default: [] as string[],
+      sensitive: true,
+      env: 'EMP_WEBHOOK_URLS',
+      arg: 'webhook.urls',
+    },
+    format: {
+      doc: 'Payload: generic (a JSON object per transition) or slack (Slack-compatible {"text": ...}).',
+      format: ['generic', 'slack'],
+      default: 'generic',
+      env: 'EMP_WEBHOOK_FORMAT',
+      arg: 'webhook.format',
+    },
+    cooldown: {
+      doc: 'A map reaching the same level again within this is not re-sent (it is still logged); 0: send every transition.',
+      format: 'off-duration',
+      default: '10m',
+      env: 'EMP_WEBHOOK_COOLDOWN',
+      arg: 'webhook.cooldown',
+    },
+    timeout: {
+      doc: 'Timeout of one webhook request.',
+      format: 'timeout',
+      default: '5s',
+      env: 'EMP_WEBHOOK_TIMEOUT',
+      arg: 'webhook.timeout',
+    },
+    retries: {
+      doc: 'Retries of a failed request (network error, timeout, 408, 429, 5xx), 0 to 10.',
+      format: 'retries',
+      default: 3,
+      env: 'EMP_WEBHOOK_RETRIES',
+      arg: 'webhook.retries',
+    },
+    backoff: {
+      doc: 'Wait before the first retry; doubled for each next one (at most 30 s), with jitter.',
+      format: 'timeout',
+      default: '1s',
+      env: 'EMP_WEBHOOK_BACKOFF',
+      arg: 'webhook.backoff',
+    },
+    queue_size: {
+      doc: 'Notifications waiting per URL; when full the oldest is dropped (and that is logged once).',
+      format: 'queue-size',
+      default: 100,
+      env: 'EMP_WEBHOOK_QUEUE_SIZE',
+      arg: 'webhook.queue-size',
+    },
+  },
+  top: {
+    refresh: {
+      doc: '`top`: how often the view collects and redraws.',
+      format: 'interval',
+      default: '1s',
+      env: 'EMP_TOP_REFRESH',
+      arg: 'top.refresh',
+    },
+  },
+  demo: {
+    duration: {
+      doc: '`demo`: how long the demo fills its maps before it frees them and exits.',
+      format: 'demo-duration',
+      default: '2m',
+      env: 'EMP_DEMO_DURATION',
+      arg: 'demo.duration',
+    },
+    interval: {
+      doc: '`demo`: collection interval while the demo runs (the agent\'s `interval` is for the daemon).',
+      format: 'interval',
+      default: '1s',
+      env: 'EMP_DEMO_INTERVAL',
+      arg: 'demo.interval',
+    },
+    export: {
+      doc: '`demo`: also export metrics with the configured exporters (off: the demo only logs, notifies and shows).',
+      format: Boolean,
+      default: false,
+      env: 'EMP_DEMO_EXPORT',
+      arg: 'demo.export',
+    },
+  },
 };
 
 // ---- the result ------------------------------------------------------------------------
@@ -390,6 +578,10 @@ export interface AgentConfig {
   filter: { includeNames: string[]; excludeNames: string[]; includeTypes: string[]; excludeTypes: string[] };
   counting: { kfunc: boolean; kernelState: boolean; memory: boolean };
   paths: { btf: string; procfs: string; bpffs: string; machineId: string };
+  pressure: PressureConfig;
+  webhook: WebhookConfig;
+  top: { refreshMs: number };
+  demo: { durationMs: number; intervalMs: number; export: boolean };
 }
 
 export interface LoadOptions {
@@ -527,6 +719,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       else problems.push(line);
     }
   }
+  if (!problems.length) problems.push(...pressureProblems(conf.get('pressure') as { warning: unknown; critical: unknown }));
   if (problems.length) {
     throw new AgentError('EMP_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
       hint: 'fix the keys above; `ebpf-map-pressure --help` lists sources and docs/configuration.md every key',
@@ -562,6 +755,28 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     },
     counting: { kfunc: raw.counting.kfunc, kernelState: raw.counting.kernel_state, memory: raw.counting.memory },
     paths: { btf: raw.paths.btf, procfs: raw.paths.procfs, bpffs: raw.paths.bpffs, machineId: raw.paths.machine_id },
+    pressure: {
+      warning: parseThreshold(raw.pressure.warning),
+      critical: parseThreshold(raw.pressure.critical),
+      types: parseRules(raw.pressure.types, TYPE_NAMES),
+      names: parseRules(raw.pressure.names),
+      hysteresisMargin: raw.pressure.hysteresis_margin,
+      clearAfter: raw.pressure.clear_after,
+      forecastWindowMs: parseDuration(raw.pressure.forecast_window),
+      summaryIntervalMs: parseDuration(raw.pressure.summary_interval),
+      snapshotIntervalMs: parseDuration(raw.pressure.snapshot_interval),
+    },
+    webhook: {
+      urls: raw.webhook.urls,
+      format: raw.webhook.format,
+      cooldownMs: parseDuration(raw.webhook.cooldown),
+      timeoutMs: parseDuration(raw.webhook.timeout),
+      retries: raw.webhook.retries,
+      backoffMs: parseDuration(raw.webhook.backoff),
+      queueSize: raw.webhook.queue_size,
+    },
+    top: { refreshMs: parseDuration(raw.top.refresh) },
+    demo: { durationMs: parseDuration(raw.demo.duration), intervalMs: parseDuration(raw.demo.interval), export: raw.demo.export },
   };
   // OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: for HTTP the signal path is appended, whatever
   // chose the protocol (env, file or flag).
@@ -576,6 +791,7 @@ function printableConfig(raw: Record<string, any>): string { // eslint-disable-l
   const names = Object.keys(parseHeaders(copy.otlp.headers));
   copy.otlp.headers = Object.fromEntries(names.map((n) => [n, '[redacted]']));
   if (copy.otlp.endpoint) copy.otlp.endpoint = redactUrl(copy.otlp.endpoint);
+  copy.webhook.urls = copy.webhook.urls.map(redactWebhookUrl);
   return JSON.stringify(copy, null, 2);
 }
 

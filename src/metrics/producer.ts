@@ -20,12 +20,16 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
 import type { Collection, MapStats } from '../collector';
+import { LEVEL_VALUE } from '../pressure/levels';
+import type { PressureReadout } from '../pressure/tracker';
 import { ATTR, METRICS, type MetricSpec } from './table';
 import { SCOPE } from './scope';
 
 export interface LatestCollection {
   /** The newest successful collection, or null before the first. */
   latest(): Collection | null;
+  /** Levels and forecasts of the latest collection, when the pressure layer runs. */
+  latestPressure?(): PressureReadout | null;
 }
 
 function descriptor(spec: MetricSpec) {
@@ -49,12 +53,14 @@ function gauge(spec: MetricSpec, points: Point[], start: HrTime, end: HrTime): G
 }
 
 /** The per-map points of one collection, grouped by metric. Exported for tests and bench. */
-export function mapPoints(maps: readonly MapStats[]) {
+export function mapPoints(maps: readonly MapStats[], pressure: PressureReadout | null = null) {
   const entries: Point[] = [];
   const maxEntries: Point[] = [];
   const utilization: Point[] = [];
   const memory: Point[] = [];
   const pending: Point[] = [];
+  const alertLevel: Point[] = [];
+  const timeToFull: Point[] = [];
   for (const m of maps) {
     const attributes: Attributes = { [ATTR.id]: m.id, [ATTR.name]: m.name, [ATTR.type]: m.type };
     maxEntries.push({ attributes, value: m.maxEntries });
@@ -63,8 +69,11 @@ export function mapPoints(maps: readonly MapStats[]) {
     if (m.entries !== null) entries.push({ attributes: counted, value: m.entries });
     if (m.pendingBytes !== null) pending.push({ attributes, value: m.pendingBytes });
     if (m.utilization !== null) utilization.push({ attributes: counted, value: m.utilization });
+    const p = pressure?.maps.get(m.id);
+    if (p?.level) alertLevel.push({ attributes, value: LEVEL_VALUE[p.level] });
+    if (p?.timeToFullS != null) timeToFull.push({ attributes, value: p.timeToFullS });
   }
-  return { entries, maxEntries, utilization, memory, pending };
+  return { entries, maxEntries, utilization, memory, pending, alertLevel, timeToFull };
 }
 
 export class MapMetricsProducer implements MetricProducer {
@@ -85,13 +94,17 @@ export class MapMetricsProducer implements MetricProducer {
     const metrics: GaugeMetricData[] = [];
     if (fresh) {
       const end = millisToHrTime(c.time);
-      const p = mapPoints(c.maps);
+      // A readout of another collection would pair levels with the wrong fills: skip it.
+      const pressure = this.#source.latestPressure?.() ?? null;
+      const p = mapPoints(c.maps, pressure?.time === c.time ? pressure : null);
       metrics.push(
         gauge(METRICS.entries, p.entries, this.#start, end),
         gauge(METRICS.maxEntries, p.maxEntries, this.#start, end),
         gauge(METRICS.utilization, p.utilization, this.#start, end),
         gauge(METRICS.memory, p.memory, this.#start, end),
         gauge(METRICS.ringbufPending, p.pending, this.#start, end),
+        gauge(METRICS.alertLevel, p.alertLevel, this.#start, end),
+        gauge(METRICS.timeToFull, p.timeToFull, this.#start, end),
       );
     }
     return {

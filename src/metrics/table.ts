@@ -70,6 +70,24 @@ export const METRICS = {
     valueType: 'int',
     attributes: PER_MAP,
   },
+  alertLevel: {
+    name: 'ebpf.map.alert_level',
+    // `{level}`, not `1`: a level is not a ratio, and `1` would make the Prometheus name
+    // ebpf_map_alert_level_ratio (the collector suffixes unit-1 gauges with _ratio).
+    unit: '{level}',
+    description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis); only maps with a utilization.',
+    instrument: 'gauge',
+    valueType: 'int',
+    attributes: PER_MAP,
+  },
+  timeToFull: {
+    name: 'ebpf.map.time_to_full',
+    unit: 's',
+    description: 'Forecast seconds until the map is full at its recent growth rate; only while it is clearly growing.',
+    instrument: 'gauge',
+    valueType: 'double',
+    attributes: PER_MAP,
+  },
   count: {
     name: 'ebpf.map.count',
     unit: '{map}',
