@@ -5,7 +5,8 @@
  * The slope is Theil–Sen's (the median of the slopes between every pair of samples), which
  * shrugs off outliers and noise where least squares or "the last two samples" would swing.
  * A map that is emptied and refilled would drag the slope of a whole window down, so a drop
- * of more than a tenth of the capacity below the window's peak starts the window afresh.
+ * of more than a tenth of the capacity from one sample to the next starts the window afresh
+ * (a gradual drain does not: it shows as negative growth).
  * The map counts as growing only when the trend is clear: every pair rising while there are
  * fewer than four samples, and beyond that a Mann–Kendall test at 95 % (one-sided).
  */
@@ -24,7 +25,7 @@ export interface Forecast {
   timeToFullS: number | null;
 }
 
-/** A drop below the window's peak of more than this share of the capacity resets it. */
+/** A drop from one sample to the next of more than this share of the capacity resets the window. */
 export const RESET_DROP = 0.1;
 /** Samples kept per window: bounds the pairwise work at n(n-1)/2 per map. */
 export const MAX_SAMPLES = 24;
@@ -96,9 +97,8 @@ export class SampleWindow {
     let old = 0;
     while (old < s.length && s[old]!.t < start) old++;
     if (old) s.splice(0, old);
-    let peak = -Infinity;
-    for (const x of s) if (x.v > peak) peak = x.v;
-    if (v < peak - RESET_DROP * capacity) s = this.#samples = [];
+    const last = s[s.length - 1];
+    if (last && v < last.v - RESET_DROP * capacity) s = this.#samples = [];
     if (s.length >= 2 && t - s[s.length - 2]!.t < this.#spacingMs) s[s.length - 1] = { t, v };
     else s.push({ t, v });
     if (s.length > MAX_SAMPLES) s.shift();
