@@ -67,7 +67,7 @@ for tool in apt-get apt-cache dpkg-deb depmod flock; do
   command -v "$tool" >/dev/null 2>&1 ||
     die "'$tool' not found: run 'sudo bash .ci/install-kernel-deps.sh' (Debian/Ubuntu)"
 done
-mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] ||
+{ mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ]; } ||
   die "cannot write to the cache directory $CACHE: run as root, or point EMP_KERNEL_CACHE (or --cache) at a writable directory"
 CACHE=$(cd "$CACHE" && pwd)
 
@@ -83,10 +83,12 @@ SEC_MIRROR=${EMP_DEBIAN_SECURITY_MIRROR:-}
 find_mirrors() {
   [ -n "$MAIN_MIRROR" ] && [ -n "$SEC_MIRROR" ] && return 0
   local codename uri rel label
+  # shellcheck disable=SC1091
   codename=$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)
   # `apt-get indextargets` reads sources.list and sources.list.d (both formats);
   # the Label is known once the system has run `apt-get update`, the release
   # name always.
+  # shellcheck disable=SC2016  # $(...) below are apt's format fields
   while read -r uri rel label; do
     uri=${uri%/}
     case "$label|$rel" in
@@ -171,7 +173,7 @@ resolve() {
   # 7.x packages are split: linux-image-<kver> is a metapackage depending on
   # linux-binary-<kver> (vmlinuz), linux-modules-<kver>, linux-base-<kver>.
   PKGS="$img=$(pkg_field "$img" Version)"
-  for dep in $(pkg_field "$img" Depends | tr ',|' '\n\n' | awk '{print $1}' |
+  for dep in $(pkg_field "$img" Depends | sed 's/[,|]/\n/g' | awk '{print $1}' |
                grep -E "^linux-(binary|modules|base)-${kver//+/\\+}\$" || true); do
     PKGS="$PKGS $dep=$(pkg_field "$dep" Version)"
   done
@@ -223,6 +225,7 @@ fetch() {
   rm -rf "$tmp"
 }
 
+# shellcheck disable=SC1090,SC2153  # .emp-kernel.env is written by fetch above
 for series in "${WANT[@]}"; do
   envf="$CACHE/$series/.emp-kernel.env"
   state=cached
