@@ -40,7 +40,7 @@ export class PressureMonitor {
     const { readout, transitions } = this.tracker.update(c);
     for (const t of transitions) {
       this.#alerts.transition(t);
-      this.notifier.notify(t, t.time);
+      this.notifier.notify(t);
       for (const l of this.#listeners) {
         try {
           l(t);

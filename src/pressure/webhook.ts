@@ -127,8 +127,11 @@ export class WebhookNotifier {
     return this.#targets.map((t) => ({ label: t.label, sent: t.sent, failed: t.failed, dropped: t.dropped, queued: t.queue.length, failing: t.failing }));
   }
 
-  /** Queues the transition for every URL unless in cooldown; returns whether it was queued. */
-  notify(t: Transition, now = Date.now()): boolean {
+  /**
+   * Queues the transition for every URL unless in cooldown; returns whether it was queued.
+   * The cooldown runs on collection time (the transition's), so it follows what was seen.
+   */
+  notify(t: Transition, now = t.time): boolean {
     if (!this.#accepting || this.#targets.length === 0) return false;
     const key = `${t.map.id}:${t.to}`;
     const last = this.#cooldown.get(key);
@@ -234,7 +237,6 @@ export class WebhookNotifier {
         finish({ ok: false, reason: `timeout after ${this.#s.timeoutMs} ms`, retryable: true });
         req.destroy();
       }, this.#s.timeoutMs);
-      timer.unref();
       req.on('response', (res) => {
         res.resume();
         res.on('end', () => {
@@ -271,7 +273,6 @@ export class WebhookNotifier {
           resolve();
         },
       };
-      entry.timer.unref();
       this.#sleeps.add(entry);
     });
   }

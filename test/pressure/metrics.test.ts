@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// ebpf.map.alert_level and ebpf.map.time_to_full through the per-map producer: levels for
+// maps with a utilization, time to full only while growing, never paired with another
+// collection's readout.
+import t from 'tap';
+import type { Collection, MapStats } from '../../src/collector';
+import { loadConfig } from '../../src/config';
+import { MapMetricsProducer } from '../../src/metrics/producer';
+import { ATTR, METRICS, prometheusName } from '../../src/metrics/table';
+import { PressureTracker, type PressureReadout } from '../../src/pressure/tracker';
+
+function map(id: number, entries: number | null, over: Partial<MapStats> = {}): MapStats {
+  return {
+    id, name: `m${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1000, mapFlags: 0,
+    entries, pendingBytes: null, utilization: entries === null ? null : entries / 1000, countMethod: 'kfunc', notCounted: null, memoryBytes: 1 << 16,
+    ...over,
+  };
+}
+
+t.test('names and units in the one metric table', async (t) => {
+  t.equal(METRICS.alertLevel.name, 'ebpf.map.alert_level');
+  t.equal(prometheusName(METRICS.alertLevel), 'ebpf_map_alert_level');
+  t.equal(METRICS.timeToFull.name, 'ebpf.map.time_to_full');
+  t.equal(METRICS.timeToFull.unit, 's');
+  t.equal(prometheusName(METRICS.timeToFull), 'ebpf_map_time_to_full_seconds');
+});
+
+t.test('the producer exports levels, and time to full only for growing maps', async (t) => {
+  const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
+  const now = Date.now();
+  let latest: Collection | null = null;
+  let readout: PressureReadout | null = null;
+  // Map 1 grows 10/s through warning; map 2 sits at critical, flat; 3 is an array; 4 an LRU at full.
+  for (let i = 0; i < 6; i++) {
+    latest = {
+      time: now - (5 - i) * 1000, durationMs: 1, mapsSeen: 4, bytesRead: 0, memoryError: null,
+      maps: [map(1, 700 + 10 * i), map(2, 900), map(3, null, { type: 'array', notCounted: 'preallocated' }), map(4, 1000, { type: 'lru_hash' })],
+    };
+    readout = tracker.update(latest).readout;
+  }
+  const producer = new MapMetricsProducer({ latest: () => latest, latestPressure: () => readout }, 60_000);
+  const metrics = (await producer.collect()).resourceMetrics.scopeMetrics[0]!.metrics;
+  const points = (name: string) =>
+    new Map(metrics.find((m) => m.descriptor.name === name)?.dataPoints.map((p) => [p.attributes[ATTR.id], p.value as number]) ?? []);
+  t.same([...points(METRICS.alertLevel.name)].sort(), [[1, 1], [2, 2], [4, 0]], 'warning 1, critical 2, LRU normal 0; none for the array');
+  const ttf = points(METRICS.timeToFull.name);
+  t.same([...ttf.keys()], [1], 'only the growing map has a time to full');
+  t.equal(ttf.get(1), (1000 - 750) / 10);
+
+  const stale = new MapMetricsProducer({ latest: () => latest, latestPressure: () => ({ ...readout!, time: readout!.time - 1 }) }, 60_000);
+  const names = (await stale.collect()).resourceMetrics.scopeMetrics[0]!.metrics.map((m) => m.descriptor.name);
+  t.notOk(names.includes(METRICS.alertLevel.name), "another collection's readout is not exported");
+  t.ok(names.includes(METRICS.utilization.name));
+});
