@@ -112,7 +112,11 @@ export class ObservedExporter implements PushMetricExporter {
   }
 
   #failed(error: Error | undefined): void {
-    if (this.#failing) return;
+    if (this.#failing) {
+      // Each further failure only at debug level: one warning per outage, not per interval.
+      this.#log.debug('export failed again', { code: 'EMP_EXPORT_FAILED', exporter: this.#describe, error: error?.message?.split('\n')[0] ?? 'unknown' });
+      return;
+    }
     this.#failing = true;
     this.#log.warn('exporter cannot deliver metrics; collecting goes on, and one line will say when it recovers', {
       code: 'EMP_EXPORT_FAILED',
@@ -176,14 +180,21 @@ const PROMETHEUS_NAMES = new Map(ALL_METRICS.map((m) => [m.name, prometheusName(
  * dashboard serves the agent's endpoint and the collector path alike.
  */
 export class AgentPrometheusExporter extends PrometheusExporter {
+  /** Told after each scrape's collection: data points served, ok unless a producer failed. */
+  onCollect: ((outcome: ExportOutcome) => void) | undefined;
+
   override async collect(options?: { timeoutMillis?: number }): Promise<CollectionResult> {
     const result = await super.collect(options);
+    let points = 0;
     for (const sm of result.resourceMetrics.scopeMetrics) {
       for (const m of sm.metrics) {
+        points += m.dataPoints.length;
+        // The serializer appends _total to counters and _bucket/_sum/_count to histograms.
         const name = PROMETHEUS_NAMES.get(m.descriptor.name);
         if (name) (m as { descriptor: typeof m.descriptor }).descriptor = { ...m.descriptor, name: name.replace(/_total$/, '') };
       }
     }
+    this.onCollect?.({ ok: result.errors.length === 0, points });
     return result;
   }
 }

@@ -3,12 +3,14 @@
  * The CLI agent as a child process, for what needs a process boundary: signals, exit codes,
  * the process staying alive, what reaches stderr. The child runs src/cli/main.ts through the
  * same TypeScript loader as the tests (so it tests the source, not a possibly stale dist/),
- * the way bin/ebpf-map-pressure.js runs dist/cli/main.js.
+ * the way bin/ebpf-map-pressure.js runs dist/cli/main.js. The child's env is exactly what the
+ * test gives (plus PATH): the host's OTEL_* variables cannot leak in.
  *
  * Run directly (`node <loader> agent-process.ts <args>`), this file is that entry point.
  * startAgent() is the in-process form, for everything that needs no process boundary.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
 import { Agent } from '../../src/agent';
 import { type AgentConfig, loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
@@ -51,6 +53,8 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+const REPO = path.join(__dirname, '..', '..');
+
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
@@ -60,7 +64,10 @@ interface Teardown {
  * host's OTEL_* variables cannot leak in. Killed at test end if still running.
  */
 export function startAgentProcess(t: Teardown, args: string[], env: Record<string, string> = {}): AgentProcess {
-  const child = spawn(process.execPath, [...process.execArgv, __filename, ...args], {
+  // tsx, not the test runner's loaders: it starts in well under a second, and the child must
+  // not inherit tap's coverage hooks.
+  const child = spawn(process.execPath, ['--import', 'tsx', __filename, ...args], {
+    cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
   });
