@@ -40,6 +40,7 @@ export class Agent {
   #latest: Collection | null = null;
   #timer: NodeJS.Timeout | null = null;
   #failing: string | null = null;
+  #lastError: AgentError | null = null;
   #memoryWarned = false;
   #stopping: Promise<void> | null = null;
 
@@ -55,6 +56,11 @@ export class Agent {
 
   latest(): Collection | null {
     return this.#latest;
+  }
+
+  /** The error of the last collection attempt; null once one succeeds (for /readyz). */
+  lastError(): AgentError | null {
+    return this.#lastError;
   }
 
   latestPressure(): PressureReadout | null {
@@ -103,6 +109,7 @@ export class Agent {
     try {
       const c = await this.#collector!.collect();
       this.#latest = c;
+      this.#lastError = null;
       if (this.#failing) {
         this.#log.info('collection recovered', { previous_error: this.#failing });
         this.#failing = null;
@@ -124,6 +131,7 @@ export class Agent {
       }
     } catch (e) {
       const err: AgentError = isAgentError(e) ? e : toAgentError(e);
+      this.#lastError = err;
       if (fatal) throw err;
       if (this.#failing !== err.code) {
         this.#failing = err.code;

@@ -319,6 +319,29 @@ export const SCHEMA = {
       arg: 'prometheus.port',
     },
   },
+  health: {
+    enabled: {
+      doc: '`run`: serve /healthz (process up) and /readyz (last collection succeeded and is recent) over HTTP.',
+      format: Boolean,
+      default: false,
+      env: 'EMP_HEALTH_ENABLED',
+      arg: 'health.enabled',
+    },
+    host: {
+      doc: 'Address the health endpoint listens on (loopback unless you open it, e.g. 0.0.0.0 for Kubernetes probes).',
+      format: String,
+      default: '127.0.0.1',
+      env: 'EMP_HEALTH_HOST',
+      arg: 'health.host',
+    },
+    port: {
+      doc: 'Port of the health endpoint.',
+      format: 'port',
+      default: 9465,
+      env: 'EMP_HEALTH_PORT',
+      arg: 'health.port',
+    },
+  },
   filter: {
     include_names: {
       doc: 'Report only maps whose name matches one of these globs (* and ?). Empty: all.',
@@ -575,6 +598,7 @@ export interface AgentConfig {
     maxPointsPerRequest: number;
   };
   prometheus: { host: string; port: number };
+  health: { enabled: boolean; host: string; port: number };
   filter: { includeNames: string[]; excludeNames: string[]; includeTypes: string[]; excludeTypes: string[] };
   counting: { kfunc: boolean; kernelState: boolean; memory: boolean };
   paths: { btf: string; procfs: string; bpffs: string; machineId: string };
@@ -747,6 +771,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       maxPointsPerRequest: Math.max(1, raw.otlp.max_points_per_request),
     },
     prometheus: { host: raw.prometheus.host, port: raw.prometheus.port },
+    health: { enabled: raw.health.enabled, host: raw.health.host, port: raw.health.port },
     filter: {
       includeNames: raw.filter.include_names,
       excludeNames: raw.filter.exclude_names,

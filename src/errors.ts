@@ -79,6 +79,11 @@ export const ERRORS = {
     fix: 'Choose another prometheus.port or prometheus.host, or stop what holds it.',
     exitCode: 1,
   },
+  EMP_HEALTH_LISTEN: {
+    summary: 'The health endpoint (/healthz, /readyz) cannot listen on its address.',
+    fix: 'Choose another health.port or health.host, or stop what holds it.',
+    exitCode: 1,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -2,6 +2,7 @@
 /** `run`: the agent until SIGTERM or SIGINT; then a final collection and flush, exit 0. */
 import { Agent } from '../agent';
 import type { AgentConfig } from '../config';
+import { startHealthServer } from '../health';
 import type { Logger } from '../log';
 
 /** Seconds a stop may take before the process exits anyway. */
@@ -9,7 +10,17 @@ const STOP_DEADLINE_MS = 10_000;
 
 export async function run(config: AgentConfig, log: Logger): Promise<Agent> {
   const agent = new Agent(config, log);
-  await agent.start();
+  // Before the first collection, so liveness answers while the iterator loads (/readyz: 503).
+  const health = config.health.enabled
+    ? await startHealthServer(agent, { host: config.health.host, port: config.health.port, intervalMs: config.intervalMs })
+    : null;
+  if (health) log.info('health endpoint listening', { url: `http://${config.health.host}:${health.port}/readyz` });
+  try {
+    await agent.start();
+  } catch (e) {
+    await health?.close();
+    throw e;
+  }
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -21,7 +32,8 @@ export async function run(config: AgentConfig, log: Logger): Promise<Agent> {
     }, STOP_DEADLINE_MS);
     deadline.unref();
     void agent.stop().then(
-      () => {
+      async () => {
+        await health?.close();
         log.info('stopped');
         process.exit(0);
       },
