@@ -142,6 +142,40 @@ convict.addFormats({
   },
 });
 
+// convict's own coercion of env and flag strings is lenient: parseInt makes "80abc" 80 and
+// "abc" NaN (reported without its value), and every string but "false" is true, so
+// OTEL_SDK_DISABLED=0 would disable export. These take only what is meant and hand anything
+// else on unchanged, so validation reports it with its value. Registered under convict's own
+// names: "boolean" is also the converter convict picks for `format: Boolean` keys.
+const strictWhole = (v: string) => (/^\s*\d+\s*$/.test(v) ? Number(v) : v);
+convict.addFormats({
+  port: {
+    name: 'port',
+    validate(value: unknown) {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535)
+        throw new Error('must be a port number from 0 to 65535');
+    },
+    coerce: strictWhole,
+  },
+  nat: {
+    name: 'nat',
+    validate(value: unknown) {
+      if (!Number.isInteger(value) || (value as number) < 0) throw new Error('must be a whole number (0 or more)');
+    },
+    coerce: strictWhole,
+  },
+  boolean: {
+    name: 'boolean',
+    validate(value: unknown) {
+      if (typeof value !== 'boolean') throw new Error('must be true or false');
+    },
+    coerce(v: string) {
+      const word = v.trim().toLowerCase();
+      return word === 'true' ? true : word === 'false' ? false : v;
+    },
+  },
+});
+
 // Formats of the pressure, webhook, top and demo sections (parsers in src/pressure/settings.ts).
 const listOf = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 convict.addFormats({
@@ -203,7 +237,7 @@ export const SCHEMA = {
   },
   sdk_disabled: {
     doc: 'Disable every metrics exporter (the OpenTelemetry kill switch).',
-    format: Boolean,
+    format: 'boolean',
     default: false,
     env: 'OTEL_SDK_DISABLED',
     arg: 'sdk-disabled',
@@ -284,7 +318,7 @@ export const SCHEMA = {
     },
     insecure: {
       doc: 'gRPC without TLS even for an endpoint that does not start with http:// (the scheme decides otherwise).',
-      format: Boolean,
+      format: 'boolean',
       default: false,
       env: 'OTEL_EXPORTER_OTLP_METRICS_INSECURE',
       arg: 'otlp.insecure',
@@ -375,21 +409,21 @@ export const SCHEMA = {
   counting: {
     kfunc: {
       doc: 'Count hash maps with bpf_map_sum_elem_count where the kernel has it (false forces the fallbacks).',
-      format: Boolean,
+      format: 'boolean',
       default: true,
       env: 'EMP_COUNTING_KFUNC',
       arg: 'counting.kfunc',
     },
     kernel_state: {
       doc: 'Count queues, stacks, LPM tries, ring buffers and others from their kernel state.',
-      format: Boolean,
+      format: 'boolean',
       default: true,
       env: 'EMP_COUNTING_KERNEL_STATE',
       arg: 'counting.kernel-state',
     },
     memory: {
       doc: 'Read each map\'s kernel-accounted memory (needs CAP_SYS_ADMIN).',
-      format: Boolean,
+      format: 'boolean',
       default: true,
       env: 'EMP_COUNTING_MEMORY',
       arg: 'counting.memory',
@@ -703,19 +737,25 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
   const flags = configFlags();
   const problems: string[] = [];
 
-  // Flags that set no key are mistakes, not something to ignore.
-  const given = new Set<string>();
-  for (const a of args) {
-    const m = /^--([^=]+)/.exec(a);
+  // Flags that set no key are mistakes, not something to ignore. A flag given twice: the last
+  // wins. Flags are applied here, not by convict's argument parser, which turns "0x10" or
+  // "1e3" into numbers and a repeated flag into "a,b".
+  const flagValues = new Map<string, string>(); // key -> value
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([^=]+)(?:=([\s\S]*))?$/.exec(args[i]!);
     if (!m) continue;
+    const value = m[2] ?? args[++i];
     if (!flags.has(m[1]!)) problems.push(`--${m[1]}: unknown flag; configuration flags are ${[...flags.keys()].map((f) => `--${f}`).join(', ')}`);
-    else given.add(flags.get(m[1]!)!);
+    else if (value === undefined) problems.push(`--${m[1]}: needs a value`);
+    else flagValues.set(flags.get(m[1]!)!, value);
   }
+  const given = new Set(flagValues.keys());
 
   const fileData = options.file ? readConfigFile(options.file) : {};
-  const conf = convict(SCHEMA as unknown as convict.Schema<Record<string, unknown>>, { env, args });
+  const conf = convict(SCHEMA as unknown as convict.Schema<Record<string, unknown>>, { env, args: [] });
   try {
     conf.load(fileData);
+    for (const [key, value] of flagValues) conf.set(key, value);
   } catch (e) {
     problems.push((e as Error).message);
   }
@@ -728,19 +768,54 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     if (options.file && hasPath(fileData, key)) return `file ${options.file}`;
     return 'default';
   };
+  // The value as its source gave it: convict leaves out values that coerce to something
+  // falsy (NaN, "", 0), and the text the user wrote is what they can find and fix.
+  const rawValueOf = (key: string): unknown => {
+    const leaf = leaves.find((l) => l.key === key);
+    if (!leaf) return undefined;
+    if (flagValues.has(key)) return flagValues.get(key);
+    if (leaf.env && env[leaf.env] !== undefined) return env[leaf.env];
+    if (options.file && hasPath(fileData, key)) return key.split('.').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], fileData);
+    return leaf.default;
+  };
 
   try {
     conf.validate({ allowed: 'strict' });
   } catch (e) {
+    // A section (e.g. otlp) given as a scalar: one problem, not one per key it hides.
+    const sections = new Set<string>();
+    const sectionReplaced = (key: string) => {
+      const parts = key.split('.');
+      for (let i = 1; i < parts.length; i++) {
+        const section = parts.slice(0, i).join('.');
+        if (sections.has(section)) return true;
+        if (!hasPath(fileData, section)) return false;
+        const value = section.split('.').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], fileData);
+        if (!value || typeof value !== 'object' || Array.isArray(value)) {
+          sections.add(section);
+          problems.push(`${section}: must be a section of keys (an object), not ${JSON.stringify(value)} (${originOf(section)})`);
+          return true;
+        }
+      }
+      return false;
+    };
     for (const line of (e as Error).message.split('\n')) {
+      const missing = /^configuration param '(.+)' missing from config, did you override its parent\?$/.exec(line);
+      if (missing && sectionReplaced(missing[1]!)) continue;
       const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
+      if (undeclared && sections.has(undeclared[1]!)) continue;
       if (undeclared) {
         problems.push(`${undeclared[1]}: unknown key (${originOf(undeclared[1]!)}); see docs/configuration.md for the keys`);
         continue;
       }
       const m = /^([\w.]+): (.*)$/.exec(line);
-      if (m) problems.push(`${m[1]}: ${m[2]} (${originOf(m[1]!)})`);
-      else problems.push(line);
+      if (!m) {
+        problems.push(line);
+        continue;
+      }
+      const leaf = leaves.find((l) => l.key === m[1]);
+      const value = leaf && !leaf.sensitive && !m[2]!.includes(': value was ') ? JSON.stringify(rawValueOf(m[1]!)) : undefined;
+      problems.push(`${m[1]}: ${m[2]}${value !== undefined ? `: value was ${value}` : ''} (${originOf(m[1]!)})`);
     }
   }
   if (!problems.length) problems.push(...pressureProblems(conf.get('pressure') as { warning: unknown; critical: unknown }));

@@ -65,8 +65,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (flag === '-h' || flag === '--help') out.help = true;
     else if (flag === '--version') out.version = true;
     else if (flag === '--print-config') out.printConfig = true;
-    else if (flag === '--config') out.configFile = value();
-    else if (flag === '--output' || flag === '-o') {
+    else if (flag === '--config') {
+      // An empty path would silently mean "no file": say so instead.
+      out.configFile = value();
+      if (!out.configFile) throw new AgentError('EMP_USAGE', '--config needs a file path', { hint: 'give a JSON or YAML file: --config /etc/ebpf-map-pressure.yaml' });
+    } else if (flag === '--output' || flag === '-o') {
       const v = value();
       if (v !== 'table' && v !== 'json') throw new AgentError('EMP_USAGE', `--output must be table or json, got ${JSON.stringify(v)}`);
       out.output = v;

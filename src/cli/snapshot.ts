@@ -22,7 +22,10 @@ export function snapshotJson(c: Collection): string {
     flags: m.mapFlags,
     not_counted: m.notCounted,
   }));
-  return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, maps }, null, 2);
+  // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN): scripts can tell it
+  // from a per-map gap.
+  const memoryError = c.memoryError && { code: c.memoryError.code, message: c.memoryError.message, hint: c.memoryError.hint };
+  return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: memoryError, maps }, null, 2);
 }
 
 export function snapshotTable(c: Collection): string {
@@ -41,7 +44,7 @@ export function snapshotTable(c: Collection): string {
   let out = renderTable(header, rows, new Set([0, 3, 4, 5, 6]));
   out += `\n${c.maps.length} maps`;
   if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
-  if (c.memoryError) out += `\nmemory not readable: ${c.memoryError.hint}`;
+  if (c.memoryError) out += `\nmemory not readable (${c.memoryError.code}): ${c.memoryError.hint}`;
   return out;
 }
 

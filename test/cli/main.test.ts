@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// The command line: help, version, usage errors (exit 2, EMP_USAGE, no stack trace), both in
+// process (parseArgs) and through the built CLI.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { COMMANDS, parseArgs } from '../../src/cli/main';
+import { AgentError } from '../../src/errors';
+import { ROOT, runBuiltCli, STACK_TRACE } from '../helpers/cli';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+function usageError(argv: string[]): AgentError {
+  try {
+    parseArgs(argv);
+  } catch (e) {
+    if (e instanceof AgentError) return e;
+    throw e;
+  }
+  throw new Error(`expected parseArgs(${JSON.stringify(argv)}) to fail`);
+}
+
+t.test('parseArgs: command, own flags, configuration flags', async (t) => {
+  const d = parseArgs([]);
+  t.equal(d.command, 'run', 'run is the default command');
+  t.equal(d.output, 'table');
+  const a = parseArgs(['snapshot', '-o', 'json', '--config', '/etc/x.yaml', '--interval', '5s', '--otlp.endpoint=http://c:4317', '--print-config']);
+  t.equal(a.command, 'snapshot');
+  t.equal(a.output, 'json');
+  t.equal(a.configFile, '/etc/x.yaml');
+  t.equal(a.printConfig, true);
+  t.same(a.configArgs, ['--interval=5s', '--otlp.endpoint=http://c:4317'], 'configuration flags passed on as --key=value');
+  t.equal(parseArgs(['--output=json', 'snapshot']).output, 'json', 'flags before the command, inline value');
+  t.equal(parseArgs(['-h']).help, true);
+  t.equal(parseArgs(['snapshot', '--help']).help, true);
+  t.equal(parseArgs(['--version']).version, true);
+});
+
+t.test('parseArgs: every usage mistake is EMP_USAGE (exit 2)', async (t) => {
+  const cases: Array<[string, string[]]> = [
+    ['unknown command', ['snapsot']],
+    ['second command', ['snapshot', 'run']],
+    ['unknown flag', ['--nope']],
+    ['unknown flag with a value', ['--interval-ms=5']],
+    ['single-dash flag', ['-x']],
+    ['--output invalid', ['snapshot', '--output', 'yaml']],
+    ['--output invalid inline', ['snapshot', '--output=csv']],
+    ['--output without a value', ['snapshot', '--output']],
+    ['--config without a value', ['--config']],
+    ['--config with an empty value', ['--config=']],
+    ['a configuration flag without a value', ['--interval']],
+    ['a configuration flag followed by a flag', ['--interval', '--print-config']],
+  ];
+  for (const [what, argv] of cases) {
+    const e = usageError(argv);
+    t.equal(e.code, 'EMP_USAGE', what);
+    t.equal(e.exitCode, 2, `${what}: exit code`);
+  }
+});
+
+t.test('--help: usage, every command, exit 0', async (t) => {
+  for (const flag of ['--help', '-h']) {
+    const r = await runBuiltCli([flag]);
+    t.equal(r.code, 0, `${flag}: exit code`);
+    t.match(r.stdout, /^Usage: ebpf-map-pressure/, `${flag}: usage first`);
+    for (const c of Object.keys(COMMANDS)) t.match(r.stdout, new RegExp(`^ {2}${c}\\s`, 'm'), `${flag}: lists ${c}`);
+    for (const f of ['--config', '--print-config', '--output', '--version']) t.ok(r.stdout.includes(f), `${flag}: lists ${f}`);
+    t.equal(r.stderr, '', `${flag}: nothing on stderr`);
+  }
+});
+
+t.test('--version: the package version, exit 0', async (t) => {
+  const r = await runBuiltCli(['--version']);
+  t.equal(r.code, 0);
+  t.equal(r.stdout, `${PACKAGE_VERSION}\n`);
+  t.equal(r.stderr, '');
+});
+
+t.test('usage errors through the built CLI: exit 2, EMP_USAGE and a hint, no stack trace', async (t) => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+    ['unknown flag', ['snapshot', '--frobnicate', '1'], /unknown flag --frobnicate/],
+    ['--output invalid', ['snapshot', '--output', 'yaml'], /--output must be table or json, got "yaml"/],
+    ['--output without a value', ['snapshot', '--output'], /--output needs a value/],
+    ['--config empty', ['--config='], /--config needs a file path/],
+  ];
+  for (const [what, argv, message] of cases) {
+    const r = await runBuiltCli(argv);
+    t.equal(r.code, 2, `${what}: exit code 2`);
+    t.match(r.stderr, /^error EMP_USAGE: /m, `${what}: the code`);
+    t.match(r.stderr, message, `${what}: the message`);
+    t.match(r.stderr, /^ {2}hint: \S/m, `${what}: a hint`);
+    t.notMatch(r.stderr, STACK_TRACE, `${what}: no stack trace`);
+    t.equal(r.stdout, '', `${what}: nothing on stdout`);
+  }
+});
