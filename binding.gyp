@@ -1,9 +1,10 @@
 # ebpf-map-pressure native addon.
 #
-# Two generated files, built as gyp actions before the C++ is compiled:
-#   1. bpf/map_stats.bpf.c -> map_stats.bpf.o   (clang -target bpf, CO-RE, no kernel headers
+# Generated files, built as gyp actions before the C++ is compiled, for each BPF program
+# (map_stats: the iter/bpf_map reader; elem_count: the iter/bpf_map_elem walk):
+#   1. bpf/<name>.bpf.c -> <name>.bpf.o   (clang -target bpf, CO-RE, no kernel headers
 #      from the build host: bpf/kernel_types.h declares the few kernel types we read)
-#   2. map_stats.bpf.o     -> map_stats.skel.h  (bpftool gen skeleton: the object embedded
+#   2. <name>.bpf.o     -> <name>.skel.h  (bpftool gen skeleton: the object embedded
 #      as bytes, so nothing at run time looks for a .o file)
 # libbpf is the system's, found with pkg-config.
 {
@@ -20,6 +21,9 @@
         "native/map_ops.cc",
         "native/map_stats_reader.cc",
         "native/memlock.cc",
+        "native/memory_estimate.cc",
+        "native/elem_walker.cc",
+        "native/walk_schedule.cc",
       ],
       "include_dirs": ["bpf", "<(INTERMEDIATE_DIR)"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
@@ -47,6 +51,27 @@
             "<(bpftool) gen skeleton <(INTERMEDIATE_DIR)/map_stats.bpf.o name map_stats > <(INTERMEDIATE_DIR)/map_stats.skel.h.tmp && mv <(INTERMEDIATE_DIR)/map_stats.skel.h.tmp <(INTERMEDIATE_DIR)/map_stats.skel.h",
           ],
           "message": "bpftool gen skeleton map_stats",
+        },
+        {
+          "action_name": "compile_bpf_elem_count",
+          "inputs": ["bpf/elem_count.bpf.c", "bpf/kernel_types.h"],
+          "outputs": ["<(INTERMEDIATE_DIR)/elem_count.bpf.o"],
+          "action": [
+            "<(bpf_clang)", "-g", "-O2", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86",
+            "-Ibpf", "-I<(multiarch_include)",
+            "-c", "bpf/elem_count.bpf.c", "-o", "<(INTERMEDIATE_DIR)/elem_count.bpf.o",
+          ],
+          "message": "clang -target bpf elem_count.bpf.c",
+        },
+        {
+          "action_name": "skeleton_elem_count",
+          "inputs": ["<(INTERMEDIATE_DIR)/elem_count.bpf.o"],
+          "outputs": ["<(INTERMEDIATE_DIR)/elem_count.skel.h"],
+          "action": [
+            "sh", "-c",
+            "<(bpftool) gen skeleton <(INTERMEDIATE_DIR)/elem_count.bpf.o name elem_count > <(INTERMEDIATE_DIR)/elem_count.skel.h.tmp && mv <(INTERMEDIATE_DIR)/elem_count.skel.h.tmp <(INTERMEDIATE_DIR)/elem_count.skel.h",
+          ],
+          "message": "bpftool gen skeleton elem_count",
         },
       ],
     },

@@ -41,6 +41,14 @@ struct bpf_iter__bpf_map {
 	struct bpf_map *map;
 } __pai;
 
+/* kernel/bpf/map_iter.c: one call per element, then one with key == NULL at the end. */
+struct bpf_iter__bpf_map_elem {
+	struct bpf_iter_meta *meta;
+	struct bpf_map *map;
+	void *key;
+	void *value;
+} __pai;
+
 /* kernel/bpf/queue_stack_maps.c: a ring of max_entries + 1 slots. */
 struct bpf_queue_stack {
 	struct bpf_map map;

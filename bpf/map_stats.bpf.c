@@ -32,24 +32,34 @@ static __always_inline _Bool is_hash_family(__u32 type)
 	       type == BPF_MAP_TYPE_HASH_OF_MAPS;
 }
 
-/* Hash maps without the kfunc: only non-preallocated ones keep a counter, and it is an
- * exact atomic_t only while the map does not use a per-CPU counter instead. */
+/* Whether user space can count the map by walking its elements: the kernel's element
+ * iterator (iter/bpf_map_elem) serves these hash types, not hash_of_maps. */
+static __always_inline void needs_walk(struct map_stats_record *rec)
+{
+	if (rec->type == BPF_MAP_TYPE_HASH_OF_MAPS)
+		return;
+	rec->flags |= MAP_STATS_F_NEEDS_WALK;
+}
+
+/* Hash maps without the kfunc: only non-preallocated ones keep a counter (LRU maps are
+ * always preallocated), and it is an exact atomic_t only while the map does not use a
+ * per-CPU counter instead (6.1+, maps with max_entries / 2 > 32 * CPUs): those get walked. */
 static __always_inline void count_hash_without_kfunc(struct bpf_map *map,
 						     struct map_stats_record *rec)
 {
 	struct bpf_htab *htab = (void *)map;
 
 	if (!(rec->map_flags & BPF_F_NO_PREALLOC)) {
-		rec->flags |= MAP_STATS_F_NEEDS_WALK;
+		needs_walk(rec);
 		return;
 	}
 	if (bpf_core_field_exists(htab->use_percpu_counter) &&
 	    BPF_CORE_READ(htab, use_percpu_counter)) {
-		rec->flags |= MAP_STATS_F_NEEDS_WALK;
+		needs_walk(rec);
 		return;
 	}
 	if (!bpf_core_field_exists(htab->count)) {
-		rec->flags |= MAP_STATS_F_NEEDS_WALK;
+		needs_walk(rec);
 		return;
 	}
 	rec->entries = BPF_CORE_READ(htab, count.counter);

@@ -19,11 +19,15 @@ enum map_count_method {
 	MAP_COUNT_NONE = 0,	      /* not counted: `entries` is meaningless */
 	MAP_COUNT_KFUNC = 1,	      /* bpf_map_sum_elem_count() (kernel >= 6.6) */
 	MAP_COUNT_KERNEL_COUNTER = 2, /* the type's own counter or positions, read with CO-RE */
-	MAP_COUNT_WALK = 3,	      /* filled in by user space after an in-kernel element walk */
+	MAP_COUNT_WALK = 3,	      /* filled in by user space after an in-kernel element walk
+				       * (bpf/elem_count.bpf.c) */
 };
 
-/* Flags in map_stats_record.flags. */
-#define MAP_STATS_F_NEEDS_WALK (1U << 0) /* countable only by walking its elements */
+/* Flags in map_stats_record.flags. The first is set by the iterator, the others by user
+ * space after its element walks (native/walk_schedule.cc). */
+#define MAP_STATS_F_NEEDS_WALK (1U << 0)  /* countable only by walking its elements */
+#define MAP_STATS_F_COUNT_STALE (1U << 1) /* `entries` is from a walk in an earlier collection */
+#define MAP_STATS_F_WALK_SKIPPED (1U << 2) /* walk deferred by the budget, no earlier count */
 
 struct map_stats_record {
 	__u16 size;    /* sizeof(struct map_stats_record) as the writer knew it */

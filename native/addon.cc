@@ -32,6 +32,17 @@ class Reader : public Napi::ObjectWrap<Reader> {
       if (o.Get("readMemory").IsBoolean()) options.read_memory = o.Get("readMemory").As<Napi::Boolean>();
       if (o.Get("btfPath").IsString()) options.btf_path = o.Get("btfPath").As<Napi::String>();
       if (o.Get("procfs").IsString()) options.procfs = o.Get("procfs").As<Napi::String>();
+      if (o.Get("memoryEstimate").IsString()) {
+        std::string mode = o.Get("memoryEstimate").As<Napi::String>();
+        if (mode == "always") options.memory_estimate = ReaderOptions::Estimate::kAlways;
+        if (mode == "never") options.memory_estimate = ReaderOptions::Estimate::kNever;
+      }
+      // Element walks (src/native.ts checks the ranges).
+      if (o.Get("walk").IsBoolean()) options.walk.enabled = o.Get("walk").As<Napi::Boolean>();
+      if (o.Get("walkMaxEntries").IsNumber())
+        options.walk.max_entries = static_cast<uint64_t>(o.Get("walkMaxEntries").As<Napi::Number>().DoubleValue());
+      if (o.Get("walkBudgetMs").IsNumber())
+        options.walk.budget_ms = o.Get("walkBudgetMs").As<Napi::Number>().DoubleValue();
     }
     SysError error;
     reader_ = std::make_shared<MapStatsReader>(options, &error);

@@ -35,10 +35,19 @@ class CollectWorker : public Napi::AsyncWorker {
     std::copy(collection_.memlock.begin(), collection_.memlock.end(), memory.Data());
     result.Set("records", records);
     result.Set("memory", memory);
+    auto estimated = Napi::Uint8Array::New(env, collection_.memory_estimated.size());
+    std::copy(collection_.memory_estimated.begin(), collection_.memory_estimated.end(), estimated.Data());
+    result.Set("memoryEstimated", estimated);
     result.Set("bytesRead", Napi::Number::New(env, static_cast<double>(collection_.bytes_read)));
     result.Set("memoryReads", Napi::Number::New(env, collection_.memlock_reads));
     if (collection_.memory_error)
       result.Set("memoryError", ToJsError(env, collection_.memory_error).Value());
+    auto ages = Napi::Float64Array::New(env, collection_.count_age_ms.size());
+    std::copy(collection_.count_age_ms.begin(), collection_.count_age_ms.end(), ages.Data());
+    result.Set("countAgeMs", ages);
+    result.Set("walks", Napi::Number::New(env, collection_.walks));
+    if (collection_.walk_error)
+      result.Set("walkError", ToJsError(env, collection_.walk_error).Value());
     deferred_.Resolve(result);
   }
 

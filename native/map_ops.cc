@@ -2,6 +2,7 @@
 #include "map_ops.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -36,7 +37,26 @@ uint32_t U32(const Napi::Object& o, const char* key, uint32_t fallback) {
   return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
 }
 
-// createMap({type, keySize, valueSize, maxEntries, flags, name, innerMapFd}) -> fd
+// A BTF object with an `int` key type and a value type of value_size bytes, for map types
+// the kernel only creates with BTF (task, inode, sk and cgroup storage). Returns the BTF fd
+// and sets the type ids; the map keeps its own reference, so the caller closes the fd.
+int LoadKeyValueBtf(uint32_t value_size, uint32_t* key_type_id, uint32_t* value_type_id) {
+  struct btf* btf = btf__new_empty();
+  if (!btf) return -errno;
+  int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+  int byte_id = btf__add_int(btf, "unsigned char", 1, 0);
+  int value_id = int_id > 0 && byte_id > 0 ? btf__add_array(btf, int_id, byte_id, value_size) : -EINVAL;
+  int err = value_id > 0 ? btf__load_into_kernel(btf) : value_id;
+  int fd = err ? err : dup(btf__fd(btf));
+  if (fd < 0 && !err) err = -errno;
+  btf__free(btf);
+  if (err) return err;
+  *key_type_id = static_cast<uint32_t>(int_id);
+  *value_type_id = static_cast<uint32_t>(value_id);
+  return fd;
+}
+
+// createMap({type, keySize, valueSize, maxEntries, flags, name, innerMapFd, btf}) -> fd
 Napi::Value CreateMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
@@ -51,10 +71,18 @@ Napi::Value CreateMap(const Napi::CallbackInfo& info) {
   LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = U32(o, "flags", 0));
   int inner = o.Get("innerMapFd").IsNumber() ? o.Get("innerMapFd").As<Napi::Number>().Int32Value() : -1;
   if (inner >= 0) opts.inner_map_fd = inner;
+  int btf_fd = -1;
+  if (o.Get("btf").IsBoolean() && o.Get("btf").As<Napi::Boolean>()) {
+    btf_fd = LoadKeyValueBtf(U32(o, "valueSize", 0), &opts.btf_key_type_id, &opts.btf_value_type_id);
+    if (btf_fd < 0) ThrowErrno(env, -btf_fd, "btf_load");
+    opts.btf_fd = btf_fd;
+  }
   int fd = bpf_map_create(static_cast<enum bpf_map_type>(U32(o, "type", 0)),
                           name.empty() ? nullptr : name.c_str(), U32(o, "keySize", 0),
                           U32(o, "valueSize", 0), U32(o, "maxEntries", 0), &opts);
-  if (fd < 0) ThrowErrno(env, errno, "bpf_map_create");
+  int err = errno;
+  if (btf_fd >= 0) close(btf_fd);
+  if (fd < 0) ThrowErrno(env, err, "bpf_map_create");
   return Napi::Number::New(env, fd);
 }
 
@@ -71,6 +99,16 @@ Napi::Value Delete(const Napi::CallbackInfo& info) {
   if (bpf_map_delete_elem(fd, BytesArg(info, 1)) != 0)
     ThrowErrno(info.Env(), errno, "bpf_map_delete_elem");
   return info.Env().Undefined();
+}
+
+// lookupAndDelete(fd, key|null, valueSize) -> the value (a queue or stack pop)
+Napi::Value LookupAndDelete(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
+  uint32_t value_size = info[2].As<Napi::Number>().Uint32Value();
+  auto value = Napi::Buffer<uint8_t>::New(info.Env(), value_size);
+  if (bpf_map_lookup_and_delete_elem(fd, BytesArg(info, 1), value.Data()) != 0)
+    ThrowErrno(info.Env(), errno, "bpf_map_lookup_and_delete_elem");
+  return value;
 }
 
 // fill(fd, keySize, valueSize, first, count): keys first..first+count-1 as little-endian
@@ -142,6 +180,7 @@ Napi::Object InitMapOps(Napi::Env env, Napi::Object exports) {
   ops.Set("createMap", Napi::Function::New(env, CreateMap, "createMap"));
   ops.Set("update", Napi::Function::New(env, Update, "update"));
   ops.Set("delete", Napi::Function::New(env, Delete, "delete"));
+  ops.Set("lookupAndDelete", Napi::Function::New(env, LookupAndDelete, "lookupAndDelete"));
   ops.Set("fill", Napi::Function::New(env, Fill, "fill"));
   ops.Set("countKeys", Napi::Function::New(env, CountKeys, "countKeys"));
   ops.Set("mapId", Napi::Function::New(env, MapId, "mapId"));

@@ -35,6 +35,7 @@ int CaptureLibbpfLog(enum libbpf_print_level level, const char* fmt, va_list arg
 
 // The last lines of a verifier log: enough to see why, short enough for an error.
 std::string TrimLog(const std::string& log, size_t max_lines = 20) {
+  if (log.empty()) return log;  // substr(1) of "" throws: a crash on e.g. a missing BTF file
   size_t pos = log.size();
   size_t lines = 0;
   while (pos > 0 && lines <= max_lines) {
@@ -82,7 +83,7 @@ bool KernelHasKfunc(const std::string& btf_path) {
 }  // namespace
 
 MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
-    : options_(options), memlock_(options.procfs) {
+    : options_(options), memlock_(options.procfs), walks_(options.walk, options.btf_path) {
   std::string log;
   std::lock_guard<std::mutex> log_lock(g_log_mu);
   g_log = &log;
@@ -114,6 +115,8 @@ MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
         fail(-errno, "bpf_link_create");
       } else {
         kfunc_available_ = options_.use_kfunc && KernelHasKfunc(options_.btf_path);
+        if (options_.read_memory && options_.memory_estimate != ReaderOptions::Estimate::kNever)
+          estimator_ = std::make_unique<MemoryEstimator>(options_.btf_path);
       }
     }
   }
@@ -168,7 +171,7 @@ SysError MapStatsReader::Collect(Collection* out) {
   SysError error = ReadIterator(&out->records, &out->bytes_read);
   if (error) return error;
 
-  const auto* records = reinterpret_cast<const map_stats_record*>(out->records.data());
+  auto* records = reinterpret_cast<map_stats_record*>(out->records.data());
   size_t n = out->records.size() / sizeof(map_stats_record);
   for (size_t i = 0; i < n; i++) {
     if (records[i].size != sizeof(map_stats_record) || records[i].version != MAP_STATS_VERSION)
@@ -176,8 +179,16 @@ SysError MapStatsReader::Collect(Collection* out) {
                                               std::to_string(records[i].size) + ", version " +
                                               std::to_string(records[i].version));
   }
+  // Walks first: the memlock cache follows the counts they produce.
+  out->walk_error = walks_.Fill(records, n, &out->count_age_ms, &out->walks);
+  std::vector<double> estimates(n, -1);
+  bool estimate = estimator_ && (options_.memory_estimate == ReaderOptions::Estimate::kAlways ||
+                                 !estimator_->fdinfo_exact());
+  for (size_t i = 0; estimate && i < n; i++) estimates[i] = estimator_->Estimate(records[i]);
+  out->memory_estimated.assign(n, 0);
+  for (size_t i = 0; i < n; i++) out->memory_estimated[i] = estimates[i] >= 0;
   if (options_.read_memory)
-    out->memory_error = memlock_.Fill(records, n, &out->memlock, &out->memlock_reads);
+    out->memory_error = memlock_.Fill(records, n, estimates, &out->memlock, &out->memlock_reads);
   else
     out->memlock.assign(n, -1);
   return {};

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "memlock.h"
+#include "memory_estimate.h"
 #include "sys_error.h"
+#include "walk_schedule.h"
 
 struct map_stats;  // the generated skeleton
 struct bpf_link;
@@ -22,14 +25,23 @@ struct ReaderOptions {
   std::string btf_path;          // empty: libbpf's default (/sys/kernel/btf/vmlinux)
   std::string procfs = "/proc";  // where fdinfo is read for memlock
   bool read_memory = true;
+  // Memory from the 6.4+ kernel's formulas instead of fdinfo: kAuto where fdinfo is not
+  // exact (kernels < 6.4), kAlways for every type with a formula (tests compare it with
+  // fdinfo on >= 6.4), kNever: fdinfo only.
+  enum class Estimate { kAuto, kAlways, kNever } memory_estimate = Estimate::kAuto;
+  WalkOptions walk;
 };
 
 struct Collection {
   std::vector<uint8_t> records;  // whole struct map_stats_record entries, back to back
   std::vector<double> memlock;   // one per record; -1 where unknown
+  std::vector<uint8_t> memory_estimated;  // one per record: 1 where memlock is an estimate
   uint64_t bytes_read = 0;
   uint32_t memlock_reads = 0;    // fdinfo reads this collection (the cache saves the rest)
   SysError memory_error;         // set when memory could not be read at all (e.g. EPERM)
+  std::vector<double> count_age_ms;  // one per record: age of a walk count; -1 where none
+  uint32_t walks = 0;                // element walks this collection
+  SysError walk_error;               // why maps that need a walk were not walked
 };
 
 class MapStatsReader {
@@ -57,6 +69,8 @@ class MapStatsReader {
   bpf_link* link_ = nullptr;
   bool kfunc_available_ = false;
   MemlockCache memlock_;
+  std::unique_ptr<MemoryEstimator> estimator_;  // when reading memory
+  WalkSchedule walks_;
 };
 
 }  // namespace emp

@@ -25,7 +25,8 @@ bool MemlockCache::MayChange(const map_stats_record& rec) {
     case BPF_MAP_TYPE_LPM_TRIE:  // always allocates per element
     case BPF_MAP_TYPE_SOCKHASH:
     case BPF_MAP_TYPE_DEVMAP_HASH:
-    case BPF_MAP_TYPE_DEVMAP:
+      return true;
+    case BPF_MAP_TYPE_DEVMAP:  // an array, but dev_map_mem_usage() adds one netdev per slot used
       return true;
     default:
       return false;
@@ -58,20 +59,27 @@ int MemlockCache::ReadOne(uint32_t id, double* memlock) {
 }
 
 SysError MemlockCache::Fill(const map_stats_record* records, size_t n,
-                            std::vector<double>* memlock, uint32_t* reads) {
+                            const std::vector<double>& preset, std::vector<double>* memlock,
+                            uint32_t* reads) {
   generation_++;
   memlock->assign(n, -1);
   *reads = 0;
   SysError denied;
   for (size_t i = 0; i < n; i++) {
     const map_stats_record& rec = records[i];
+    if (i < preset.size() && preset[i] >= 0) {
+      (*memlock)[i] = preset[i];
+      continue;
+    }
     auto it = cache_.find(rec.id);
     bool fresh = it != cache_.end() && it->second.type == rec.type &&
                  it->second.max_entries == rec.max_entries;
     if (fresh && MayChange(rec)) {
-      // Re-read only when the count moved, or when there is no count to follow.
-      fresh = rec.count_method != MAP_COUNT_NONE && it->second.method == rec.count_method &&
-              it->second.entries == rec.entries;
+      // Re-read only when the count moved, or when there is no current count to follow (a
+      // walk count from an earlier collection does not follow the map).
+      bool current = rec.count_method != MAP_COUNT_NONE &&
+                     !(rec.flags & (MAP_STATS_F_COUNT_STALE | MAP_STATS_F_WALK_SKIPPED));
+      fresh = current && it->second.method == rec.count_method && it->second.entries == rec.entries;
     }
     if (fresh) {
       it->second.generation = generation_;

@@ -6,9 +6,9 @@
  */
 import { AgentError } from './errors';
 import type { MapFilter } from './filter';
-import { mapType } from './map-types';
+import { HASH_FAMILY, mapType } from './map-types';
 import { MapStatsReader, type ReaderOptions, toAgentError } from './native';
-import { type CountMethod, FLAG_NEEDS_WALK, parseRecords } from './records';
+import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, type MapRecord, parseRecords } from './records';
 
 export interface MapStats {
   id: number;
@@ -28,10 +28,22 @@ export interface MapStats {
   /** entries (or pending bytes) / max_entries; null where fill is not meaningful or unknown. */
   utilization: number | null;
   countMethod: CountMethod;
+  /**
+   * Counts by an element walk: how old the count is, ms (0: walked in this collection);
+   * null for every other method. A walk deferred by the budget keeps its last count.
+   */
+  countAgeMs: number | null;
+  /** The count is from an earlier collection (a walk deferred by walk.max_entries / walk.budget). */
+  countStale: boolean;
   /** Why entries/utilization are null, when they are. */
   notCounted: string | null;
   /** Kernel-accounted memory (fdinfo memlock), bytes; null when unreadable. */
   memoryBytes: number | null;
+  /**
+   * memoryBytes is computed with the 6.4+ kernel's own formula for the type, not read from
+   * fdinfo: on kernels before 6.4, whose fdinfo memlock is rough (see the README).
+   */
+  memoryEstimated: boolean;
 }
 
 export interface Collection {
@@ -45,38 +57,63 @@ export interface Collection {
   readonly bytesRead: number;
   /** Why memory is missing for every map, when it is. */
   readonly memoryError: AgentError | null;
+  /** Element walks made in this collection (kernels without bpf_map_sum_elem_count). */
+  readonly walks: number;
+  /** Why maps that need an element walk were not walked, when they were not. */
+  readonly walkError: AgentError | null;
 }
 
-function fillOf(rec: ReturnType<typeof parseRecords>[number], kfuncAvailable: boolean) {
-  const info = mapType(rec.typeId);
-  const counted = rec.countMethod !== 'none';
-  if (info.fill === 'none')
-    return { entries: null, pendingBytes: null, utilization: null, notCounted: info.reason ?? 'not countable' };
-  if (!counted) {
-    let why = 'not counted on this kernel';
-    if (rec.flags & FLAG_NEEDS_WALK) why = 'needs an element walk (kernel without bpf_map_sum_elem_count)';
-    else if (!kfuncAvailable) why = 'needs bpf_map_sum_elem_count (Linux >= 6.6)';
-    return { entries: null, pendingBytes: null, utilization: null, notCounted: why };
+interface FillContext {
+  kfuncAvailable: boolean;
+  kernelState: boolean;
+  walk: boolean;
+  walkError: AgentError | null;
+}
+
+type Fill = Pick<MapStats, 'entries' | 'pendingBytes' | 'utilization' | 'notCounted' | 'countAgeMs' | 'countStale'>;
+
+const NO_FILL = { entries: null, pendingBytes: null, utilization: null, countAgeMs: null, countStale: false } as const;
+const WITHOUT_KFUNC = 'kernel without bpf_map_sum_elem_count (Linux < 6.6)';
+
+/** Why a map of a countable type has no count this time. */
+function whyNotCounted(rec: MapRecord, type: string, ctx: FillContext): string {
+  if (rec.flags & FLAG_WALK_SKIPPED) return 'element walk deferred by the walk budget (walk.max_entries, walk.budget); counted in a coming collection';
+  if (rec.flags & FLAG_NEEDS_WALK) {
+    if (!ctx.walk) return `needs an element walk (${WITHOUT_KFUNC}); walk.enabled is false`;
+    if (ctx.walkError) return `needs an element walk (${WITHOUT_KFUNC}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`;
+    return `needs an element walk (${WITHOUT_KFUNC})`;
   }
+  if (HASH_FAMILY.has(type)) {
+    if (type === 'hash_of_maps' && !ctx.kfuncAvailable && ctx.kernelState)
+      return `preallocated hash_of_maps on a ${WITHOUT_KFUNC}: no kernel counter and no element iterator for this type`;
+    return 'needs bpf_map_sum_elem_count (Linux >= 6.6)';
+  }
+  if (!ctx.kernelState) return 'counting.kernel_state is false';
+  return "this kernel's internal layout of the type is not one the agent can read";
+}
+
+function fillOf(rec: MapRecord, age: number, ctx: FillContext): Fill {
+  const info = mapType(rec.typeId);
+  if (info.fill === 'none') return { ...NO_FILL, notCounted: info.reason ?? 'not countable' };
+  if (rec.countMethod === 'none' || rec.flags & FLAG_WALK_SKIPPED) return { ...NO_FILL, notCounted: whyNotCounted(rec, info.name, ctx) };
+  const walked = rec.countMethod === 'walk';
+  const counted = { countAgeMs: walked && age >= 0 ? age : null, countStale: walked && (rec.flags & FLAG_COUNT_STALE) !== 0, notCounted: null };
   if (info.fill === 'bytes') {
     const size = rec.aux[2] || rec.maxEntries;
-    return { entries: null, pendingBytes: rec.entries, utilization: size > 0 ? rec.entries / size : null, notCounted: null };
+    return { ...counted, entries: null, pendingBytes: rec.entries, utilization: size > 0 ? rec.entries / size : null };
   }
-  return {
-    entries: rec.entries,
-    pendingBytes: null,
-    utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null,
-    notCounted: null,
-  };
+  return { ...counted, entries: rec.entries, pendingBytes: null, utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null };
 }
 
 export class Collector {
   readonly #reader: MapStatsReader;
+  readonly #options: ReaderOptions;
   readonly #filter: MapFilter;
   #inFlight: Promise<Collection> | null = null;
 
   constructor(options: { reader?: ReaderOptions; filter?: MapFilter } = {}) {
     this.#reader = new MapStatsReader(options.reader);
+    this.#options = options.reader ?? {};
     this.#filter = options.filter ?? (() => true);
   }
 
@@ -98,7 +135,13 @@ export class Collector {
     const start = performance.now();
     const raw = await this.#reader.collect();
     const records = parseRecords(raw.records);
-    const kfunc = this.#reader.kfuncAvailable;
+    const walkError = raw.walkError ? toWalkError(raw.walkError) : null;
+    const ctx: FillContext = {
+      kfuncAvailable: this.#reader.kfuncAvailable,
+      kernelState: this.#options.useKernelState !== false,
+      walk: this.#options.walk !== false,
+      walkError,
+    };
     const maps: MapStats[] = [];
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
@@ -114,8 +157,9 @@ export class Collector {
         maxEntries: rec.maxEntries,
         mapFlags: rec.mapFlags,
         countMethod: rec.countMethod,
-        ...fillOf(rec, kfunc),
+        ...fillOf(rec, raw.countAgeMs[i] ?? -1, ctx),
         memoryBytes: memory >= 0 ? memory : null,
+        memoryEstimated: memory >= 0 && raw.memoryEstimated[i] === 1,
       });
     }
     return {
@@ -125,6 +169,8 @@ export class Collector {
       mapsSeen: records.length,
       bytesRead: raw.bytesRead,
       memoryError: raw.memoryError ? toMemoryError(raw.memoryError) : null,
+      walks: raw.walks,
+      walkError,
     };
   }
 
@@ -138,6 +184,16 @@ export class Collector {
 function toMemoryError(e: Error): AgentError {
   const sys = toAgentError(e);
   return new AgentError('EMP_MEMORY_UNREADABLE', sys.message, {
+    hint: sys.hint,
+    cause: e,
+    ...(sys.errno !== undefined && { errno: sys.errno }),
+    ...(sys.syscall !== undefined && { syscall: sys.syscall }),
+  });
+}
+
+function toWalkError(e: Error): AgentError {
+  const sys = toAgentError(e);
+  return new AgentError('EMP_WALK_FAILED', sys.message, {
     hint: sys.hint,
     cause: e,
     ...(sys.errno !== undefined && { errno: sys.errno }),

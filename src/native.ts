@@ -12,11 +12,19 @@ export interface RawCollection {
   readonly records: Buffer;
   /** One figure per record, bytes; -1 where unknown. */
   readonly memory: Float64Array;
+  /** One per record: 1 where memory is computed with the kernel's formula, not read from fdinfo. */
+  readonly memoryEstimated: Uint8Array;
   readonly bytesRead: number;
   /** fdinfo reads this collection; the rest came from the memlock cache. */
   readonly memoryReads: number;
   /** Set when memory could not be read at all (e.g. EPERM without CAP_SYS_ADMIN). */
   readonly memoryError?: SystemError;
+  /** One per record: age in ms of a count made by an element walk (0: walked now); -1 where none. */
+  readonly countAgeMs: Float64Array;
+  /** Element walks made this collection. */
+  readonly walks: number;
+  /** Why maps that need an element walk were not walked (e.g. EPERM without CAP_SYS_ADMIN). */
+  readonly walkError?: SystemError;
 }
 
 /** Node's shape for system errors, plus our hint and detail. */
@@ -35,10 +43,22 @@ export interface ReaderOptions {
   useKernelState?: boolean;
   /** Read kernel-accounted memory from fdinfo (default true). */
   readMemory?: boolean;
+  /**
+   * Memory from the 6.4+ kernel's own formulas instead of fdinfo (whose memlock is rough
+   * before 6.4): 'auto' (default) on kernels before 6.4, 'always' wherever a formula exists
+   * (tests compare it with fdinfo on 6.4+), 'never'.
+   */
+  memoryEstimate?: 'auto' | 'always' | 'never';
   /** The kernel's BTF; default: libbpf's search (/sys/kernel/btf/vmlinux). */
   btfPath?: string;
   /** procfs mount, for /proc/self/fdinfo (default /proc). */
   procfs?: string;
+  /** Count hash maps the kernel keeps no counter for by an in-kernel element walk (default true). */
+  walk?: boolean;
+  /** Walks per collection stop once the walked maps' max_entries add up to this (default 1,000,000). */
+  walkMaxEntries?: number;
+  /** No walk starts after this many ms of walking in one collection (default 200). */
+  walkBudgetMs?: number;
 }
 
 interface NativeReader {
@@ -57,6 +77,8 @@ export interface CreateMapOptions {
   /** Name bytes as given, for names that are not ASCII. */
   rawName?: Buffer;
   innerMapFd?: number;
+  /** Describe key (int) and value with BTF: task, inode, sk and cgroup storage need it. */
+  btf?: boolean;
 }
 
 /** Map syscalls for the demo, tests and benchmarks; the agent itself only reads. */
@@ -64,6 +86,8 @@ export interface MapOps {
   createMap(options: CreateMapOptions): number;
   update(fd: number, key: Buffer | null, value: Buffer | null, flags?: number): void;
   delete(fd: number, key: Buffer | null): void;
+  /** Pops a queue or stack (key null); returns the value. */
+  lookupAndDelete(fd: number, key: Buffer | null, valueSize: number): Buffer;
   fill(fd: number, keySize: number, valueSize: number, first: number, count: number): {
     inserted: number;
     errno: number;
@@ -130,10 +154,17 @@ export class MapStatsReader {
   #closed = false;
 
   constructor(options: ReaderOptions = {}) {
-    for (const key of ['useKfunc', 'useKernelState', 'readMemory'] as const) {
+    for (const key of ['useKfunc', 'useKernelState', 'readMemory', 'walk'] as const) {
       if (options[key] !== undefined && typeof options[key] !== 'boolean')
         throw new TypeError(`${key} must be a boolean, got ${JSON.stringify(options[key])}`);
     }
+    for (const key of ['walkMaxEntries', 'walkBudgetMs'] as const) {
+      const v = options[key];
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+        throw new RangeError(`${key} must be a number >= 0, got ${JSON.stringify(v)}`);
+    }
+    if (options.memoryEstimate !== undefined && !['auto', 'always', 'never'].includes(options.memoryEstimate))
+      throw new TypeError(`memoryEstimate must be "auto", "always" or "never", got ${JSON.stringify(options.memoryEstimate)}`);
     checkPath('btfPath', options.btfPath);
     checkPath('procfs', options.procfs);
     const { Reader } = loadAddon();

@@ -16,6 +16,10 @@ export type CountMethod = (typeof COUNT_METHODS)[number];
 
 /** MAP_STATS_F_NEEDS_WALK: countable only by walking its elements. */
 export const FLAG_NEEDS_WALK = 1;
+/** MAP_STATS_F_COUNT_STALE: `entries` comes from a walk in an earlier collection. */
+export const FLAG_COUNT_STALE = 2;
+/** MAP_STATS_F_WALK_SKIPPED: a walk is due but the budget deferred it; no earlier count. */
+export const FLAG_WALK_SKIPPED = 4;
 
 export interface MapRecord {
   id: number;

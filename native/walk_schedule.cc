@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "walk_schedule.h"
+
+#include <errno.h>
+
+#include <algorithm>
+
+#include "map_stats.h"
+
+namespace emp {
+
+SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<double>* age_ms,
+                            uint32_t* walks) {
+  generation_++;
+  age_ms->assign(n, -1);
+  *walks = 0;
+
+  // 1. The maps due: flagged by the iterator, of a type the element iterator can walk.
+  std::vector<size_t> due;
+  for (size_t i = 0; i < n; i++) {
+    if ((records[i].flags & MAP_STATS_F_NEEDS_WALK) && ElemWalker::CanWalk(records[i].type))
+      due.push_back(i);
+  }
+  SysError error;
+  if (options_.enabled && !due.empty() && !walker_ && !load_error_) {
+    walker_ = std::make_unique<ElemWalker>(btf_path_, &load_error_);
+    if (load_error_) walker_.reset();
+  }
+  if (load_error_) error = load_error_;
+
+  // 2. Longest without a count first (never counted before any), then by id.
+  auto cached = [&](const map_stats_record& rec) -> Entry* {
+    auto it = cache_.find(rec.id);
+    if (it == cache_.end() || it->second.type != rec.type ||
+        it->second.max_entries != rec.max_entries)
+      return nullptr;
+    return &it->second;
+  };
+  std::sort(due.begin(), due.end(), [&](size_t a, size_t b) {
+    const Entry* ea = cached(records[a]);
+    const Entry* eb = cached(records[b]);
+    if (!ea != !eb) return !ea;
+    if (ea && ea->walked_at != eb->walked_at) return ea->walked_at < eb->walked_at;
+    return records[a].id < records[b].id;
+  });
+
+  // 3. Walk while the budget lasts; the first walk always happens.
+  const Clock::time_point start = Clock::now();
+  const auto budget = std::chrono::duration<double, std::milli>(options_.budget_ms);
+  uint64_t entries_left = options_.max_entries;
+  bool walking = options_.enabled && walker_ != nullptr;
+  for (size_t i : due) {
+    map_stats_record& rec = records[i];
+    bool within = *walks == 0 || (rec.max_entries <= entries_left && Clock::now() - start < budget);
+    bool failed = false;
+    if (walking && within) {
+      uint64_t count = 0;
+      int err = walker_->Count(rec.id, &count);
+      if (err == 0) {
+        (*walks)++;
+        entries_left -= std::min<uint64_t>(entries_left, rec.max_entries);
+        cache_[rec.id] = Entry{rec.type, rec.max_entries, count, Clock::now(), generation_};
+        rec.entries = static_cast<int64_t>(count);
+        rec.count_method = MAP_COUNT_WALK;
+        (*age_ms)[i] = 0;
+        continue;
+      }
+      if (err == -ENOENT) {  // freed since the iterator saw it: not reported anyway
+        cache_.erase(rec.id);
+        continue;
+      }
+      bool denied = err == -EPERM || err == -EACCES;
+      if (!error)
+        error = denied ? MakeSysError(err, "bpf_map_get_fd_by_id",
+                                      "counting a map by an element walk needs CAP_SYS_ADMIN "
+                                      "(BPF_MAP_GET_FD_BY_ID)")
+                       : MakeSysError(err, "bpf_link_create", "the kernel refused an element walk");
+      if (denied) walking = false;  // no other map will do better
+      failed = true;
+    }
+    // 4. Not walked now: the last walk's count, flagged stale; else skipped until its turn.
+    if (Entry* e = cached(rec)) {
+      e->generation = generation_;
+      rec.entries = static_cast<int64_t>(e->count);
+      rec.count_method = MAP_COUNT_WALK;
+      rec.flags |= MAP_STATS_F_COUNT_STALE;
+      (*age_ms)[i] = std::chrono::duration<double, std::milli>(Clock::now() - e->walked_at).count();
+    } else if (walking && !failed) {
+      rec.count_method = MAP_COUNT_WALK;
+      rec.flags |= MAP_STATS_F_WALK_SKIPPED;
+      rec.entries = 0;
+    }
+  }
+
+  // Forget maps that are gone (or no longer need a walk), so the cache stays small.
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    if (it->second.generation != generation_)
+      it = cache_.erase(it);
+    else
+      ++it;
+  }
+  return error;
+}
+
+}  // namespace emp
