@@ -195,6 +195,7 @@ convict.addFormats({
   'forecast-window': durationFormat('forecast-window', 1000, 86_400_000),
   'off-duration': durationFormat('off-duration', 0, 86_400_000),
   'demo-duration': durationFormat('demo-duration', 2000, 3_600_000),
+  'walk-budget': durationFormat('walk-budget', 0, 60_000),
   'webhook-urls': {
     name: 'webhook-urls',
     validate(v: unknown) {
@@ -429,6 +430,29 @@ export const SCHEMA = {
       arg: 'counting.memory',
     },
   },
+  walk: {
+    enabled: {
+      doc: 'On kernels without bpf_map_sum_elem_count (< 6.6), count hash maps that keep no counter (preallocated, LRU, per-CPU-counted) by an in-kernel element walk (iter/bpf_map_elem; needs CAP_SYS_ADMIN). Off: those maps report no entries.',
+      format: 'boolean',
+      default: true,
+      env: 'EMP_WALK_ENABLED',
+      arg: 'walk.enabled',
+    },
+    max_entries: {
+      doc: "A collection stops walking once the walked maps' max_entries add up to this (a walk costs about 0.1-0.2 us per entry); maps left over keep their last count, flagged stale, and go first next time. One map is walked per collection even if larger.",
+      format: 'nat',
+      default: 1_000_000,
+      env: 'EMP_WALK_MAX_ENTRIES',
+      arg: 'walk.max-entries',
+    },
+    budget: {
+      doc: 'No walk starts after this much walking in one collection (a walk under way finishes); the rest wait for the next collection like those over walk.max_entries.',
+      format: 'walk-budget',
+      default: '200ms',
+      env: 'EMP_WALK_BUDGET',
+      arg: 'walk.budget',
+    },
+  },
   paths: {
     btf: {
       doc: "The kernel's BTF. In a container, mount the host's /sys/kernel/btf and point here.",
@@ -635,6 +659,7 @@ export interface AgentConfig {
   health: { enabled: boolean; host: string; port: number };
   filter: { includeNames: string[]; excludeNames: string[]; includeTypes: string[]; excludeTypes: string[] };
   counting: { kfunc: boolean; kernelState: boolean; memory: boolean };
+  walk: { enabled: boolean; maxEntries: number; budgetMs: number };
   paths: { btf: string; procfs: string; bpffs: string; machineId: string };
   pressure: PressureConfig;
   webhook: WebhookConfig;
@@ -854,6 +879,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       excludeTypes: raw.filter.exclude_types,
     },
     counting: { kfunc: raw.counting.kfunc, kernelState: raw.counting.kernel_state, memory: raw.counting.memory },
+    walk: { enabled: raw.walk.enabled, maxEntries: raw.walk.max_entries, budgetMs: parseDuration(raw.walk.budget) },
     paths: { btf: raw.paths.btf, procfs: raw.paths.procfs, bpffs: raw.paths.bpffs, machineId: raw.paths.machine_id },
     pressure: {
       warning: parseThreshold(raw.pressure.warning),

@@ -69,6 +69,11 @@ export const ERRORS = {
     fix: 'Grant CAP_SYS_ADMIN, or accept that ebpf.map.memory is not exported.',
     exitCode: 1,
   },
+  EMP_WALK_FAILED: {
+    summary: 'Hash maps the kernel keeps no counter for could not be counted by an element walk (kernels without bpf_map_sum_elem_count, < 6.6).',
+    fix: 'Grant CAP_SYS_ADMIN (a walk opens the map by id); on kernels < 5.9 there is no element iterator. Those maps report no entries meanwhile.',
+    exitCode: 1,
+  },
   EMP_EXPORT_FAILED: {
     summary: 'An exporter could not deliver metrics.',
     fix: 'Check that the endpoint in the message is reachable; the agent keeps collecting and retries.',

@@ -23,12 +23,20 @@ export function snapshotJson(c: Collection): string {
     not_counted: m.notCounted,
   }));
   // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN): scripts can tell it
+    memory_estimated: m.memoryEstimated ?? false,
   // from a per-map gap.
+    count_age_ms: m.countAgeMs,
+    count_stale: m.countStale,
   const memoryError = c.memoryError && { code: c.memoryError.code, message: c.memoryError.message, hint: c.memoryError.hint };
   return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: memoryError, maps }, null, 2);
 }
 
-export function snapshotTable(c: Collection): string {
+/** A walk count from an earlier collection says how old it is. */
+function staleNote(m: MapStats): string {
+  return m.countStale && m.countAgeMs !== null ? `stale: walked ${(m.countAgeMs / 1000).toFixed(1)} s ago (walk budget)` : '';
+}
+
+export function snapshotTable(c: Collection, pressure: PressureReadout | null = null): string {
   const rows = [...c.maps].sort(byUtilization).map((m) => [
     String(m.id),
     m.name || '-',
@@ -38,7 +46,7 @@ export function snapshotTable(c: Collection): string {
     formatPercent(m.utilization),
     formatBytes(m.memoryBytes),
     m.countMethod,
-    m.notCounted ?? '',
+    m.notCounted ?? staleNote(m),
   ]);
   const header = ['ID', 'NAME', 'TYPE', 'ENTRIES', 'MAX', 'UTIL', 'MEMORY', 'METHOD', 'NOTE'];
   let out = renderTable(header, rows, new Set([0, 3, 4, 5, 6]));

@@ -59,6 +59,7 @@ export function mapPoints(maps: readonly MapStats[], pressure: PressureReadout |
   const utilization: Point[] = [];
   const memory: Point[] = [];
   const pending: Point[] = [];
+  const countAge: Point[] = [];
   const alertLevel: Point[] = [];
   const timeToFull: Point[] = [];
   for (const m of maps) {
@@ -68,12 +69,13 @@ export function mapPoints(maps: readonly MapStats[], pressure: PressureReadout |
     const counted = { ...attributes, [ATTR.countMethod]: m.countMethod };
     if (m.entries !== null) entries.push({ attributes: counted, value: m.entries });
     if (m.pendingBytes !== null) pending.push({ attributes, value: m.pendingBytes });
+    if (m.countAgeMs != null) countAge.push({ attributes, value: m.countAgeMs / 1000 });
     if (m.utilization !== null) utilization.push({ attributes: counted, value: m.utilization });
     const p = pressure?.maps.get(m.id);
     if (p?.level) alertLevel.push({ attributes, value: LEVEL_VALUE[p.level] });
     if (p?.timeToFullS != null) timeToFull.push({ attributes, value: p.timeToFullS });
   }
-  return { entries, maxEntries, utilization, memory, pending, alertLevel, timeToFull };
+  return { entries, maxEntries, utilization, memory, pending, countAge, alertLevel, timeToFull };
 }
 
 export class MapMetricsProducer implements MetricProducer {
@@ -103,6 +105,7 @@ export class MapMetricsProducer implements MetricProducer {
         gauge(METRICS.utilization, p.utilization, this.#start, end),
         gauge(METRICS.memory, p.memory, this.#start, end),
         gauge(METRICS.ringbufPending, p.pending, this.#start, end),
+        gauge(METRICS.countAge, p.countAge, this.#start, end),
         gauge(METRICS.alertLevel, p.alertLevel, this.#start, end),
         gauge(METRICS.timeToFull, p.timeToFull, this.#start, end),
       );
