@@ -15,7 +15,10 @@ export function snapshotJson(c: Collection): string {
     entries: m.entries,
     utilization: m.utilization,
     memory_bytes: m.memoryBytes,
+    memory_estimated: m.memoryEstimated ?? false,
     count_method: m.countMethod,
+    count_age_ms: m.countAgeMs ?? null,
+    count_stale: m.countStale ?? false,
     pending_bytes: m.pendingBytes,
     key_size: m.keySize,
     value_size: m.valueSize,
@@ -23,20 +26,17 @@ export function snapshotJson(c: Collection): string {
     not_counted: m.notCounted,
   }));
   // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN): scripts can tell it
-    memory_estimated: m.memoryEstimated ?? false,
   // from a per-map gap.
-    count_age_ms: m.countAgeMs,
-    count_stale: m.countStale,
   const memoryError = c.memoryError && { code: c.memoryError.code, message: c.memoryError.message, hint: c.memoryError.hint };
   return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: memoryError, maps }, null, 2);
 }
 
 /** A walk count from an earlier collection says how old it is. */
 function staleNote(m: MapStats): string {
-  return m.countStale && m.countAgeMs !== null ? `stale: walked ${(m.countAgeMs / 1000).toFixed(1)} s ago (walk budget)` : '';
+  return m.countStale && m.countAgeMs != null ? `stale: walked ${(m.countAgeMs / 1000).toFixed(1)} s ago (walk budget)` : '';
 }
 
-export function snapshotTable(c: Collection, pressure: PressureReadout | null = null): string {
+export function snapshotTable(c: Collection): string {
   const rows = [...c.maps].sort(byUtilization).map((m) => [
     String(m.id),
     m.name || '-',
