@@ -9,7 +9,9 @@ import { AgentError, isAgentError } from '../errors';
 import { createLogger } from '../log';
 import { VERSION } from '../version';
 import { run } from './run';
+import { demo } from './demo';
 import { snapshot } from './snapshot';
+import { top } from './top';
 
 export interface ParsedArgs {
   command: string;
@@ -25,6 +27,8 @@ export interface ParsedArgs {
 export const COMMANDS: Record<string, string> = {
   run: 'the agent: collect every interval and export (default)',
   snapshot: 'read every map once and print them, fullest first (--output table|json)',
+  top: 'a live view of every map: fill bars by level, growth, time to full (keys: q s r / t)',
+  demo: 'create a few real maps and fill them for 2 minutes while the agent watches (alerts, forecast, webhooks)',
 };
 
 export const USAGE = `Usage: ebpf-map-pressure [command] [flags]
@@ -121,6 +125,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   try {
+    if (args.command === 'top') return await top(config);
+    if (args.command === 'demo') {
+      await demo(config, createLogger(config.logLevel));
+      return 0;
+    }
     if (args.command === 'snapshot') {
       process.stdout.write(`${await snapshot(config, args.output)}\n`);
       return 0;

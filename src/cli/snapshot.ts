@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-/** `snapshot`: one collection, printed as a table sorted by utilization, or as JSON. */
+/**
+ * `snapshot`: the maps, printed as a table sorted by utilization, or as JSON, with each
+ * map's level, growth and time to full. Growth needs two readings: by default two
+ * collections pressure.snapshot_interval (1 s) apart, a plain difference over that second
+ * (the daemon fits a window instead); with the interval at 0, one collection and no growth.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createCollector } from '../agent';
 import type { Collection, MapStats } from '../collector';
 import type { AgentConfig } from '../config';
+import { formatGrowth, formatTimeToFull } from '../pressure/format';
+import { type PressureReadout, PressureTracker } from '../pressure/tracker';
 import { byUtilization, formatBytes, formatPercent, renderTable } from './format';
 
 /** The JSON shape scripts rely on: keep these keys. */
-export function snapshotJson(c: Collection): string {
+export function snapshotJson(c: Collection, pressure: PressureReadout | null = null): string {
   const maps = [...c.maps].sort(byUtilization).map((m: MapStats) => ({
     id: m.id,
     name: m.name,
@@ -24,6 +32,9 @@ export function snapshotJson(c: Collection): string {
     value_size: m.valueSize,
     flags: m.mapFlags,
     not_counted: m.notCounted,
+    level: pressure?.maps.get(m.id)?.level ?? null,
+    growth_per_s: pressure?.maps.get(m.id)?.growthPerS ?? null,
+    time_to_full_s: pressure?.maps.get(m.id)?.timeToFullS ?? null,
   }));
   // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN): scripts can tell it
   // from a per-map gap.
@@ -36,7 +47,7 @@ function staleNote(m: MapStats): string {
   return m.countStale && m.countAgeMs != null ? `stale: walked ${(m.countAgeMs / 1000).toFixed(1)} s ago (walk budget)` : '';
 }
 
-export function snapshotTable(c: Collection): string {
+export function snapshotTable(c: Collection, pressure: PressureReadout | null = null): string {
   const rows = [...c.maps].sort(byUtilization).map((m) => [
     String(m.id),
     m.name || '-',
@@ -44,12 +55,15 @@ export function snapshotTable(c: Collection): string {
     m.entries !== null ? String(m.entries) : m.pendingBytes !== null ? formatBytes(m.pendingBytes) : '-',
     m.type.endsWith('ringbuf') ? formatBytes(m.maxEntries) : String(m.maxEntries),
     formatPercent(m.utilization),
+    pressure?.maps.get(m.id)?.level ?? '-',
+    formatGrowth(pressure?.maps.get(m.id)?.growthPerS ?? null),
+    formatTimeToFull(pressure?.maps.get(m.id)?.timeToFullS ?? null),
     formatBytes(m.memoryBytes),
     m.countMethod,
     m.notCounted ?? staleNote(m),
   ]);
-  const header = ['ID', 'NAME', 'TYPE', 'ENTRIES', 'MAX', 'UTIL', 'MEMORY', 'METHOD', 'NOTE'];
-  let out = renderTable(header, rows, new Set([0, 3, 4, 5, 6]));
+  const header = ['ID', 'NAME', 'TYPE', 'ENTRIES', 'MAX', 'UTIL', 'LEVEL', 'GROWTH', 'FULL IN', 'MEMORY', 'METHOD', 'NOTE'];
+  let out = renderTable(header, rows, new Set([0, 3, 4, 5, 7, 8, 9]));
   out += `\n${c.maps.length} maps`;
   if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
   if (c.memoryError) out += `\nmemory not readable (${c.memoryError.code}): ${c.memoryError.hint}`;
@@ -59,9 +73,28 @@ export function snapshotTable(c: Collection): string {
 export async function snapshot(config: AgentConfig, output: 'table' | 'json'): Promise<string> {
   const collector = createCollector(config);
   try {
-    const c = await collector.collect();
-    return output === 'json' ? snapshotJson(c) : snapshotTable(c);
+    const { collection, pressure } = await readTwice(collector, config);
+    return output === 'json' ? snapshotJson(collection, pressure) : snapshotTable(collection, pressure);
   } finally {
     await collector.close();
   }
+}
+
+/**
+ * One collection, or two pressure.snapshot_interval apart so growth can be measured. Levels
+ * are those of the last reading (no hysteresis: there is no history to smooth).
+ */
+export async function readTwice(
+  collector: { collect(): Promise<Collection> },
+  config: Pick<AgentConfig, 'pressure'>,
+): Promise<{ collection: Collection; pressure: PressureReadout }> {
+  const tracker = new PressureTracker({ ...config.pressure, hysteresisMargin: 0, clearAfter: 1 });
+  let collection = await collector.collect();
+  let pressure = tracker.update(collection).readout;
+  if (config.pressure.snapshotIntervalMs > 0) {
+    await sleep(config.pressure.snapshotIntervalMs);
+    collection = await collector.collect();
+    pressure = tracker.update(collection).readout;
+  }
+  return { collection, pressure };
 }

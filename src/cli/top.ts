@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `top`: a live terminal view of every map, fullest first — a bar per map coloured by level,
+ * entries/max, memory, growth and time to full — redrawn every top.refresh. Keys change the
+ * sort, filter by name or type, scroll and quit. It runs in the alternate screen with the
+ * cursor hidden and puts the terminal back on every way out (q, Ctrl-C, SIGINT, SIGTERM,
+ * SIGHUP, an error). When stdout is not a terminal it prints a plain table once instead.
+ *
+ * It reads collections like everything else (its own collector and pressure tracker; no
+ * transition log lines or webhooks, which would tear the screen).
+ */
+import { createCollector } from '../agent';
+import type { Collection, MapStats } from '../collector';
+import type { AgentConfig } from '../config';
+import { globToRegExp } from '../filter';
+import { formatGrowth, formatTimeToFull } from '../pressure/format';
+import type { Level } from '../pressure/levels';
+import { type MapPressure, type PressureReadout, PressureTracker } from '../pressure/tracker';
+import { byUtilization, formatBytes } from './format';
+import { readTwice, snapshotTable } from './snapshot';
+
+// ---- terminal control ------------------------------------------------------------------
+
+const CSI = '\x1b[';
+export const TERM = {
+  enter: `${CSI}?1049h${CSI}?25l`,
+  /** Reset attributes, show the cursor, leave the alternate screen. */
+  restore: `${CSI}0m${CSI}?25h${CSI}?1049l`,
+  home: `${CSI}H`,
+  clearLine: `${CSI}K`,
+  clearBelow: `${CSI}J`,
+} as const;
+
+const STYLE = {
+  reset: `${CSI}0m`,
+  bold: `${CSI}1m`,
+  dim: `${CSI}2m`,
+  inverse: `${CSI}7m`,
+  normal: `${CSI}32m`,
+  warning: `${CSI}33m`,
+  critical: `${CSI}31m`,
+} as const;
+
+/**
+ * Text for the terminal: no control bytes (C0, DEL, C1) ever reach it. Map names arrive
+ * escaped by records.ts already; this is the last line of defence for anything else.
+ */
+export function termSafe(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A piece of a line: text and an optional style. Lines are cut by visible width. */
+type Segment = [text: string, style?: string];
+
+function fit(segments: Segment[], width: number): string {
+  let out = '';
+  let left = width;
+  for (const [text, style] of segments) {
+    if (left <= 0) break;
+    const t = [...text].slice(0, left).join('');
+    left -= [...t].length;
+    out += style ? `${style}${t}${STYLE.reset}` : t;
+  }
+  return out;
+}
+
+function cut(s: string, w: number): string {
+  const chars = [...s];
+  return chars.length <= w ? s.padEnd(w) : `${chars.slice(0, w - 1).join('')}…`;
+}
+
+// ---- view state ------------------------------------------------------------------------
+
+export const SORTS = ['util', 'growth', 'full_in', 'entries', 'memory', 'name', 'id'] as const;
+export type SortKey = (typeof SORTS)[number];
+
+export interface ViewState {
+  sort: SortKey;
+  reverse: boolean;
+  /** Substring (case-insensitive), or a glob when it has * or ?. */
+  nameFilter: string;
+  typeFilter: string | null;
+  /** Typing a name filter: the text before, to restore on Esc. */
+  editing: { before: string } | null;
+  scroll: number;
+  quit: boolean;
+}
+
+export function initialView(): ViewState {
+  return { sort: 'util', reverse: false, nameFilter: '', typeFilter: null, editing: null, scroll: 0, quit: false };
+}
+
+export interface Row {
+  m: MapStats;
+  p: MapPressure | undefined;
+}
+
+const nullsLast = (a: number | null | undefined, b: number | null | undefined, dir: 1 | -1) =>
+  a == null ? (b == null ? 0 : 1) : b == null ? -1 : dir * (a - b);
+
+function compare(sort: SortKey): (a: Row, b: Row) => number {
+  switch (sort) {
+    case 'util':
+      return (a, b) => byUtilization(a.m, b.m);
+    case 'growth':
+      return (a, b) => nullsLast(a.p?.growthPerS, b.p?.growthPerS, -1) || byUtilization(a.m, b.m);
+    case 'full_in':
+      return (a, b) => nullsLast(a.p?.timeToFullS, b.p?.timeToFullS, 1) || byUtilization(a.m, b.m);
+    case 'entries':
+      return (a, b) => nullsLast(a.m.entries ?? a.m.pendingBytes, b.m.entries ?? b.m.pendingBytes, -1) || a.m.id - b.m.id;
+    case 'memory':
+      return (a, b) => nullsLast(a.m.memoryBytes, b.m.memoryBytes, -1) || a.m.id - b.m.id;
+    case 'name':
+      return (a, b) => (a.m.name < b.m.name ? -1 : a.m.name > b.m.name ? 1 : a.m.id - b.m.id);
+    case 'id':
+      return (a, b) => a.m.id - b.m.id;
+  }
+}
+
+function nameMatcher(filter: string): (name: string) => boolean {
+  if (!filter) return () => true;
+  if (/[*?]/.test(filter)) {
+    const re = globToRegExp(filter);
+    return (n) => re.test(n);
+  }
+  const f = filter.toLowerCase();
+  return (n) => n.toLowerCase().includes(f);
+}
+
+/** The rows the view shows, filtered and sorted. */
+export function visibleRows(c: Collection, pressure: PressureReadout | null, v: ViewState): Row[] {
+  const match = nameMatcher(v.nameFilter);
+  const rows = c.maps
+    .filter((m) => match(m.name) && (v.typeFilter === null || m.type === v.typeFilter))
+    .map((m) => ({ m, p: pressure?.maps.get(m.id) }));
+  rows.sort(compare(v.sort));
+  if (v.reverse) rows.reverse();
+  return rows;
+}
+
+/** Key bytes (one chunk of stdin, possibly several keys) -> the next view state. */
+export function handleKeys(v: ViewState, data: string, types: readonly string[], pageRows: number): ViewState {
+  let s: ViewState = { ...v };
+  for (let i = 0; i < data.length; i++) {
+    const ch = data[i]!;
+    const esc = ch === '\x1b' ? /^\x1b\[(A|B|5~|6~|H|F)/.exec(data.slice(i)) : null;
+    if (ch === '\x03') return { ...s, quit: true }; // Ctrl-C in raw mode
+    if (s.editing) {
+      if (ch === '\r' || ch === '\n') s.editing = null;
+      else if (ch === '\x1b' && !esc) s = { ...s, nameFilter: s.editing.before, editing: null };
+      else if (ch === '\x7f' || ch === '\b') s.nameFilter = [...s.nameFilter].slice(0, -1).join('');
+      else if (ch >= ' ' && ch !== '\x7f') s.nameFilter += ch;
+      if (esc) i += esc[0].length - 1;
+      s.scroll = 0;
+      continue;
+    }
+    if (esc) {
+      const k = esc[1];
+      if (k === 'A') s.scroll = Math.max(0, s.scroll - 1);
+      else if (k === 'B') s.scroll += 1;
+      else if (k === '5~') s.scroll = Math.max(0, s.scroll - pageRows);
+      else if (k === '6~') s.scroll += pageRows;
+      else if (k === 'H') s.scroll = 0;
+      i += esc[0].length - 1;
+      continue;
+    }
+    switch (ch) {
+      case 'q':
+      case 'Q':
+        return { ...s, quit: true };
+      case 's':
+        s.sort = SORTS[(SORTS.indexOf(s.sort) + 1) % SORTS.length]!;
+        s.scroll = 0;
+        break;
+      case 'S':
+        s.sort = SORTS[(SORTS.indexOf(s.sort) + SORTS.length - 1) % SORTS.length]!;
+        s.scroll = 0;
+        break;
+      case 'r':
+        s.reverse = !s.reverse;
+        break;
+      case '/':
+        s.editing = { before: s.nameFilter };
+        s.nameFilter = '';
+        break;
+      case 't': {
+        const all = [null, ...types];
+        s.typeFilter = all[(all.indexOf(s.typeFilter) + 1) % all.length] ?? null;
+        s.scroll = 0;
+        break;
+      }
+      case 'c':
+        s.nameFilter = '';
+        s.typeFilter = null;
+        s.scroll = 0;
+        break;
+      case 'j':
+        s.scroll += 1;
+        break;
+      case 'k':
+        s.scroll = Math.max(0, s.scroll - 1);
+        break;
+      case 'g':
+        s.scroll = 0;
+        break;
+    }
+  }
+  return s;
+}
+
+// ---- rendering -------------------------------------------------------------------------
+
+const BAR = 20;
+const SORT_LABEL: Record<SortKey, string> = {
+  util: 'utilization, fullest first',
+  growth: 'growth, fastest first',
+  full_in: 'time to full, soonest first',
+  entries: 'entries, most first',
+  memory: 'memory, most first',
+  name: 'name, A to Z',
+  id: 'id, lowest first',
+};
+
+function bar(u: number | null, level: Level | null | undefined): Segment[] {
+  if (u === null) return [['·'.repeat(BAR), STYLE.dim]];
+  const n = Math.max(0, Math.min(BAR, Math.round(u * BAR)));
+  const style = level ? STYLE[level] : STYLE.dim;
+  return [['█'.repeat(n), style], ['░'.repeat(BAR - n), STYLE.dim]];
+}
+
+const COLS = { id: 9, name: 17, type: 16, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9 };
+
+function rowLine(r: Row, width: number): string {
+  const { m, p } = r;
+  const fill = m.entries ?? m.pendingBytes;
+  const level = p?.level;
+  const util = m.utilization === null ? '-' : `${(m.utilization * 100).toFixed(1)}%`;
+  const segs: Segment[] = [
+    [String(m.id).padStart(COLS.id - 1) + ' '],
+    [cut(termSafe(m.name || '-'), COLS.name - 1) + ' '],
+    [cut(m.type, COLS.type - 1) + ' '],
+    ...bar(m.utilization, level),
+    [' '],
+    [util.padStart(COLS.util - 1) + ' ', level && level !== 'normal' ? `${STYLE[level]}${STYLE.bold}` : undefined],
+    [`${fill === null ? '-' : fill}/${m.maxEntries}`.padStart(COLS.fill - 1) + ' '],
+    [formatBytes(m.memoryBytes).padStart(COLS.memory - 1) + ' '],
+    [formatGrowth(p?.growthPerS ?? null).padStart(COLS.growth - 1) + ' '],
+    [formatTimeToFull(p?.timeToFullS ?? null).padStart(COLS.ttf - 1)],
+  ];
+  return fit(segs, width);
+}
+
+function headerLine(width: number): string {
+  const h =
+    'ID'.padStart(COLS.id - 1) + ' ' +
+    'NAME'.padEnd(COLS.name) +
+    'TYPE'.padEnd(COLS.type) +
+    'FILL'.padEnd(BAR + 1) +
+    'UTIL'.padStart(COLS.util - 1) + ' ' +
+    'ENTRIES/MAX'.padStart(COLS.fill - 1) + ' ' +
+    'MEMORY'.padStart(COLS.memory - 1) + ' ' +
+    'GROWTH'.padStart(COLS.growth - 1) + ' ' +
+    'FULL IN'.padStart(COLS.ttf - 1);
+  return fit([[h.padEnd(width), STYLE.inverse]], width);
+}
+
+export interface Frame {
+  collection: Collection | null;
+  pressure: PressureReadout | null;
+  error: string | null;
+  refreshMs: number;
+}
+
+/** The whole screen as lines (each already cut to width). */
+export function renderScreen(f: Frame, v: ViewState, width: number, height: number): { lines: string[]; scroll: number } {
+  const lines: string[] = [];
+  const c = f.collection;
+  const counts = { normal: 0, warning: 0, critical: 0 };
+  for (const p of f.pressure?.maps.values() ?? []) if (p.level) counts[p.level]++;
+  const time = c ? new Date(c.time).toISOString().slice(11, 19) : '--:--:--';
+  lines.push(
+    fit(
+      [
+        ['ebpf-map-pressure top', STYLE.bold],
+        [`  ${time}  ${c ? c.maps.length : 0} maps  `],
+        [`● ${counts.critical} critical`, STYLE.critical],
+        ['  '],
+        [`● ${counts.warning} warning`, STYLE.warning],
+        ['  '],
+        [`● ${counts.normal} normal`, STYLE.normal],
+        [`  refresh ${f.refreshMs >= 1000 ? `${f.refreshMs / 1000}s` : `${f.refreshMs}ms`}`],
+      ],
+      width,
+    ),
+  );
+  const filter = v.editing ? `name: ${termSafe(v.nameFilter)}▏` : `name: ${v.nameFilter ? termSafe(v.nameFilter) : 'any'}`;
+  lines.push(
+    fit(
+      [
+        [`sort: ${SORT_LABEL[v.sort]}${v.reverse ? ' (reversed)' : ''}   `],
+        [`filter ${filter}`, v.editing ? STYLE.inverse : undefined],
+        [`   type: ${v.typeFilter ?? 'any'}`],
+      ],
+      width,
+    ),
+  );
+  lines.push(f.error ? fit([[`collection failed: ${termSafe(f.error)}`, STYLE.critical]], width) : '');
+  lines.push(headerLine(width));
+  const rows = c ? visibleRows(c, f.pressure, v) : [];
+  const room = Math.max(1, height - lines.length - 1);
+  const scroll = Math.max(0, Math.min(v.scroll, rows.length - room));
+  for (const r of rows.slice(scroll, scroll + room)) lines.push(rowLine(r, width));
+  while (lines.length < height - 1) lines.push('');
+  const shown = rows.length ? `${scroll + 1}-${Math.min(rows.length, scroll + room)} of ${rows.length}` : '0 of 0';
+  lines.push(
+    fit(
+      [
+        [v.editing ? 'type a name (glob with * ?), Enter keep, Esc cancel' : 'q quit  s/S sort  r reverse  / name  t type  c clear  ↑↓ PgUp PgDn scroll', STYLE.dim],
+        [`   ${shown}`, STYLE.dim],
+      ],
+      width,
+    ),
+  );
+  return { lines: lines.slice(0, height), scroll };
+}
+
+// ---- the command -----------------------------------------------------------------------
+
+export interface TopIo {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+}
+
+/** Runs the view until quit; resolves with the exit code. */
+export async function top(config: AgentConfig, io: TopIo = { stdin: process.stdin, stdout: process.stdout }): Promise<number> {
+  const collector = createCollector(config);
+  if (!io.stdout.isTTY) {
+    try {
+      const { collection, pressure } = await readTwice(collector, config);
+      io.stdout.write(`${snapshotTable(collection, pressure)}\n`);
+      return 0;
+    } finally {
+      await collector.close();
+    }
+  }
+
+  const tracker = new PressureTracker(config.pressure);
+  const frame: Frame = { collection: null, pressure: null, error: null, refreshMs: config.top.refreshMs };
+  let view = initialView();
+  let timer: NodeJS.Timeout | null = null;
+  let restored = false;
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+
+  const size = () => ({ width: io.stdout.columns || 80, height: io.stdout.rows || 24 });
+  const draw = () => {
+    if (restored) return;
+    const { width, height } = size();
+    const { lines, scroll } = renderScreen(frame, view, width, height);
+    view.scroll = scroll;
+    io.stdout.write(TERM.home + lines.map((l) => l + TERM.clearLine).join('\r\n') + TERM.clearBelow);
+  };
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    io.stdout.write(TERM.restore);
+    if (io.stdin.isTTY) io.stdin.setRawMode(false);
+    io.stdin.pause();
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const onSignal = () => quit(0);
+  const quit = (code: number) => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    restore();
+    io.stdin.off('data', onData);
+    io.stdout.off('resize', draw);
+    for (const s of signals) process.off(s, onSignal);
+    process.off('exit', restore);
+    void collector.close().finally(() => finish(code));
+  };
+  const onData = (d: Buffer | string) => {
+    const types = [...new Set(frame.collection?.maps.map((m) => m.type) ?? [])].sort();
+    view = handleKeys(view, d.toString(), types, Math.max(1, size().height - 6));
+    if (view.quit) quit(0);
+    else draw();
+  };
+  const tick = async () => {
+    try {
+      const c = await collector.collect();
+      frame.collection = c;
+      frame.pressure = tracker.update(c).readout;
+      frame.error = null;
+    } catch (e) {
+      frame.error = (e as Error).message.split('\n')[0] ?? String(e);
+    }
+    if (restored) return;
+    draw();
+    timer = setTimeout(() => void tick(), config.top.refreshMs);
+  };
+
+  // From here on, every way out puts the terminal back.
+  process.on('exit', restore);
+  for (const s of signals) process.on(s, onSignal);
+  io.stdout.write(TERM.enter);
+  if (io.stdin.isTTY) io.stdin.setRawMode(true);
+  io.stdin.on('data', onData);
+  io.stdin.resume();
+  io.stdout.on('resize', draw);
+  draw();
+  try {
+    await tick();
+  } catch (e) {
+    quit(1);
+    throw e;
+  }
+  return done;
+}
