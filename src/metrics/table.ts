@@ -73,14 +73,6 @@ export const METRICS = {
   ringbufPending: {
     name: 'ebpf.map.ringbuf.pending',
     unit: 'By',
-  countAge: {
-    name: 'ebpf.map.count_age',
-    unit: 's',
-    description: 'Maps counted by an element walk (kernels < 6.6): age of the count; 0 when walked in this collection, more when the walk budget deferred it (a stale count).',
-    instrument: 'gauge',
-    valueType: 'double',
-    attributes: PER_MAP,
-  },
     description: 'Ring buffers: bytes written by producers and not yet consumed.',
     instrument: 'gauge',
     valueType: 'int',
