@@ -149,7 +149,7 @@ export class Agent {
       if (this.#timer) clearTimeout(this.#timer);
       if (this.#collector) await this.#collectOnce(false);
       await Promise.all([
-        this.#telemetry?.shutdown().catch((e: Error) => this.#log.warn('final export failed', { error: e.message })),
+        this.#telemetry?.shutdown().catch((e: Error) => this.#log.warn('final export failed', { code: 'EMP_EXPORT_FAILED', error: e.message })),
         this.pressure.close(),
       ]);
       await this.#collector?.close();

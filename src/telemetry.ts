@@ -36,6 +36,9 @@ export interface TelemetryOptions {
   onExport?: (exporter: string, outcome: ExportOutcome) => void;
 }
 
+/** The longest the final flush at shutdown may take (the CLI gives a whole stop 10 s). */
+export const FINAL_FLUSH_MS = 5000;
+
 export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
   const { config, log } = options;
   const exporters = config.sdkDisabled ? [] : config.exporters.filter((e) => e !== 'none');
@@ -91,8 +94,14 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     describe,
     forceFlush: () => meterProvider.forceFlush(),
     async shutdown() {
-      unregister();
-      await meterProvider.shutdown();
+      try {
+        // The final flush is bounded: a collector that accepts and never answers must not
+        // hold the agent past its stop deadline. The Meter's callbacks stay registered
+        // until the flush is done, so the final export carries their metrics too.
+        await meterProvider.shutdown({ timeoutMillis: Math.min(config.exportTimeoutMs, FINAL_FLUSH_MS) });
+      } finally {
+        unregister();
+      }
     },
   };
 }
