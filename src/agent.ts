@@ -9,6 +9,7 @@ import type { AgentConfig } from './config';
 import { type AgentError, isAgentError } from './errors';
 import { makeFilter } from './filter';
 import type { Logger } from './log';
+import { SelfTelemetry } from './metrics/self';
 import { toAgentError } from './native';
 import { PressureMonitor } from './pressure/monitor';
 import type { PressureReadout } from './pressure/tracker';
@@ -49,11 +50,14 @@ export class Agent {
 
   /** Levels, forecasts, transition log lines and webhooks: the first collection listener. */
   readonly pressure: PressureMonitor;
+  /** The agent's own telemetry: every collection's outcome, and every export's. */
+  readonly self: SelfTelemetry;
 
   constructor(config: AgentConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
     this.pressure = new PressureMonitor(config, log);
+    this.self = new SelfTelemetry({ readMemory: config.counting.memory });
     this.#listeners.push((c) => this.pressure.update(c));
   }
 
@@ -88,6 +92,7 @@ export class Agent {
       resource: buildResource({ machineIdFile: this.#config.paths.machineId }),
       source: this,
       log: this.#log,
+      self: this.self,
     });
     this.#log.info('agent started', {
       maps: this.#latest?.maps.length ?? 0,
@@ -109,9 +114,11 @@ export class Agent {
   }
 
   async #collectOnce(fatal: boolean): Promise<void> {
+    const started = performance.now();
     try {
       const c = await this.#collector!.collect();
       this.#latest = c;
+      this.self.collected(c);
       this.#lastError = null;
       if (this.#failing) {
         this.#log.info('collection recovered', { previous_error: this.#failing });
@@ -134,6 +141,7 @@ export class Agent {
       }
     } catch (e) {
       const err: AgentError = isAgentError(e) ? e : toAgentError(e);
+      this.self.failed(err.code, performance.now() - started);
       this.#lastError = err;
       if (fatal) throw err;
       if (this.#failing !== err.code) {

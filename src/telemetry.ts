@@ -17,6 +17,7 @@ import { AgentError } from './errors';
 import { createOtlpExporter, createPrometheusExporter, describeOtlp, type ExportOutcome, ObservedExporter } from './exporters';
 import type { Logger } from './log';
 import { registerHostInstruments } from './metrics/instruments';
+import { registerSelfInstruments, type SelfTelemetry } from './metrics/self';
 import { type LatestCollection, MapMetricsProducer } from './metrics/producer';
 import { SCOPE } from './metrics/scope';
 
@@ -34,6 +35,8 @@ export interface TelemetryOptions {
   source: LatestCollection;
   log: Logger;
   onExport?: (exporter: string, outcome: ExportOutcome) => void;
+  /** The agent's own telemetry: registered on the Meter, fed by every exporter's outcome. */
+  self?: SelfTelemetry;
 }
 
 /** The longest the final flush at shutdown may take (the CLI gives a whole stop 10 s). */
@@ -57,6 +60,10 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const exportTimeout = Math.min(config.exportTimeoutMs, config.intervalMs);
   const readers: IMetricReader[] = [];
   const describe: string[] = [];
+  const onExport = (exporter: string, o: ExportOutcome) => {
+    options.self?.exported(exporter, o);
+    options.onExport?.(exporter, o);
+  };
 
   for (const kind of new Set(exporters)) {
     if (kind === 'otlp') {
@@ -65,12 +72,14 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         maxPoints: config.otlp.maxPointsPerRequest,
         describe: name,
         log,
-        onExport: (o) => options.onExport?.('otlp', o),
+        onExport: (o) => onExport('otlp', o),
       });
       readers.push(new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: config.intervalMs, exportTimeoutMillis: exportTimeout, metricProducers: [producer] }));
       describe.push(name);
     } else if (kind === 'console') {
-      readers.push(new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: config.intervalMs, exportTimeoutMillis: exportTimeout, metricProducers: [producer] }));
+      // Wrapped (never split) only so that its exports are counted like the others'.
+      const exporter = new ObservedExporter(new ConsoleMetricExporter(), { maxPoints: Number.MAX_SAFE_INTEGER, describe: 'console', log, onExport: (o) => onExport('console', o) });
+      readers.push(new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: config.intervalMs, exportTimeoutMillis: exportTimeout, metricProducers: [producer] }));
       describe.push('console');
     } else if (kind === 'prometheus') {
       let listening!: (e?: Error) => void;
@@ -82,13 +91,16 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         for (const r of readers) await r.shutdown().catch(() => {});
         throw new AgentError('EMP_PORT_IN_USE', `prometheus endpoint cannot listen on ${config.prometheus.host}:${config.prometheus.port}: ${err.message}`);
       }
+      prom.onCollect = (o) => onExport('prometheus', o);
       readers.push(prom);
       describe.push(`prometheus http://${config.prometheus.host}:${config.prometheus.port}/metrics`);
     }
   }
 
   const meterProvider = new MeterProvider({ resource: options.resource, readers });
-  const unregister = registerHostInstruments(meterProvider.getMeter(SCOPE.name, SCOPE.version), options.source);
+  const meter = meterProvider.getMeter(SCOPE.name, SCOPE.version);
+  const unregisterHost = registerHostInstruments(meter, options.source);
+  const unregisterSelf = options.self ? registerSelfInstruments(meter, options.self) : () => {};
   return {
     meterProvider,
     describe,
@@ -100,7 +112,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         // until the flush is done, so the final export carries their metrics too.
         await meterProvider.shutdown({ timeoutMillis: Math.min(config.exportTimeoutMs, FINAL_FLUSH_MS) });
       } finally {
-        unregister();
+        unregisterHost();
+        unregisterSelf();
       }
     },
   };

@@ -23,8 +23,11 @@ export const ATTR = {
   name: 'ebpf.map.name',
   type: 'ebpf.map.type',
   countMethod: 'ebpf.map.count_method',
-  errorCode: 'error.code',
+  /** OpenTelemetry's attribute for the class of an error; the values are EMP_ codes. */
+  errorType: 'error.type',
   exporter: 'exporter',
+  /** Why maps.skipped counts a map: filtered, not_counted, memory_unreadable. */
+  reason: 'reason',
 } as const;
 
 const PER_MAP = [ATTR.id, ATTR.name, ATTR.type] as const;
@@ -104,23 +107,95 @@ export const METRICS = {
     valueType: 'int',
     attributes: [ATTR.type],
   },
+  // ---- the agent's own telemetry (src/metrics/self.ts) ----
+  collectionDuration: {
+    name: 'ebpf_map_pressure.collection.duration',
+    unit: 's',
+    description: 'Time one collection took (iterator read, record parsing, memory); failed ones carry error.type.',
+    instrument: 'histogram',
+    valueType: 'double',
+    attributes: [ATTR.errorType],
+  },
+  collections: {
+    name: 'ebpf_map_pressure.collections',
+    unit: '{collection}',
+    description: 'Collections attempted, successful or not.',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [],
+  },
+  collectionErrors: {
+    name: 'ebpf_map_pressure.collection.errors',
+    unit: '{collection}',
+    description: 'Failed collections, by error code (see docs/errors.md).',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [ATTR.errorType],
+  },
+  mapsSeen: {
+    name: 'ebpf_map_pressure.maps.seen',
+    unit: '{map}',
+    description: 'Maps on the host in the latest collection, filtered out or not.',
+    instrument: 'gauge',
+    valueType: 'int',
+    attributes: [],
+  },
+  mapsSkipped: {
+    name: 'ebpf_map_pressure.maps.skipped',
+    unit: '{map}',
+    description:
+      'Maps of the latest collection with series missing: filtered (no series), not_counted (a countable type without a count on this kernel), memory_unreadable (no ebpf.map.memory).',
+    instrument: 'gauge',
+    valueType: 'int',
+    attributes: [ATTR.reason],
+  },
+  iteratorRead: {
+    name: 'ebpf_map_pressure.iterator.read',
+    unit: 'By',
+    description: 'Bytes read from the bpf_map iterator.',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [],
+  },
+  exportFailures: {
+    name: 'ebpf_map_pressure.export.failures',
+    unit: '{export}',
+    description: 'Exports that failed, by exporter (otlp, console; prometheus: scrapes with a producer error).',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [ATTR.exporter],
+  },
+  exportDataPoints: {
+    name: 'ebpf_map_pressure.export.data_points',
+    unit: '{data_point}',
+    description: 'Data points delivered, by exporter (prometheus: served to scrapes).',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [ATTR.exporter],
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 export type MetricKey = keyof typeof METRICS;
 
-const UNIT_SUFFIX: Record<string, string> = { By: 'bytes', '1': 'ratio', s: 'seconds', ms: 'milliseconds' };
+const UNIT_SUFFIX: Record<string, string> = { By: 'bytes', s: 'seconds', ms: 'milliseconds' };
 
 /**
- * The name the OpenTelemetry Collector's Prometheus exporter gives a metric (dots to
- * underscores, a unit suffix, `_total` on counters; `{annotation}` units add nothing). The
- * agent's own Prometheus endpoint uses the same names, so one dashboard serves both paths.
+ * The name the OpenTelemetry Collector's Prometheus exporter gives a metric: the name's
+ * words joined by `_`, the unit's word unless the name already has it (`{annotation}` units
+ * add nothing), `_ratio` for unit-`1` gauges only, `_total` last on counters. Histograms keep
+ * this base name; the exposition adds `_bucket`, `_sum` and `_count`. The agent's own
+ * Prometheus endpoint uses the same names, so one dashboard serves both paths.
  */
 export function prometheusName(spec: MetricSpec): string {
-  let name = spec.name.replace(/[^a-zA-Z0-9_:]/g, '_');
-  const suffix = UNIT_SUFFIX[spec.unit];
-  if (suffix && !name.endsWith(`_${suffix}`)) name += `_${suffix}`;
-  if (spec.instrument === 'counter') name += '_total';
-  return name;
+  const words = spec.name.split(/[^a-zA-Z0-9:]+/).filter((w) => w !== '');
+  const suffix = spec.unit === '1' ? (spec.instrument === 'gauge' ? 'ratio' : undefined) : UNIT_SUFFIX[spec.unit];
+  if (suffix && !words.includes(suffix)) words.push(suffix);
+  if (spec.instrument === 'counter') {
+    const i = words.indexOf('total');
+    if (i >= 0) words.splice(i, 1);
+    words.push('total');
+  }
+  return words.join('_');
 }
 
 export const ALL_METRICS: readonly MetricSpec[] = Object.values(METRICS);
