@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// `snapshot` with levels, growth and time to full: two collections a configurable interval
+// apart, against real maps at known fills and one growing at a known rate.
+import t from 'tap';
+import { runCli } from '../helpers/agent-process';
+import { createMap, fill, mapOps } from '../helpers/kernel';
+
+interface SnapMap {
+  id: number;
+  name: string;
+  entries: number | null;
+  max_entries: number;
+  level: string | null;
+  growth_per_s: number | null;
+  time_to_full_s: number | null;
+}
+
+const RATE = 200;
+
+t.test('snapshot JSON: level, growth_per_s, time_to_full_s', async (t) => {
+  const warn = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100, name: 'emp_snap_warn' });
+  const lru = createMap(t, { type: 'lru_hash', keySize: 4, valueSize: 8, maxEntries: 100, name: 'emp_snap_lru' });
+  const arr = createMap(t, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 8, name: 'emp_snap_arr' });
+  const grow = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100_000, name: 'emp_snap_grow' });
+  fill(warn, 4, 8, 75);
+  fill(lru, 4, 8, 100);
+  const start = Date.now();
+  let grown = 0;
+  const filler = setInterval(() => {
+    const due = Math.floor(((Date.now() - start) / 1000) * RATE);
+    if (due > grown) grown += mapOps().fill(grow.fd, 4, 8, grown, due - grown).inserted;
+  }, 10);
+  t.teardown(() => clearInterval(filler));
+
+  const r = await runCli(t, ['snapshot', '--output=json', '--filter.include-names=emp_snap_*', '--pressure.snapshot-interval=1s']);
+  t.equal(r.code, 0);
+  const maps = new Map((JSON.parse(r.stdout) as { maps: SnapMap[] }).maps.map((m) => [m.id, m]));
+  t.match(maps.get(warn.id), { level: 'warning', growth_per_s: 0, time_to_full_s: null }, '75 %: warning, flat');
+  t.match(maps.get(lru.id), { level: 'normal', time_to_full_s: null }, 'LRU: no levels by default');
+  t.match(maps.get(arr.id), { level: null, growth_per_s: null, time_to_full_s: null }, 'array: nothing to say');
+  const g = maps.get(grow.id)!;
+  t.equal(g.level, 'normal');
+  t.ok(g.growth_per_s !== null && Math.abs(g.growth_per_s - RATE) <= 0.3 * RATE, `growth ${g.growth_per_s}/s against ${RATE}/s over one second`);
+  t.ok(g.time_to_full_s !== null && Math.abs(g.time_to_full_s - (g.max_entries - g.entries!) / g.growth_per_s!) < 1e-6 * g.time_to_full_s, 'time to full: what is left at that rate');
+
+  const once = await runCli(t, ['snapshot', '--output=json', '--filter.include-names=emp_snap_*', '--pressure.snapshot-interval=0']);
+  const single = (JSON.parse(once.stdout) as { maps: SnapMap[] }).maps;
+  t.same(single.map((m) => [m.growth_per_s, m.time_to_full_s]), single.map(() => [null, null]), 'interval 0: one collection, no growth');
+  t.equal(single.find((m) => m.id === warn.id)?.level, 'warning', 'levels still');
+});
+
+t.test('snapshot table: LEVEL, GROWTH and FULL IN columns', async (t) => {
+  const crit = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100, name: 'emp_snap_crit' });
+  fill(crit, 4, 8, 95);
+  const r = await runCli(t, ['snapshot', '--filter.include-names=emp_snap_crit', '--pressure.snapshot-interval=100ms']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^ *ID +NAME +TYPE +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +MEMORY +METHOD +NOTE/);
+  t.match(r.stdout, new RegExp(`${crit.id} +emp_snap_crit +hash +95 +100 +95\\.0% +critical +0/s +- `));
+});
