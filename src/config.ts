@@ -469,7 +469,7 @@ export const SCHEMA = {
       arg: 'paths.procfs',
     },
     bpffs: {
-      doc: 'Where bpffs is mounted (the demo pins its maps under it).',
+      doc: 'Where bpffs is mounted.',
       format: 'path',
       default: '/sys/fs/bpf',
       env: 'EMP_PATHS_BPFFS',
