@@ -55,7 +55,12 @@ class Reader : public Napi::ObjectWrap<Reader> {
  private:
   Napi::Value Collect(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!reader_) throw ToJsError(env, MakeSysError(EBADF, "collect", "the reader was closed"));
+    if (!reader_) {
+      // A rejected promise, not a throw: callers of a promise API handle one path.
+      auto closed = Napi::Promise::Deferred::New(env);
+      closed.Reject(ToJsError(env, MakeSysError(EBADF, "collect", "the reader was closed")).Value());
+      return closed.Promise();
+    }
     auto* worker = new CollectWorker(env, reader_);
     Napi::Promise promise = worker->Promise();
     worker->Queue();

@@ -47,6 +47,10 @@ std::string TrimLog(const std::string& log, size_t max_lines = 20) {
 }
 
 std::string HintFor(int err, const std::string& syscall, const ReaderOptions& options) {
+  if (syscall == "btf__parse")
+    return (err == ENOENT ? "no file at " : "not a BTF file: ") + options.btf_path +
+           ": point paths.btf at the kernel's BTF (/sys/kernel/btf/vmlinux on a kernel built "
+           "with CONFIG_DEBUG_INFO_BTF=y)";
   switch (err) {
     case EPERM:
     case EACCES:
@@ -70,6 +74,15 @@ std::string HintFor(int err, const std::string& syscall, const ReaderOptions& op
   }
 }
 
+// A paths.btf that is not BTF would otherwise fail later, in CO-RE relocation, looking like
+// a verifier rejection.
+bool ParsesAsBtf(const std::string& path) {
+  struct btf* btf = btf__parse(path.c_str(), nullptr);
+  if (!btf) return false;
+  btf__free(btf);
+  return true;
+}
+
 // The kfunc is looked up in the running kernel's BTF, not guessed from a version string:
 // stable kernels carry backports.
 bool KernelHasKfunc(const std::string& btf_path) {
@@ -90,15 +103,17 @@ MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
   libbpf_print_fn_t previous = libbpf_set_print(CaptureLibbpfLog);
   auto fail = [&](int err, const char* syscall) {
     std::string detail = TrimLog(log);
-    *error = MakeSysError(err, syscall, HintFor(err < 0 ? -err : err, syscall, options_), detail);
+    err = err < 0 ? -err : err;
+    if (err >= __LIBBPF_ERRNO__START) err = EINVAL;  // libbpf's own codes are no errno
+    *error = MakeSysError(err, syscall, HintFor(err, syscall, options_), detail);
     Close();
   };
 
   // 1. Open: parse the embedded object, resolve BTF.
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
   if (!options_.btf_path.empty()) open_opts.btf_custom_path = options_.btf_path.c_str();
-  if (!options_.btf_path.empty() && access(options_.btf_path.c_str(), R_OK) != 0) {
-    fail(-errno, "bpf_object__open");
+  if (!options_.btf_path.empty() && !ParsesAsBtf(options_.btf_path)) {
+    fail(-errno, "btf__parse");
   } else if (!(skel_ = map_stats__open_opts(&open_opts))) {
     fail(-errno, "bpf_object__open");
   } else {

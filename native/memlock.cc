@@ -40,14 +40,16 @@ int MemlockCache::ReadOne(uint32_t id, double* memlock) {
   char path[512];
   snprintf(path, sizeof(path), "%s/self/fdinfo/%d", procfs_.c_str(), map_fd);
   int info_fd = open(path, O_RDONLY | O_CLOEXEC);
-  int err = info_fd < 0 ? -errno : 0;
-  char buf[2048];
-  ssize_t len = 0;
-  if (info_fd >= 0) {
-    len = read(info_fd, buf, sizeof(buf) - 1);
-    if (len < 0) err = -errno;
-    close(info_fd);
+  if (info_fd < 0) {
+    // Positive: not this map's doing but procfs's (paths.procfs), the same for every map.
+    int open_err = errno;
+    close(map_fd);
+    return open_err;
   }
+  char buf[2048];
+  ssize_t len = read(info_fd, buf, sizeof(buf) - 1);
+  int err = len < 0 ? -errno : 0;
+  close(info_fd);
   close(map_fd);
   if (err) return err;
 
@@ -94,6 +96,12 @@ SysError MemlockCache::Fill(const map_stats_record* records, size_t n,
     if (err == -EPERM || err == -EACCES) {
       denied = MakeSysError(err, "bpf_map_get_fd_by_id",
                             "reading map memory needs CAP_SYS_ADMIN (BPF_MAP_GET_FD_BY_ID)");
+      continue;
+    }
+    if (err > 0) {
+      denied = MakeSysError(err, "open",
+                            "cannot open " + procfs_ + "/self/fdinfo: set paths.procfs to where "
+                            "procfs is mounted (or counting.memory to false)");
       continue;
     }
     if (err) continue;  // freed since the iterator saw it: unknown this time

@@ -42,7 +42,7 @@ class MemlockCache {
     uint64_t generation;   // last collection that saw this id
   };
 
-  int ReadOne(uint32_t id, double* memlock);  // 0 or -errno
+  int ReadOne(uint32_t id, double* memlock);  // 0, -errno, or +errno when fdinfo can't be opened
 
   std::string procfs_;
   std::unordered_map<uint32_t, Entry> cache_;

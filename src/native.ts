@@ -134,6 +134,8 @@ export function toAgentError(e: unknown): AgentError {
     ...(err.errno !== undefined && { errno: err.errno }),
     ...(err.syscall !== undefined && { syscall: err.syscall }),
   };
+  // paths.btf first: a BTF file we may not read is a BTF problem, not a BPF privilege one.
+  if (err.syscall === 'btf__parse') return new AgentError('EMP_NO_BTF', message, options);
   if (err.code === 'EPERM' || err.code === 'EACCES') return new AgentError('EMP_PERMISSION', message, options);
   if (err.syscall === 'bpf_object__open') return new AgentError('EMP_NO_BTF', message, options);
   if (err.syscall === 'bpf_prog_load' || err.syscall === 'bpf_link_create')
