@@ -10,7 +10,7 @@ import type { Collection, MapStats } from '../../src/collector';
 import { formatBytes } from '../../src/cli/format';
 import { handleKeys, initialView, renderScreen, termSafe, visibleRows } from '../../src/cli/top';
 import { runCli } from '../helpers/agent-process';
-import { bpftoolMap, createMap, fill, mapOps } from '../helpers/kernel';
+import { bpftoolMap, createMap, F_NO_PREALLOC, fill, mapOps } from '../helpers/kernel';
 
 const SOCKET = `emp-test-top-${process.pid}`;
 const ENTRY = path.join(__dirname, '..', 'helpers', 'agent-process.ts');
@@ -69,7 +69,8 @@ t.test('top in a real terminal', async (t) => {
   const crit = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100, name: 'emp_top_crit' });
   const warn = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100, name: 'emp_top_warn' });
   const norm = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100, name: 'emp_top_norm' });
-  const grow = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 5000, name: 'emp_top_grow' });
+  // Large enough to stay below emp_top_norm's 10 % for minutes at 40 entries/s.
+  const grow = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100_000, flags: F_NO_PREALLOC, name: 'emp_top_grow' });
   createMap(t, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 16, name: 'emp_top_arr' });
   fill(crit, 4, 8, 90);
   fill(warn, 4, 8, 75);
@@ -78,7 +79,7 @@ t.test('top in a real terminal', async (t) => {
   const start = Date.now();
   let grown = 0;
   const filler = setInterval(() => {
-    const due = Math.min(4000, Math.floor(((Date.now() - start) / 1000) * 40));
+    const due = Math.min(9000, Math.floor(((Date.now() - start) / 1000) * 40));
     if (due > grown) grown += mapOps().fill(grow.fd, 4, 8, grown, due - grown).inserted;
   }, 25);
   t.teardown(() => clearInterval(filler));
