@@ -177,6 +177,9 @@ export async function startAgent(
   }
   try {
     await agent.start();
+  } catch (e) {
+    await agent.stop(); // a failed start may have loaded the iterator already
+    throw e;
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) delete process.env[k];

@@ -131,9 +131,11 @@ t.test('Prometheus and OTLP together carry the same values', async (t) => {
   const rx = await startGrpcReceiver(t);
   const port = await freePort();
   const a = await startAgent(t, ['--interval=1h', '--exporters=prometheus,otlp', `--prometheus.port=${port}`, `--otlp.endpoint=${rx.endpoint}`]);
+  const before = rx.requests.length;
   await a.agent.telemetry!.forceFlush();
   const s = await scrape(port);
-  const got = rx.requests.at(-1)!;
+  // One export may be split into several requests (otlp.max_points_per_request).
+  const got = { points: rx.requests.slice(before).flatMap((r) => r.points) };
   for (const key of ['entries', 'maxEntries', 'utilization', 'memory'] as const) {
     const otlp = pointsOf(got, METRICS[key].name, m.id);
     const prom = s.samples.filter((x) => x.name === PROM[key] && x.labels[label(ATTR.id)] === String(m.id));
@@ -159,4 +161,12 @@ t.test('the endpoint listens on 127.0.0.1 only, by default', async (t) => {
     sock.on('error', resolve);
   });
   t.equal(err?.code, 'ECONNREFUSED', 'refuses a connection to another local address');
+});
+
+t.test('a port already in use is EMP_PORT_IN_USE, not a crash', async (t) => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => holder.close());
+  const port = (holder.address() as net.AddressInfo).port;
+  await t.rejects(startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`]), { code: 'EMP_PORT_IN_USE' });
 });
