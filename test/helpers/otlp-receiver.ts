@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * OTLP receivers on loopback for tests: gRPC (a @grpc/grpc-js server implementing
- * MetricsService/Export) and HTTP/protobuf (node:http). Requests are decoded with the
+ * MetricsService/Export) and HTTP/protobuf (node:http), either with TLS if asked. Requests are decoded with the
  * OpenTelemetry project's own generated protobuf code (the dev dependency
  * `otlp-proto-decoders`, an npm alias of @opentelemetry/otlp-transformer 0.57.2), never with
  * hand-written definitions. Each request is flattened into points that tests can compare.
@@ -10,9 +10,13 @@
  * per-message compressed flag; startGrpcWireTap() is an HTTP/2 forwarder that sits in front of
  * the receiver and records what actually crossed the wire, for the compression test.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 
@@ -199,7 +203,7 @@ const EMPTY_RESPONSE = Buffer.from(PROTO.ExportMetricsServiceResponse.encode({})
  * An OTLP/gRPC receiver (grpc-js) on 127.0.0.1. port 0 (the default) picks a free one; a
  * given port lets a test bring a collector up where an agent is already trying to send.
  */
-export async function startGrpcReceiver(t: Teardown, options: { port?: number } = {}): Promise<Receiver> {
+export async function startGrpcReceiver(t: Teardown, options: { port?: number; tls?: TlsIdentity } = {}): Promise<Receiver> {
   const inbox = new Inbox();
   const server = new grpc.Server();
   const raw = (b: Buffer) => b;
@@ -237,7 +241,13 @@ export async function startGrpcReceiver(t: Teardown, options: { port?: number } 
     },
   );
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(
+      `127.0.0.1:${options.port ?? 0}`,
+      options.tls
+        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }])
+        : grpc.ServerCredentials.createInsecure(),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    ),
   );
   let closed = false;
   const close = () =>
@@ -252,7 +262,7 @@ export async function startGrpcReceiver(t: Teardown, options: { port?: number } 
   return {
     transport: 'grpc',
     port,
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests: inbox.requests,
     waitFor: (p, what, ms) => inbox.waitFor(p, what, ms),
     close,
@@ -260,9 +270,9 @@ export async function startGrpcReceiver(t: Teardown, options: { port?: number } 
 }
 
 /** An OTLP/HTTP protobuf receiver (node:http) on 127.0.0.1; gunzips Content-Encoding gzip. */
-export async function startHttpReceiver(t: Teardown, options: { port?: number } = {}): Promise<Receiver> {
+export async function startHttpReceiver(t: Teardown, options: { port?: number; tls?: TlsIdentity } = {}): Promise<Receiver> {
   const inbox = new Inbox();
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -286,7 +296,8 @@ export async function startHttpReceiver(t: Teardown, options: { port?: number } 
       });
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(EMPTY_RESPONSE);
     });
-  });
+  };
+  const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -304,7 +315,7 @@ export async function startHttpReceiver(t: Teardown, options: { port?: number } 
   return {
     transport: 'http',
     port,
-    endpoint: `http://127.0.0.1:${port}/v1/metrics`,
+    endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/v1/metrics`,
     requests: inbox.requests,
     waitFor: (p, what, ms) => inbox.waitFor(p, what, ms),
     close,
@@ -397,6 +408,27 @@ export async function startGrpcWireTap(t: Teardown, targetPort: number): Promise
       }),
   );
   return { port, endpoint: `http://127.0.0.1:${port}`, messages };
+}
+
+/** A server's TLS identity: PEM certificate and key. */
+export interface TlsIdentity {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost (openssl), written to dir as
+ * cert.pem (which is also the CA a client must trust) and key.pem.
+ */
+export function selfSignedCert(dir: string): TlsIdentity & { certFile: string } {
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout', keyFile, '-out', certFile,
+  ], { stdio: 'ignore' });
+  return { cert: readFileSync(certFile), key: readFileSync(keyFile), certFile };
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (for a receiver started later). */

@@ -16,6 +16,7 @@ import {
   pointsOf,
   type Received,
   type Receiver,
+  selfSignedCert,
   startGrpcReceiver,
   startGrpcWireTap,
   startHttpReceiver,
@@ -308,5 +309,30 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/metrics is appended for h
     await a.agent.telemetry!.forceFlush();
     t.same(rx.requests.slice(before).map((r) => r.path), [c.path], `${c.label}: POSTed to ${c.path}`);
     await a.agent.stop();
+  }
+});
+
+t.test('TLS: the CA from OTEL_EXPORTER_OTLP_CERTIFICATE is trusted; without it the export fails', async (t) => {
+  const tls = selfSignedCert(t.testdir({}));
+  const grpcRx = await startGrpcReceiver(t, { tls });
+  const httpRx = await startHttpReceiver(t, { tls });
+  t.match(grpcRx.endpoint, /^https:/);
+
+  const grpcOk = await startAgent(t, [...QUIET, `--otlp.endpoint=${grpcRx.endpoint}`], { env: { OTEL_EXPORTER_OTLP_CERTIFICATE: tls.certFile } });
+  t.ok((await exportNow(grpcOk, grpcRx)).points.length > 0, 'gRPC over TLS, CA from OTEL_EXPORTER_OTLP_CERTIFICATE');
+
+  const httpOk = await startAgent(t, [...QUIET, '--otlp.protocol=http/protobuf', `--otlp.endpoint=${httpRx.endpoint}`], {
+    env: { OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: tls.certFile },
+  });
+  t.ok((await exportNow(httpOk, httpRx)).points.length > 0, 'HTTP over TLS, CA from OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE');
+
+  // Without the CA the certificate is not trusted: nothing arrives, one coded warning.
+  for (const [protocol, rx] of [['grpc', grpcRx], ['http/protobuf', httpRx]] as const) {
+    const before = rx.requests.length;
+    const untrusted = await startAgent(t, [...QUIET, `--otlp.protocol=${protocol}`, `--otlp.endpoint=${rx.endpoint}`, '--otlp.timeout=5s']);
+    await untrusted.agent.telemetry!.forceFlush().catch(() => {});
+    t.equal(rx.requests.length, before, `${protocol}: nothing delivered to an untrusted certificate`);
+    t.ok(untrusted.lines.some((l) => l.includes(' warn ') && l.includes('code=EMP_EXPORT_FAILED')), `${protocol}: EMP_EXPORT_FAILED warning`);
+    await untrusted.agent.stop();
   }
 });
