@@ -3,7 +3,7 @@
 // fills in the log, each transition once to a loopback webhook (the cooldown holding back a
 // repeat), no alert for the LRU cache, and every map freed at the end and on SIGINT.
 import t from 'tap';
-import { startAgentProcess, type LogLine } from '../helpers/agent-process';
+import { runCli, startAgentProcess, type LogLine } from '../helpers/agent-process';
 import { startSink } from '../helpers/http-sinks';
 import { bpftoolShow } from '../helpers/kernel';
 
@@ -57,15 +57,23 @@ t.test('a fast demo: warning then critical at the right fills, each sent once', 
   t.same([...ids.values()].filter((id) => alive.has(id)), [], 'every demo map is freed');
 });
 
-t.test('SIGINT stops the demo and frees its maps', async (t) => {
-  const p = startAgentProcess(t, ['demo', '--demo.duration=10m', '--demo.interval=200ms']);
+t.test('top shows the running demo; SIGINT stops it and frees its maps', async (t) => {
+  const p = startAgentProcess(t, ['demo', '--demo.duration=40s', '--demo.interval=250ms']);
   await p.waitForLog((l) => l.message.startsWith('demo running'), 'demo running');
-  const ids = [...createdIds(p.logs()).values()];
+  const ids = createdIds(p.logs());
   const before = new Set(bpftoolShow().map((m) => m.id));
-  t.same(ids.filter((id) => before.has(id)), ids, 'the maps exist while it runs');
+  t.same([...ids.values()].filter((id) => before.has(id)), [...ids.values()], 'the maps exist while it runs');
+
+  await p.waitForLog((l) => l.message === 'map pressure normal -> warning' && l.fields.name === 'demo_conntrack', 'the conntrack warning');
+  const view = await runCli(t, ['top', '--filter.include-names=demo_*', '--pressure.snapshot-interval=500ms']);
+  t.equal(view.code, 0);
+  for (const [name, id] of ids) t.match(view.stdout, new RegExp(`^ *${id} +${name} `, 'm'), `top lists ${name}`);
+  t.match(view.stdout, new RegExp(`^ *${ids.get('demo_conntrack')} +demo_conntrack +hash +\\d+ +4096 +\\d+\\.\\d% +(warning|critical) `, 'm'), 'with its level');
+  t.match(view.stdout, new RegExp(`^ *${ids.get('demo_lru_cache')} +demo_lru_cache +lru_hash .* normal `, 'm'), 'the LRU cache normal');
+
   const { code } = await p.stop('SIGINT');
   t.equal(code, 0);
   t.match(p.logs().find((l) => l.message.startsWith('demo stopped'))?.fields, { reason: 'SIGINT' });
   const after = new Set(bpftoolShow().map((m) => m.id));
-  t.same(ids.filter((id) => after.has(id)), [], 'and none after');
+  t.same([...ids.values()].filter((id) => after.has(id)), [], 'and none after');
 });
