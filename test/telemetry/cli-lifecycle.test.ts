@@ -17,8 +17,12 @@ const instanceIds: string[] = [];
 t.test('collector unreachable: one warning naming the endpoint, one recovery line, alive throughout', async (t) => {
   const port = await freePort(); // nothing listens here until the receiver starts below
   const endpoint = `http://127.0.0.1:${port}`;
-  const agent = startAgentProcess(t, ['run', '--interval=1s', `--otlp.endpoint=${endpoint}`, '--log.level=debug'], {
+  // All by the standard variables this time.
+  const agent = startAgentProcess(t, ['run'], {
+    OTEL_METRIC_EXPORT_INTERVAL: '1000',
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
     OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${SECRET}`,
+    OTEL_LOG_LEVEL: 'debug',
   });
   await agent.waitForLog((l) => l.message === 'agent started', 'agent started');
   const warning = await agent.waitForLog((l) => l.level === 'warn' && isCode('EMP_EXPORT_FAILED')(l), 'EMP_EXPORT_FAILED');

@@ -149,7 +149,8 @@ t.test('the endpoint listens on 127.0.0.1 only, by default', async (t) => {
   const { config } = loadConfig({ args: [], env: {} });
   t.equal(config.prometheus.host, '127.0.0.1', 'the default host is loopback');
   const port = await freePort();
-  await startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`]);
+  // By the standard variables.
+  await startAgent(t, ['--interval=1h'], { env: { OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) } });
   t.equal((await scrape(port)).status, 200, 'answers on 127.0.0.1');
   // A listener on 0.0.0.0 (or ::) would answer any local address; one on 127.0.0.1 refuses
   // 127.0.0.2, which also reaches this host through lo.
