@@ -369,6 +369,9 @@ export async function top(config: AgentConfig, io: TopIo = { stdin: process.stdi
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const onSignal = () => quit(0);
+  // A terminal that went away (SIGHUP, a closed pane) fails writes with EIO: just leave.
+  // It stays attached: the restore sequence itself may be what fails, after quitting.
+  const onWriteError = () => quit(0);
   const quit = (code: number) => {
     if (timer) clearTimeout(timer);
     timer = null;
@@ -402,6 +405,7 @@ export async function top(config: AgentConfig, io: TopIo = { stdin: process.stdi
   // From here on, every way out puts the terminal back.
   process.on('exit', restore);
   for (const s of signals) process.on(s, onSignal);
+  io.stdout.on('error', onWriteError);
   io.stdout.write(TERM.enter);
   if (io.stdin.isTTY) io.stdin.setRawMode(true);
   io.stdin.on('data', onData);
