@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * iter/bpf_map_elem: counts the elements of one map, in the kernel. User space attaches it
- * to a map (one link per walk), reads the iterator fd and gets one __u64, the count. The
- * fallback for hash maps on kernels without bpf_map_sum_elem_count (< 6.6) that keep no
- * counter of their own (preallocated and LRU maps, or maps using a per-CPU counter).
+ * Element walks: count the elements of one map, in the kernel. User space attaches one of
+ * these programs to a map (one link per walk), reads the iterator fd and gets one __u64, the
+ * count. The fallback for maps the kernel keeps no count of that user space can read:
+ *   - hash maps on kernels without bpf_map_sum_elem_count (< 6.6), unless they keep a
+ *     counter (iter/bpf_map_elem);
+ *   - sockmap, an array of socket slots, on every kernel (iter/sockmap).
  */
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
@@ -14,21 +16,43 @@
 __u64 walk_session = 0;
 __u64 walk_count = 0;
 
+static __always_inline void start(struct bpf_iter_meta *meta)
+{
+	if (meta->session_id == walk_session)
+		return;
+	walk_session = meta->session_id;
+	walk_count = 0;
+}
+
+/* The last call of a walk comes with no element: report the count. */
+static __always_inline void report(struct bpf_iter_meta *meta)
+{
+	bpf_seq_write(meta->seq, &walk_count, sizeof(walk_count));
+}
+
 SEC("iter/bpf_map_elem")
 int count_elems(struct bpf_iter__bpf_map_elem *ctx)
 {
-	struct bpf_iter_meta *meta = ctx->meta;
-
-	if (meta->session_id != walk_session) {
-		walk_session = meta->session_id;
-		walk_count = 0;
-	}
-	if (ctx->key) {
-		walk_count++;
+	start(ctx->meta);
+	if (!ctx->key) {
+		report(ctx->meta);
 		return 0;
 	}
-	/* The last call, with no element: report. */
-	bpf_seq_write(meta->seq, &walk_count, sizeof(walk_count));
+	walk_count++;
+	return 0;
+}
+
+SEC("iter/sockmap")
+int count_socks(struct bpf_iter__sockmap *ctx)
+{
+	start(ctx->meta);
+	if (!ctx->key) {
+		report(ctx->meta);
+		return 0;
+	}
+	/* Every slot is visited; only those holding a socket count. */
+	if (ctx->sk)
+		walk_count++;
 	return 0;
 }
 

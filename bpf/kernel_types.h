@@ -49,6 +49,15 @@ struct bpf_iter__bpf_map_elem {
 	void *value;
 } __pai;
 
+/* net/core/sock_map.c: one call per slot (sk NULL when empty), then one with key == NULL. */
+struct sock;
+struct bpf_iter__sockmap {
+	struct bpf_iter_meta *meta;
+	struct bpf_map *map;
+	void *key;
+	struct sock *sk;
+} __pai;
+
 /* kernel/bpf/queue_stack_maps.c: a ring of max_entries + 1 slots. */
 struct bpf_queue_stack {
 	struct bpf_map map;

@@ -137,6 +137,10 @@ static __always_inline void count_kernel_state(struct bpf_map *map, struct map_s
 		rec->count_method = MAP_COUNT_KERNEL_COUNTER;
 		return;
 	}
+	case BPF_MAP_TYPE_SOCKMAP:
+		/* An array of socket slots with no count: user space walks it (iter/sockmap). */
+		rec->flags |= MAP_STATS_F_NEEDS_WALK;
+		return;
 	case BPF_MAP_TYPE_SOCKHASH: {
 		struct bpf_shtab *shtab = (void *)map;
 

@@ -22,7 +22,8 @@ ElemWalker::ElemWalker(const std::string& btf_path, SysError* error) {
   int err = elem_count__load(skel_);
   if (err) {
     *error = MakeSysError(err, "bpf_prog_load",
-                          "the kernel refused the iter/bpf_map_elem program (needs Linux >= 5.9)");
+                          "the kernel refused the element-walk programs (iter/bpf_map_elem, "
+                          "iter/sockmap: Linux >= 5.10)");
     elem_count__destroy(skel_);
     skel_ = nullptr;
   }
@@ -32,23 +33,38 @@ ElemWalker::~ElemWalker() {
   if (skel_) elem_count__destroy(skel_);
 }
 
-bool ElemWalker::CanWalk(uint32_t map_type) {
-  // kernel/bpf/map_iter.c, bpf_iter_attach_map(): the types with an element iterator.
+namespace {
+
+enum class Walk { kNone, kElems, kSocks };
+
+Walk WalkFor(uint32_t map_type) {
   switch (map_type) {
+    // kernel/bpf/map_iter.c, bpf_iter_attach_map(): the types of iter/bpf_map_elem.
     case BPF_MAP_TYPE_HASH:
     case BPF_MAP_TYPE_PERCPU_HASH:
     case BPF_MAP_TYPE_LRU_HASH:
     case BPF_MAP_TYPE_LRU_PERCPU_HASH:
     case BPF_MAP_TYPE_ARRAY:
     case BPF_MAP_TYPE_PERCPU_ARRAY:
-      return true;
+      return Walk::kElems;
+    // net/core/sock_map.c, sock_map_iter_attach_target(): iter/sockmap.
+    case BPF_MAP_TYPE_SOCKMAP:
+    case BPF_MAP_TYPE_SOCKHASH:
+      return Walk::kSocks;
     default:
-      return false;
+      return Walk::kNone;
   }
 }
 
-int ElemWalker::Count(uint32_t map_id, uint64_t* count) {
+}  // namespace
+
+bool ElemWalker::CanWalk(uint32_t map_type) { return WalkFor(map_type) != Walk::kNone; }
+
+int ElemWalker::Count(uint32_t map_id, uint32_t map_type, uint64_t* count) {
   if (!skel_) return -EBADF;
+  Walk walk = WalkFor(map_type);
+  if (walk == Walk::kNone) return -EOPNOTSUPP;
+  struct bpf_program* prog = walk == Walk::kElems ? skel_->progs.count_elems : skel_->progs.count_socks;
   int map_fd = bpf_map_get_fd_by_id(map_id);
   if (map_fd < 0) return -errno;
 
@@ -57,8 +73,7 @@ int ElemWalker::Count(uint32_t map_id, uint64_t* count) {
   link_info.map.map_fd = static_cast<__u32>(map_fd);
   LIBBPF_OPTS(bpf_link_create_opts, link_opts, .iter_info = &link_info,
               .iter_info_len = sizeof(link_info));
-  int link_fd = bpf_link_create(bpf_program__fd(skel_->progs.count_elems), 0, BPF_TRACE_ITER,
-                                &link_opts);
+  int link_fd = bpf_link_create(bpf_program__fd(prog), 0, BPF_TRACE_ITER, &link_opts);
   int err = link_fd < 0 ? -errno : 0;
   close(map_fd);  // the link holds its own reference to the map
   if (err) return err;

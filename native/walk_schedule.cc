@@ -55,7 +55,7 @@ SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<dou
     bool failed = false;
     if (walking && within) {
       uint64_t count = 0;
-      int err = walker_->Count(rec.id, &count);
+      int err = walker_->Count(rec.id, rec.type, &count);
       if (err == 0) {
         (*walks)++;
         entries_left -= std::min<uint64_t>(entries_left, rec.max_entries);

@@ -79,9 +79,10 @@ const WITHOUT_KFUNC = 'kernel without bpf_map_sum_elem_count (Linux < 6.6)';
 function whyNotCounted(rec: MapRecord, type: string, ctx: FillContext): string {
   if (rec.flags & FLAG_WALK_SKIPPED) return 'element walk deferred by the walk budget (walk.max_entries, walk.budget); counted in a coming collection';
   if (rec.flags & FLAG_NEEDS_WALK) {
-    if (!ctx.walk) return `needs an element walk (${WITHOUT_KFUNC}); walk.enabled is false`;
-    if (ctx.walkError) return `needs an element walk (${WITHOUT_KFUNC}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`;
-    return `needs an element walk (${WITHOUT_KFUNC})`;
+    const why = type === 'sockmap' ? 'the kernel keeps no count of sockmap slots' : WITHOUT_KFUNC;
+    if (!ctx.walk) return `needs an element walk (${why}); walk.enabled is false`;
+    if (ctx.walkError) return `needs an element walk (${why}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`;
+    return `needs an element walk (${why})`;
   }
   if (HASH_FAMILY.has(type)) {
     if (type === 'hash_of_maps' && !ctx.kfuncAvailable && ctx.kernelState)

@@ -41,7 +41,7 @@ const TYPES: readonly MapTypeInfo[] = [
   { id: 12, name: 'array_of_maps', fill: 'none', reason: PREALLOCATED },
   { id: 13, name: 'hash_of_maps', fill: 'entries' },
   { id: 14, name: 'devmap', fill: 'none', reason: PREALLOCATED },
-  { id: 15, name: 'sockmap', fill: 'none', reason: 'array of socket slots: the kernel keeps no count' },
+  { id: 15, name: 'sockmap', fill: 'entries' },
   { id: 16, name: 'cpumap', fill: 'none', reason: PREALLOCATED },
   { id: 17, name: 'xskmap', fill: 'none', reason: PREALLOCATED },
   { id: 18, name: 'sockhash', fill: 'entries' },

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * What the running kernel offers, read from its BTF with bpftool: the tests' own truth about
+ * features, independent of how the agent detects them. Tests on a kernel that lacks a
+ * feature assert the documented fallback instead of skipping.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** What the tests ask of the BTF, extracted once per boot (a dump takes ~10 s in an emulated guest). */
+interface Facts {
+  kfunc: boolean;
+  members: Record<string, string[]>;
+  mapTypes: string[];
+}
+
+const STRUCTS = ['bpf_map_ops', 'bpf_htab'];
+
+function extract(): Facts {
+  const raw = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'raw'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  const members: Record<string, string[]> = {};
+  for (const struct of STRUCTS) {
+    const m = new RegExp(`^\\[\\d+\\] STRUCT '${struct}' size=\\d+ vlen=(\\d+)\\n`, 'm').exec(raw);
+    const lines = m ? raw.slice(m.index + m[0].length).split('\n', Number(m[1])) : [];
+    members[struct] = lines.map((l) => /^\s+'([^']*)'/.exec(l)?.[1] ?? '');
+  }
+  return {
+    kfunc: /^\[\d+\] FUNC 'bpf_map_sum_elem_count' /m.test(raw),
+    members,
+    mapTypes: [...raw.matchAll(/^\s+'(BPF_MAP_TYPE_\w+)' val=\d+$/gm)].map((m) => m[1]!),
+  };
+}
+
+let facts: Facts | undefined;
+function btf(): Facts {
+  if (facts) return facts;
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const cache = path.join(os.tmpdir(), `emp-btf-facts-${bootId}.json`);
+  try {
+    facts = JSON.parse(readFileSync(cache, 'utf8')) as Facts;
+  } catch {
+    facts = extract();
+    writeFileSync(cache, JSON.stringify(facts));
+  }
+  return facts;
+}
+
+const members = (struct: string) => btf().members[struct] ?? [];
+
+/** The kernel's release, as the matrix names it. */
+export function kernelRelease(): string {
+  return process.env.EMP_KERNEL_UNDER_TEST || os.release();
+}
+
+export const features = {
+  /** bpf_map_sum_elem_count (6.6+): the hash family is counted by the kfunc. */
+  kfunc: () => btf().kfunc,
+  /** map_mem_usage (6.4+): fdinfo memlock is the map's real memory. */
+  memUsage: () => members('bpf_map_ops').includes('map_mem_usage'),
+  /** use_percpu_counter (6.1+): large non-preallocated hash maps count per CPU. */
+  percpuCounter: () => members('bpf_htab').includes('use_percpu_counter'),
+  /** Whether the kernel knows a map type, e.g. 'BPF_MAP_TYPE_USER_RINGBUF'. */
+  mapType: (name: string) => btf().mapTypes.includes(name),
+};
+
+/**
+ * One cell of the README's support matrix (kernel x map type x method), appended to the
+ * file named by EMP_SUPPORT_OUT when set (scripts/support-matrix.sh collects them).
+ */
+export function recordSupport(row: string, method: string, exact: boolean): void {
+  const out = process.env.EMP_SUPPORT_OUT;
+  if (!out) return;
+  appendFileSync(out, `${JSON.stringify({ kernel: kernelRelease(), row, method, exact })}\n`);
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+// Exact counts without bpf_map_sum_elem_count (kernels < 6.6), forced on any kernel with
+// useKfunc: false: the kernel's own counter where it keeps one, else an in-kernel element
+// walk, bounded per collection, holding nothing between collections.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { Collector } from '../../src/collector';
+import type { CountMethod } from '../../src/records';
+import { features } from '../helpers/features';
+import { bpftoolDumpCount, bpftoolShow, collectOnce, createMap, F_NO_PREALLOC, fill, find, mapOps, type TestMap, u32 } from '../helpers/kernel';
+
+const percpuCounter = features.percpuCounter();
+// Above 2 * 32 * CPUs a non-preallocated hash map counts per CPU (6.1+), not in htab->count.
+const BIG = 64 * os.cpus().length + 64;
+
+t.test('without the kfunc, hash maps are counted exactly by the kernel counter or a walk', async (t) => {
+  const cases: Array<{ label: string; type: string; max: number; flags: number; fill: number; method: CountMethod }> = [];
+  for (const type of ['hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash'])
+    for (const n of [0, 1, 40]) cases.push({ label: `${type} ${n}`, type, max: 64, flags: 0, fill: n, method: 'walk' });
+  for (const type of ['hash', 'percpu_hash']) {
+    for (const n of [0, 1, 40]) cases.push({ label: `${type} no_prealloc ${n}`, type, max: 64, flags: F_NO_PREALLOC, fill: n, method: 'kernel_counter' });
+    cases.push({ label: `${type} no_prealloc, ${BIG} entries max`, type, max: BIG, flags: F_NO_PREALLOC, fill: 50, method: percpuCounter ? 'walk' : 'kernel_counter' });
+  }
+  const made = cases.map((c) => {
+    const m = createMap(t, { type: c.type, keySize: 4, valueSize: 8, maxEntries: c.max, flags: c.flags, name: 'fb_hash' });
+    fill(m, 4, 8, c.fill);
+    return { ...c, m };
+  });
+  // Large enough a budget for every map on the host: all are walked in this one collection.
+  const col = await collectOnce({ useKfunc: false, walkMaxEntries: 1e12, walkBudgetMs: 60_000 });
+  t.equal(col.walkError, null, 'no walk failed');
+  for (const x of made) {
+    const got = find(col, x.m.id);
+    const held = bpftoolDumpCount(x.m.id);
+    if (!x.type.startsWith('lru')) t.equal(held, x.fill, `${x.label}: the map holds what was inserted`);
+    t.equal(got?.countMethod, x.method, `${x.label}: counted by ${x.method}`);
+    t.equal(got?.entries, held, `${x.label}: entries`);
+    t.equal(got?.utilization, held / x.max, `${x.label}: utilization`);
+    t.equal(got?.countStale, false, `${x.label}: current`);
+    t.equal(got?.countAgeMs, x.method === 'walk' ? 0 : null, `${x.label}: count age`);
+  }
+});
+
+t.test('hash_of_maps: the counter when not preallocated, else not countable (no element iterator)', async (t) => {
+  const inner = createMap(t, { type: 'array', keySize: 4, valueSize: 4, maxEntries: 1 });
+  const maps = [0, F_NO_PREALLOC].map((flags) => {
+    const m = createMap(t, { type: 'hash_of_maps', keySize: 4, valueSize: 4, maxEntries: 8, flags, innerMapFd: inner.fd, name: 'fb_hom' });
+    for (let k = 0; k < 3; k++) mapOps().update(m.fd, u32(k), u32(inner.fd));
+    return { flags, m };
+  });
+  const col = await collectOnce({ useKfunc: false });
+  const [prealloc, counted] = maps.map(({ m }) => find(col, m.id));
+  t.equal(prealloc?.countMethod, 'none');
+  t.equal(prealloc?.entries, null);
+  t.match(prealloc?.notCounted, /no kernel counter and no element iterator/);
+  t.equal(counted?.countMethod, 'kernel_counter');
+  t.equal(counted?.entries, 3);
+});
+
+t.test('walk.enabled false: maps that need a walk are not counted, and say so', async (t) => {
+  const m = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, name: 'fb_nowalk' });
+  fill(m, 4, 8, 3);
+  const col = await collectOnce({ useKfunc: false, walk: false });
+  const got = find(col, m.id);
+  t.equal(col.walks, 0, 'no walk made');
+  t.equal(got?.countMethod, 'none');
+  t.equal(got?.entries, null);
+  t.match(got?.notCounted, /walk\.enabled is false/);
+});
+
+t.test('the walk budget: one map a collection, the others stale or deferred, each counted in turn', async (t) => {
+  // A budget of 1 entry: each collection walks the one map counted longest ago (at least one
+  // map is always walked), so every map comes round, whatever else is on the host.
+  const maps: TestMap[] = [];
+  for (const n of [5, 6, 7]) {
+    const m = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 64, name: 'fb_budget' });
+    fill(m, 4, 8, n);
+    maps.push(m);
+  }
+  const collector = new Collector({ reader: { useKfunc: false, walkMaxEntries: 1, readMemory: false } });
+  t.teardown(() => collector.close());
+  const lastWalk = new Map<number, number>(); // id -> entries its last walk found
+  let stale = 0;
+  let deferred = 0;
+  let changedAt = -1; // collection after which the first map got 10 more entries
+  let seenChange = false;
+  for (let i = 0; i < 2000 && (lastWalk.size < maps.length || !seenChange); i++) {
+    const col = await collector.collect();
+    t.equal(col.walks, 1, `collection ${i}: exactly one walk`);
+    for (const m of maps) {
+      const got = find(col, m.id)!;
+      t.equal(got.countMethod, 'walk', 'counted by walks');
+      if (got.countAgeMs === 0) {
+        t.equal(got.countStale, false, 'a fresh walk is not stale');
+        t.equal(got.entries, bpftoolDumpCount(m.id), 'a fresh walk is exact');
+        if (m === maps[0] && changedAt >= 0) seenChange = true;
+        lastWalk.set(m.id, got.entries!);
+      } else if (got.countStale) {
+        stale++;
+        t.ok(got.countAgeMs! > 0, 'a stale count has an age');
+        t.equal(got.entries, lastWalk.get(m.id), "a stale count is the last walk's");
+        t.equal(got.notCounted, null);
+      } else {
+        deferred++;
+        t.notOk(lastWalk.has(m.id), 'deferred only until first counted');
+        t.equal(got.entries, null);
+        t.match(got.notCounted, /deferred by the walk budget/);
+      }
+    }
+    // Once the first map has a count, change it: stale counts keep the old figure until
+    // its next walk, which must see the change.
+    if (changedAt < 0 && lastWalk.has(maps[0]!.id)) {
+      fill(maps[0]!, 4, 8, 10, 1000);
+      changedAt = i;
+    }
+  }
+  t.equal(lastWalk.size, maps.length, 'every map was walked');
+  t.ok(seenChange, 'a later walk saw the change');
+  t.equal(lastWalk.get(maps[0]!.id), 15, 'with its new count');
+  t.ok(stale > 0, `stale counts were reported (${stale})`);
+  t.comment(`deferred reports: ${deferred}`);
+});
+
+t.test('a walk holds nothing: no map fd stays open, and a walked map is freed when its owner closes it', async (t) => {
+  const mapFds = () => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(path.join('/proc/self/fd', fd)) === 'anon_inode:bpf-map';
+    } catch {
+      return false;
+    }
+  }).length;
+  const collector = new Collector({ reader: { useKfunc: false } });
+  t.teardown(() => collector.close());
+  await collector.collect(); // the reader's own maps are open from here on
+  const before = mapFds();
+  const m = createMap(t, { type: 'lru_hash', keySize: 4, valueSize: 8, maxEntries: 32, name: 'fb_freed' });
+  fill(m, 4, 8, 9);
+  const col = await collector.collect();
+  t.equal(find(col, m.id)?.countMethod, 'walk', 'walked');
+  t.equal(mapFds(), before + 1, 'only the test\'s own fd on the map is open');
+  m.close();
+  let gone = false;
+  for (let i = 0; i < 200 && !gone; i++) {
+    gone = !bpftoolShow().some((x) => x.id === m.id);
+    if (!gone) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.ok(gone, 'the kernel freed the map');
+  t.equal(find(await collector.collect(), m.id), undefined, 'and it is no longer reported');
+});
+
+t.test('without CAP_SYS_ADMIN a walk fails with EMP_WALK_FAILED, and the map says why', async (t) => {
+  const child = path.join(__dirname, '..', 'helpers', 'walk-child.ts');
+  const out = execFileSync('capsh', ['--drop=cap_sys_admin', '--', '-c', `exec "${process.execPath}" --import tsx "${child}"`], {
+    encoding: 'utf8',
+  });
+  const got = JSON.parse(out) as { walkError: { code: string; errno: number } | null; countMethod: string; entries: number | null; notCounted: string };
+  t.equal(got.walkError?.code, 'EMP_WALK_FAILED');
+  t.equal(got.walkError?.errno, -1, 'EPERM');
+  t.equal(got.countMethod, 'none');
+  t.equal(got.entries, null);
+  t.match(got.notCounted, /CAP_SYS_ADMIN/);
+});
