@@ -103,6 +103,8 @@ interface Addon {
   recordSize: number;
   recordVersion: number;
   mapOps: MapOps;
+  /** Bytes malloc has out (glibc mallinfo2), for the leak test; -1 where unknown. */
+  mallocInUse(): number;
 }
 
 let addon: Addon | undefined;

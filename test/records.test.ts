@@ -108,7 +108,10 @@ t.test('a record the iterator wrote parses to the map that was made', async (t) 
   t.teardown(() => reader.close());
   const raw = await reader.collect();
   const rec = parseRecords(raw.records).find((r) => r.id === m.id);
-  if (!rec) return t.fail(`map ${m.id} not in the iterator's output`);
+  if (!rec) {
+    t.fail(`map ${m.id} not in the iterator's output`);
+    return;
+  }
   t.equal(rec.typeId, typeId('hash'));
   t.equal(rec.keySize, 12);
   t.equal(rec.valueSize, 40);
