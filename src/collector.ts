@@ -72,7 +72,10 @@ interface FillContext {
 
 type Fill = Pick<MapStats, 'entries' | 'pendingBytes' | 'utilization' | 'notCounted' | 'countAgeMs' | 'countStale'>;
 
-const NO_FILL = { entries: null, pendingBytes: null, utilization: null, countAgeMs: null, countStale: false } as const;
+/** Every Fill has the same keys in the same order (one object shape on this per-map path). */
+function noFill(notCounted: string): Fill {
+  return { entries: null, pendingBytes: null, utilization: null, countAgeMs: null, countStale: false, notCounted };
+}
 const WITHOUT_KFUNC = 'kernel without bpf_map_sum_elem_count (Linux < 6.6)';
 
 /** Why a map of a countable type has no count this time. */
@@ -95,15 +98,16 @@ function whyNotCounted(rec: MapRecord, type: string, ctx: FillContext): string {
 
 function fillOf(rec: MapRecord, age: number, ctx: FillContext): Fill {
   const info = mapType(rec.typeId);
-  if (info.fill === 'none') return { ...NO_FILL, notCounted: info.reason ?? 'not countable' };
-  if (rec.countMethod === 'none' || rec.flags & FLAG_WALK_SKIPPED) return { ...NO_FILL, notCounted: whyNotCounted(rec, info.name, ctx) };
+  if (info.fill === 'none') return noFill(info.reason ?? 'not countable');
+  if (rec.countMethod === 'none' || rec.flags & FLAG_WALK_SKIPPED) return noFill(whyNotCounted(rec, info.name, ctx));
   const walked = rec.countMethod === 'walk';
-  const counted = { countAgeMs: walked && age >= 0 ? age : null, countStale: walked && (rec.flags & FLAG_COUNT_STALE) !== 0, notCounted: null };
+  const countAgeMs = walked && age >= 0 ? age : null;
+  const countStale = walked && (rec.flags & FLAG_COUNT_STALE) !== 0;
   if (info.fill === 'bytes') {
     const size = rec.aux[2] || rec.maxEntries;
-    return { ...counted, entries: null, pendingBytes: rec.entries, utilization: size > 0 ? rec.entries / size : null };
+    return { entries: null, pendingBytes: rec.entries, utilization: size > 0 ? rec.entries / size : null, countAgeMs, countStale, notCounted: null };
   }
-  return { ...counted, entries: rec.entries, pendingBytes: null, utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null };
+  return { entries: rec.entries, pendingBytes: null, utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null, countAgeMs, countStale, notCounted: null };
 }
 
 export class Collector {
@@ -149,6 +153,7 @@ export class Collector {
       const type = mapType(rec.typeId).name;
       if (!this.#filter(rec.name, type)) continue;
       const memory = raw.memory[i]!;
+      const fill = fillOf(rec, raw.countAgeMs[i] ?? -1, ctx);
       maps.push({
         id: rec.id,
         name: rec.name,
@@ -158,7 +163,13 @@ export class Collector {
         maxEntries: rec.maxEntries,
         mapFlags: rec.mapFlags,
         countMethod: rec.countMethod,
-        ...fillOf(rec, raw.countAgeMs[i] ?? -1, ctx),
+        // Field by field, not a spread: this runs for every map on every collection.
+        entries: fill.entries,
+        pendingBytes: fill.pendingBytes,
+        utilization: fill.utilization,
+        countAgeMs: fill.countAgeMs,
+        countStale: fill.countStale,
+        notCounted: fill.notCounted,
         memoryBytes: memory >= 0 ? memory : null,
         memoryEstimated: memory >= 0 && raw.memoryEstimated[i] === 1,
       });

@@ -51,6 +51,35 @@ export function decodeMapName(bytes: Uint8Array): string {
   return out;
 }
 
+/** decodeMapName of the name at buf[start..start+NAME_LEN), without a copy when it is plain ASCII. */
+function nameAt(buf: Buffer, start: number): string {
+  const limit = start + NAME_LEN;
+  let end = start;
+  let plain = true;
+  for (; end < limit; end++) {
+    const b = buf[end]!;
+    if (b === 0) break;
+    if (b < 0x20 || b >= 0x7f || b === 0x5c) plain = false;
+  }
+  // The common case (every byte printable, no backslash) is one string copy, not one per byte.
+  return plain ? buf.toString('latin1', start, end) : decodeMapName(buf.subarray(start, end));
+}
+
+const TWO_32 = 2 ** 32;
+
+/**
+ * 64-bit little-endian integers as numbers, from their 32-bit halves (no BigInt per field:
+ * this runs for every map on every collection). hi * 2^32 is exact and lo < 2^32, so the one
+ * rounding of the sum is the same as Number(BigInt) would make above 2^53.
+ */
+function u64(buf: Buffer, off: number): number {
+  return buf.readUInt32LE(off + 4) * TWO_32 + buf.readUInt32LE(off);
+}
+
+function s64(buf: Buffer, off: number): number {
+  return buf.readInt32LE(off + 4) * TWO_32 + buf.readUInt32LE(off);
+}
+
 export function parseRecords(buf: Buffer): MapRecord[] {
   if (buf.length % RECORD_SIZE !== 0)
     throw new AgentError('EMP_RECORD_MISMATCH', `iterator output of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
@@ -70,14 +99,9 @@ export function parseRecords(buf: Buffer): MapRecord[] {
       mapFlags: buf.readUInt32LE(off + 24),
       countMethod: COUNT_METHODS[method] ?? 'none',
       flags: buf.readUInt16LE(off + 30),
-      entries: Number(buf.readBigInt64LE(off + 32)),
-      aux: [
-        Number(buf.readBigUInt64LE(off + 40)),
-        Number(buf.readBigUInt64LE(off + 48)),
-        Number(buf.readBigUInt64LE(off + 56)),
-        Number(buf.readBigUInt64LE(off + 64)),
-      ],
-      name: decodeMapName(buf.subarray(off + NAME_OFFSET, off + NAME_OFFSET + NAME_LEN)),
+      entries: s64(buf, off + 32),
+      aux: [u64(buf, off + 40), u64(buf, off + 48), u64(buf, off + 56), u64(buf, off + 64)],
+      name: nameAt(buf, off + NAME_OFFSET),
     });
   }
   return out;

@@ -41,19 +41,26 @@ function descriptor(spec: MetricSpec) {
   };
 }
 
-type Point = { attributes: Attributes; value: number };
+type Point = { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number };
 
-function gauge(spec: MetricSpec, points: Point[], start: HrTime, end: HrTime): GaugeMetricData {
+function gauge(spec: MetricSpec, points: Point[]): GaugeMetricData {
   return {
     descriptor: descriptor(spec),
     aggregationTemporality: AggregationTemporality.CUMULATIVE,
     dataPointType: DataPointType.GAUGE,
-    dataPoints: points.map((p) => ({ attributes: p.attributes, startTime: start, endTime: end, value: p.value })),
+    dataPoints: points,
   };
 }
 
-/** The per-map points of one collection, grouped by metric. Exported for tests and bench. */
-export function mapPoints(maps: readonly MapStats[], pressure: PressureReadout | null = null) {
+const NO_TIME: HrTime = [0, 0];
+
+/**
+ * The per-map data points of one collection, grouped by metric. Exported for tests and bench.
+ * This runs for every map on every export: each point is built once, ready for the SDK, and
+ * attribute objects are plain literals (an object spread with these dotted keys costs ~20x).
+ */
+export function mapPoints(maps: readonly MapStats[], pressure: PressureReadout | null = null, start: HrTime = NO_TIME, end: HrTime = start) {
+  const point = (attributes: Attributes, value: number): Point => ({ attributes, startTime: start, endTime: end, value });
   const entries: Point[] = [];
   const maxEntries: Point[] = [];
   const utilization: Point[] = [];
@@ -64,16 +71,18 @@ export function mapPoints(maps: readonly MapStats[], pressure: PressureReadout |
   const timeToFull: Point[] = [];
   for (const m of maps) {
     const attributes: Attributes = { [ATTR.id]: m.id, [ATTR.name]: m.name, [ATTR.type]: m.type };
-    maxEntries.push({ attributes, value: m.maxEntries });
-    if (m.memoryBytes !== null) memory.push({ attributes, value: m.memoryBytes });
-    const counted = { ...attributes, [ATTR.countMethod]: m.countMethod };
-    if (m.entries !== null) entries.push({ attributes: counted, value: m.entries });
-    if (m.pendingBytes !== null) pending.push({ attributes, value: m.pendingBytes });
-    if (m.countAgeMs != null) countAge.push({ attributes, value: m.countAgeMs / 1000 });
-    if (m.utilization !== null) utilization.push({ attributes: counted, value: m.utilization });
+    maxEntries.push(point(attributes, m.maxEntries));
+    if (m.memoryBytes !== null) memory.push(point(attributes, m.memoryBytes));
+    if (m.entries !== null || m.utilization !== null) {
+      const counted: Attributes = { [ATTR.id]: m.id, [ATTR.name]: m.name, [ATTR.type]: m.type, [ATTR.countMethod]: m.countMethod };
+      if (m.entries !== null) entries.push(point(counted, m.entries));
+      if (m.utilization !== null) utilization.push(point(counted, m.utilization));
+    }
+    if (m.pendingBytes !== null) pending.push(point(attributes, m.pendingBytes));
+    if (m.countAgeMs != null) countAge.push(point(attributes, m.countAgeMs / 1000));
     const p = pressure?.maps.get(m.id);
-    if (p?.level) alertLevel.push({ attributes, value: LEVEL_VALUE[p.level] });
-    if (p?.timeToFullS != null) timeToFull.push({ attributes, value: p.timeToFullS });
+    if (p?.level) alertLevel.push(point(attributes, LEVEL_VALUE[p.level]));
+    if (p?.timeToFullS != null) timeToFull.push(point(attributes, p.timeToFullS));
   }
   return { entries, maxEntries, utilization, memory, pending, countAge, alertLevel, timeToFull };
 }
@@ -98,16 +107,16 @@ export class MapMetricsProducer implements MetricProducer {
       const end = millisToHrTime(c.time);
       // A readout of another collection would pair levels with the wrong fills: skip it.
       const pressure = this.#source.latestPressure?.() ?? null;
-      const p = mapPoints(c.maps, pressure?.time === c.time ? pressure : null);
+      const p = mapPoints(c.maps, pressure?.time === c.time ? pressure : null, this.#start, end);
       metrics.push(
-        gauge(METRICS.entries, p.entries, this.#start, end),
-        gauge(METRICS.maxEntries, p.maxEntries, this.#start, end),
-        gauge(METRICS.utilization, p.utilization, this.#start, end),
-        gauge(METRICS.memory, p.memory, this.#start, end),
-        gauge(METRICS.ringbufPending, p.pending, this.#start, end),
-        gauge(METRICS.countAge, p.countAge, this.#start, end),
-        gauge(METRICS.alertLevel, p.alertLevel, this.#start, end),
-        gauge(METRICS.timeToFull, p.timeToFull, this.#start, end),
+        gauge(METRICS.entries, p.entries),
+        gauge(METRICS.maxEntries, p.maxEntries),
+        gauge(METRICS.utilization, p.utilization),
+        gauge(METRICS.memory, p.memory),
+        gauge(METRICS.ringbufPending, p.pending),
+        gauge(METRICS.countAge, p.countAge),
+        gauge(METRICS.alertLevel, p.alertLevel),
+        gauge(METRICS.timeToFull, p.timeToFull),
       );
     }
     return {
