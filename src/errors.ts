@@ -89,6 +89,11 @@ export const ERRORS = {
     fix: 'Choose another health.port or health.host, or stop what holds it.',
     exitCode: 1,
   },
+  EMP_OUTPUT_FAILED: {
+    summary: 'The output could not be written (stdout full or gone). A reader that stops early, as head does, is not an error.',
+    fix: 'Check where stdout goes (a full disk, a closed file); the errno in the message says why.',
+    exitCode: 1,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

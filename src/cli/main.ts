@@ -101,11 +101,28 @@ function reportError(e: unknown): number {
   return 1;
 }
 
+/**
+ * Output errors without a stack trace: a reader that stops early (`snapshot | head`, EPIPE)
+ * ends a one-shot command quietly; anything else, or losing stdout while the agent runs, is
+ * EMP_OUTPUT_FAILED.
+ */
+function guardStdout(command: string): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' && command !== 'run') process.exit(0);
+    const err = new AgentError('EMP_OUTPUT_FAILED', `cannot write to stdout: ${e.message}`, {
+      ...(typeof e.errno === 'number' && { errno: e.errno }),
+      ...(e.syscall !== undefined && { syscall: e.syscall }),
+    });
+    process.exit(reportError(err));
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let args: ParsedArgs;
   let config: AgentConfig;
   try {
     args = parseArgs(argv);
+    guardStdout(args.command);
     if (args.help) {
       process.stdout.write(`${USAGE}\n`);
       return 0;

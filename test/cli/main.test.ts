@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The command line: help, version, usage errors (exit 2, EMP_USAGE, no stack trace), both in
 // process (parseArgs) and through the built CLI.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { COMMANDS, parseArgs } from '../../src/cli/main';
@@ -93,4 +93,17 @@ t.test('usage errors through the built CLI: exit 2, EMP_USAGE and a hint, no sta
     t.notMatch(r.stderr, STACK_TRACE, `${what}: no stack trace`);
     t.equal(r.stdout, '', `${what}: nothing on stdout`);
   }
+});
+
+t.test('output errors: a reader gone is a quiet end, a full device a coded error', async (t) => {
+  const gone = await runBuiltCli(['snapshot', '--output', 'json', '--pressure.snapshot-interval=0'], { stdout: 'closed' });
+  t.equal(gone.code, 0, '`snapshot | head`: exit 0');
+  t.equal(gone.stderr, '', 'and nothing on stderr (no EPIPE stack trace)');
+
+  const full = openSync('/dev/full', 'w');
+  t.teardown(() => closeSync(full));
+  const r = await runBuiltCli(['snapshot', '--pressure.snapshot-interval=0'], { stdout: full });
+  t.equal(r.code, 1, 'no room: exit 1');
+  t.match(r.stderr, /^error EMP_OUTPUT_FAILED: cannot write to stdout: ENOSPC/m);
+  t.notMatch(r.stderr, STACK_TRACE, 'no stack trace');
 });

@@ -28,6 +28,9 @@ export interface CliOptions {
   wrapper?: string[];
   /** Killed (and the result says so) after this long; a hung CLI must not hang the suite. */
   killAfterMs?: number;
+  /** 'closed': the reading end is closed before the CLI writes (a reader gone, as `| head`
+   *  leaves it); a number: an fd of ours to write to instead of a pipe. */
+  stdout?: 'closed' | number;
 }
 
 /** Runs `ebpf-map-pressure <args>` from the built checkout and waits for it to exit. */
@@ -37,13 +40,14 @@ export function runBuiltCli(args: string[], options: CliOptions = {}): Promise<C
   const argv = [...(options.wrapper ?? []), process.execPath, BIN, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', typeof options.stdout === 'number' ? options.stdout : 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...options.env },
   });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  child.stderr.on('data', (d: Buffer) => err.push(d));
+  if (options.stdout === 'closed') child.stdout!.destroy();
+  else child.stdout?.on('data', (d: Buffer) => out.push(d));
+  child.stderr!.on('data', (d: Buffer) => err.push(d));
   const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 120_000);
   return new Promise((resolve, reject) => {
     child.once('error', (e) => {
