@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The CLI agent as a child process, for what needs a process boundary: signals, exit codes,
- * the process staying alive, what reaches stderr. The child runs src/cli/main.ts through the
- * same TypeScript loader as the tests (so it tests the source, not a possibly stale dist/),
- * the way bin/ebpf-map-pressure.js runs dist/cli/main.js. The child's env is exactly what the
+ * the process staying alive, what reaches stderr. The child runs src/cli/main.ts through tsx
+ * (so it tests the source, not a possibly stale dist/), the way bin/ebpf-map-pressure.js runs
+ * dist/cli/main.js. The child's env is exactly what the
  * test gives (plus PATH): the host's OTEL_* variables cannot leak in.
  *
  * Run directly (`node <loader> agent-process.ts <args>`), this file is that entry point.
