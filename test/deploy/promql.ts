@@ -51,8 +51,16 @@ export function labelNames(expr: string): string[] {
   return [...out];
 }
 
-/** Names the agent exports, as the collector's Prometheus exporter (and its own endpoint) writes them. */
-export const EXPORTED_METRICS = new Set(ALL_METRICS.map(prometheusName));
+/**
+ * Names the agent exports, as the collector's Prometheus exporter (and its own endpoint)
+ * writes them: prometheusName of each table entry, and a histogram's _bucket, _sum, _count.
+ */
+export const EXPORTED_METRICS = new Set(
+  ALL_METRICS.flatMap((m) => {
+    const name = prometheusName(m);
+    return m.instrument === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+  }),
+);
 
 /** A Prometheus label from an OpenTelemetry attribute key. */
 export const promLabel = (key: string): string => key.replace(/[^a-zA-Z0-9_]/g, '_');
@@ -71,5 +79,6 @@ export function knownLabels(): Set<string> {
     'job',
     'instance',
     '__name__',
+    'le', // histogram buckets
   ]);
 }
