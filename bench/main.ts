@@ -15,7 +15,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MapPool } from './lib/maps';
-import { AgentPipeline } from './lib/pipeline';
+import { AgentPipeline, retainedHeap } from './lib/pipeline';
 import { fullPlan, type Plan, tinyPlan } from './lib/plan';
 import type { BenchResults, ExportSizeResult, RunningResult, ScaleResult } from './lib/results';
 import { now } from './lib/stats';
@@ -100,22 +100,23 @@ async function main(): Promise<void> {
   const scale: ScaleResult[] = [];
   const running: RunningResult[] = [];
   const exportSize: ExportSizeResult[] = [];
-  let rssBaselineBytes: number | null = null;
+  const countMaps = async () => (await pipeline.collector.collect()).mapsSeen;
   try {
-    // No benchmark maps yet: the running agent's baseline RSS, then the count-cost map alone.
-    const base = await phase('running agent, no benchmark maps', () =>
-      measureRunningAgents([plan.running.intervalsS[0]!], plan.running.baselineWindowS, 0, meta.hostMapsAtStart),
+    // No benchmark maps yet: the running agents' baseline, then the count-cost map alone.
+    running.push(
+      ...(await phase('running agent, no benchmark maps', () => measureRunningAgents(plan.running.intervalsS, plan.running.baselineWindowS, 0, countMaps))),
     );
-    rssBaselineBytes = base[0]!.rssMedianBytes;
     const count = await phase('count cost against map size', () => measureCount(plan, pipeline, floors, batchFile));
+    const heapBaselineBytes = retainedHeap();
 
     for (const n of plan.scales) {
       await phase(`create maps up to ${n}`, async () => pool.growTo(n));
       const s = await phase(`agent, floor and peers at ${n} maps`, () => measureScale(plan, pool, pipeline, floors, batchFile));
+      s.retainedHeapBytes = retainedHeap();
       scale.push(s);
       if (plan.exportAt.includes(n)) exportSize.push(await phase(`export size at ${n} maps`, () => measureExportSize(pipeline, n)));
       if (plan.running.atMaps.includes(n)) {
-        const r = await phase(`running agent at ${n} maps`, () => measureRunningAgents(plan.running.intervalsS, plan.running.windowS, n, s.mapsSeen));
+        const r = await phase(`running agent at ${n} maps`, () => measureRunningAgents(plan.running.intervalsS, plan.running.windowS, n, countMaps));
         running.push(...r);
         const e = exportSize.find((x) => x.benchMaps === n);
         if (e) e.wireLargestRequestBytes = Math.max(...r.map((x) => x.maxRequestBytes));
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     }
     const worst = await phase('worst-case request size', async () => worstCaseExport(await pipeline.collector.collect()));
     meta.durationS = (now() - started) / 1000;
-    const results: BenchResults = { meta, scale, count, running, rssBaselineBytes, exportSize, worstCaseExport: worst };
+    const results: BenchResults = { meta, scale, count, running, heapBaselineBytes, exportSize, worstCaseExport: worst };
 
     const json = JSON.stringify(results, null, 2);
     const md = renderMarkdown(results);

@@ -101,12 +101,34 @@ export function renderMarkdown(r: BenchResults): string {
   out.push('`node bin/ebpf-map-pressure.js run --exporters=otlp --otlp.protocol=http/protobuf` to a local sink; agents at both intervals run side by side. CPU is the process\'s utime+stime over the window (/proc/<pid>/stat, 10 ms ticks; in parentheses the threads\' schedstat, ns-exact), RSS sampled every second (/proc/<pid>/status).', '');
   out.push(
     table(
-      ['maps seen', 'interval', 'window', 'CPU, % of a core', 'RSS median', 'RSS max', 'requests in window', 'largest request'],
-      r.running.map((x) => [int(x.mapsSeen), `${x.intervalS} s`, `${num(x.windowS)} s`, `${num(x.cpuPct)} (${num(x.cpuPctSchedstat)})`, mib(x.rssMedianBytes), mib(x.rssMaxBytes), int(x.requests), kib(x.maxRequestBytes)]),
+      ['benchmark maps', 'maps seen (min–max)', 'interval', 'window', 'CPU, % of a core', 'RSS median', 'RSS max', 'requests in window', 'largest request'],
+      r.running.map((x) => [
+        x.benchMaps === 0 ? 'none' : int(x.benchMaps),
+        `${int(x.mapsSeen)} (${int(x.mapsSeenMin)}–${int(x.mapsSeenMax)})`,
+        `${x.intervalS} s`,
+        `${num(x.windowS)} s`,
+        `${num(x.cpuPct)} (${num(x.cpuPctSchedstat)})`,
+        mib(x.rssMedianBytes),
+        mib(x.rssMaxBytes),
+        int(x.requests),
+        kib(x.maxRequestBytes),
+      ]),
     ),
   );
-  const growth = rssGrowth(r);
-  if (growth) out.push('', `RSS growth from no benchmark maps (${mib(growth.base)}, 1 s agent) to ${int(growth.maps)} maps (${mib(growth.at)}): **${mib(growth.at - growth.base)}**.`);
+  for (const g of rssGrowth(r)) out.push('', `RSS growth of the ${g.intervalS} s agent from no benchmark maps (${mib(g.base)}) to ${int(g.maps)} maps (${mib(g.at)}): **${mib(g.at - g.base)}** (${num((g.at - g.base) / 1e6)} MB).`);
+  const heap = r.scale.filter((x) => x.retainedHeapBytes !== null && r.heapBaselineBytes !== null);
+  if (heap.length) {
+    out.push('', 'Heap the in-process agent keeps after full GCs (its latest collection, pressure history, caches; plus the benchmark\'s own list of its maps), above the same process before any benchmark map:', '');
+    out.push(
+      table(
+        ['benchmark maps', 'retained heap growth', 'per map'],
+        heap.map((x) => {
+          const d = x.retainedHeapBytes! - r.heapBaselineBytes!;
+          return [int(x.benchMaps), mib(d), `${int(d / x.benchMaps)} B`];
+        }),
+      ),
+    );
+  }
 
   out.push('', '### 6. Export size', '');
   out.push('Bytes of the OTLP/protobuf request body, uncompressed: the reader\'s output encoded whole, and as the agent splits it (`otlp.max_points_per_request`).', '');
@@ -125,10 +147,16 @@ export function renderMarkdown(r: BenchResults): string {
   return `${out.join('\n')}\n`;
 }
 
-function rssGrowth(r: BenchResults): { base: number; at: number; maps: number } | null {
-  if (r.rssBaselineBytes === null) return null;
-  const biggest = r.running.filter((x) => x.intervalS === Math.min(...r.running.map((y) => y.intervalS))).sort((a, b) => b.benchMaps - a.benchMaps)[0];
-  return biggest ? { base: r.rssBaselineBytes, at: biggest.rssMedianBytes, maps: biggest.benchMaps } : null;
+/** Per interval: RSS with no benchmark maps against RSS at the largest scale. */
+function rssGrowth(r: BenchResults): Array<{ intervalS: number; base: number; at: number; maps: number }> {
+  const out = [];
+  for (const intervalS of [...new Set(r.running.map((x) => x.intervalS))].sort((a, b) => a - b)) {
+    const runs = r.running.filter((x) => x.intervalS === intervalS).sort((a, b) => a.benchMaps - b.benchMaps);
+    const base = runs[0];
+    const top = runs[runs.length - 1];
+    if (base && top && base.benchMaps === 0 && top.benchMaps > 0) out.push({ intervalS, base: base.rssMedianBytes, at: top.rssMedianBytes, maps: top.benchMaps });
+  }
+  return out;
 }
 
 export interface TargetRow {
@@ -141,8 +169,8 @@ export function targets(r: BenchResults): TargetRow[] {
   const at10k = r.scale.find((s) => s.benchMaps === 10_000);
   const big = r.count.find((c) => c.entries === 1_000_000);
   const cpu = r.running.find((x) => x.benchMaps === 1000 && x.intervalS === 10);
-  const growth = rssGrowth(r);
-  const growth10k = growth && growth.maps === 10_000 ? growth.at - growth.base : null;
+  const growth = rssGrowth(r).filter((g) => g.maps === 10_000);
+  const growth10k = growth.length ? Math.max(...growth.map((g) => g.at - g.base)) : null;
   const w = r.worstCaseExport;
   const largest = Math.max(0, ...r.exportSize.map((e) => Math.max(e.largestRequestBytes, e.wireLargestRequestBytes ?? 0)));
   return [
@@ -150,7 +178,11 @@ export function targets(r: BenchResults): TargetRow[] {
     { target: 'full collection ≤ 2× the floor at 10,000 maps', measured: at10k ? `${ratio(at10k.agentOverFloor)} (${ratio(at10k.agentOverFloorMemory)} the floor with memory)` : 'n/a', ok: at10k ? at10k.agentOverFloor <= 2 : null },
     { target: '1 M-entry map ≤ 1.2× an empty one', measured: big ? ratio(big.agentOverEmpty) : 'n/a', ok: big ? big.agentOverEmpty <= 1.2 : null },
     { target: '< 0.1 % CPU at 1,000 maps every 10 s', measured: cpu ? `${num(cpu.cpuPct)} % (${num(cpu.cpuPctSchedstat)} % schedstat)` : 'n/a', ok: cpu ? cpu.cpuPct < 0.1 : null },
-    { target: 'RSS growth ≤ 10 MB for 10,000 maps', measured: growth10k === null ? 'n/a' : `${num(growth10k / 1e6)} MB`, ok: growth10k === null ? null : growth10k <= 10e6 },
+    {
+      target: 'RSS growth ≤ 10 MB for 10,000 maps',
+      measured: growth10k === null ? 'n/a' : growth.map((g) => `${num((g.at - g.base) / 1e6)} MB at ${g.intervalS} s`).join(', '),
+      ok: growth10k === null ? null : growth10k <= 10e6,
+    },
     { target: 'every OTLP request < 2 MiB', measured: `largest measured ${kib(largest)}; worst case ${kib(w.requestBytes)}`, ok: largest < w.limitBytes && w.requestBytes < w.limitBytes },
   ];
 }

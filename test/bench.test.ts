@@ -18,7 +18,7 @@ function runTiny(out: string): Promise<{ code: number | null; stdout: string; st
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'bench', 'main.ts'), '--tiny', '--out', out],
+      ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'bench', 'main.ts'), '--tiny', '--out', out],
       { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
@@ -63,13 +63,14 @@ t.test('npm run bench -- --tiny: every scenario, and results of the right shape'
   }
   t.equal(r.count[0]!.agentOverEmpty, 1, 'the empty map is its own reference');
 
-  t.equal(r.running.length, 1, 'one running agent (tiny: one scale, one interval)');
-  const run1 = r.running[0]!;
-  t.match(run1, { benchMaps: 60, intervalS: 1 });
-  t.ok(run1.cpuPct >= 0 && run1.cpuPctSchedstat > 0, 'CPU figures');
-  t.ok(run1.rssMedianBytes > 0 && run1.rssMaxBytes >= run1.rssMedianBytes && run1.rssSamples >= 1, 'RSS figures');
-  t.ok(run1.requests >= 1 && run1.maxRequestBytes > 0, 'the agent exported to the sink during the window');
-  t.ok(positive(r.rssBaselineBytes ?? 0), 'baseline RSS');
+  t.same(r.running.map((x) => [x.benchMaps, x.intervalS]), [[0, 1], [60, 1]], 'the running agent with no benchmark maps, then at 60 (tiny: one interval)');
+  for (const x of r.running) {
+    t.ok(x.cpuPct >= 0 && x.cpuPctSchedstat > 0, 'CPU figures');
+    t.ok(x.rssMedianBytes > 0 && x.rssMaxBytes >= x.rssMedianBytes && x.rssSamples >= 1, 'RSS figures');
+    t.ok(x.requests >= 1 && x.maxRequestBytes > 0, 'the agent exported to the sink during the window');
+    t.ok(x.mapsSeenMin <= x.mapsSeen && x.mapsSeen <= x.mapsSeenMax && x.mapsSeenMin >= x.benchMaps, 'maps seen during the window');
+  }
+  t.ok(positive(r.heapBaselineBytes ?? 0) && r.scale.every((s) => positive(s.retainedHeapBytes ?? 0)), 'retained heap figures (with --expose-gc)');
 
   t.equal(r.exportSize.length, 1);
   const e = r.exportSize[0]!;

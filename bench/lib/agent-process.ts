@@ -108,14 +108,18 @@ export interface RunningFigures {
   /** Export requests the sink received in the window, and their largest body. */
   requests: number;
   maxRequestBytes: number;
+  /** Maps on the host during the window (other processes' maps come and go): median, min, max. */
+  mapsSeen: number;
+  mapsSeenMin: number;
+  mapsSeenMax: number;
 }
 
 /**
  * Measures agents over one shared window of `windowS` seconds, sampling RSS every second.
  * The window starts right after the slowest-interval agent's export arrives, so it holds a
- * whole number of its cycles.
+ * whole number of its cycles. `countMaps` is asked every 10 s how many maps the host has.
  */
-export async function measureRunning(agents: RunningAgent[], windowS: number): Promise<RunningFigures[]> {
+export async function measureRunning(agents: RunningAgent[], windowS: number, countMaps: () => Promise<number>): Promise<RunningFigures[]> {
   const slowest = agents.reduce((a, b) => (b.intervalS > a.intervalS ? b : a));
   const seen = slowest.sink.requests.length;
   await waitForRequests(slowest, seen + 1, slowest.intervalS * 3000 + 30_000);
@@ -124,9 +128,11 @@ export async function measureRunning(agents: RunningAgent[], windowS: number): P
   const start = agents.map((a) => ({ cpu: cpuSeconds(a.child.pid!), requests: a.sink.requests.length }));
   const t0 = process.hrtime.bigint();
   const rss: number[][] = agents.map(() => []);
+  const maps: number[] = [await countMaps()];
   for (let s = 0; s < windowS; s++) {
     await sleep(1000 - (Number(process.hrtime.bigint() - t0) / 1e6 - s * 1000));
     agents.forEach((a, i) => rss[i]!.push(rssBytes(a.child.pid!)));
+    if (s % 10 === 9) maps.push(await countMaps());
   }
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   return agents.map((a, i) => {
@@ -142,6 +148,9 @@ export async function measureRunning(agents: RunningAgent[], windowS: number): P
       rssSamples: rss[i]!.length,
       requests: inWindow.length,
       maxRequestBytes: Math.max(0, ...inWindow.map((r) => r.bytes)),
+      mapsSeen: median(maps),
+      mapsSeenMin: Math.min(...maps),
+      mapsSeenMax: Math.max(...maps),
     };
   });
 }

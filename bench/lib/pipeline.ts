@@ -41,6 +41,19 @@ export interface CycleTiming {
   bytes: number;
 }
 
+/**
+ * Heap the process keeps after full garbage collections, bytes; null unless node runs with
+ * --expose-gc (npm run bench does). The difference between two scales is what the agent's
+ * state (latest collection, pressure history, caches) costs per map.
+ */
+export function retainedHeap(): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return null;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
 export function countPoints(rm: ResourceMetrics): number {
   let n = 0;
   for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.dataPoints.length;

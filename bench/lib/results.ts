@@ -20,6 +20,8 @@ export interface ScaleResult {
   agentOverFloorMemory: number;
   points: number;
   requestBytes: number;
+  /** The benchmark process's heap after full GCs at this scale (null without --expose-gc). */
+  retainedHeapBytes: number | null;
   peers: PeerResult;
 }
 
@@ -51,7 +53,6 @@ export interface CountResult {
 
 export interface RunningResult extends RunningFigures {
   benchMaps: number;
-  mapsSeen: number;
 }
 
 export interface ExportSizeResult {
@@ -93,9 +94,10 @@ export interface BenchResults {
   };
   scale: ScaleResult[];
   count: CountResult[];
+  /** Running agents; benchMaps 0 is the baseline (the host's own maps only). */
   running: RunningResult[];
-  /** RSS of the 1 s agent with no benchmark maps, bytes (median). */
-  rssBaselineBytes: number | null;
+  /** The benchmark process's heap after full GCs before any benchmark map (null without --expose-gc). */
+  heapBaselineBytes: number | null;
   exportSize: ExportSizeResult[];
   worstCaseExport: WorstCaseExport;
 }

@@ -7,14 +7,14 @@
 import { measureRunning, startRunningAgent, waitForRequests } from '../lib/agent-process';
 import type { RunningResult } from '../lib/results';
 
-export async function measureRunningAgents(intervalsS: number[], windowS: number, benchMaps: number, mapsSeen: number): Promise<RunningResult[]> {
+export async function measureRunningAgents(intervalsS: number[], windowS: number, benchMaps: number, countMaps: () => Promise<number>): Promise<RunningResult[]> {
   const agents = [];
   try {
     for (const s of intervalsS) agents.push(await startRunningAgent(s));
     // Warm: every agent has exported at least once.
     for (const a of agents) await waitForRequests(a, 1, a.intervalS * 1000 + 60_000);
-    const figures = await measureRunning(agents, windowS);
-    return figures.map((f) => ({ ...f, benchMaps, mapsSeen }));
+    const figures = await measureRunning(agents, windowS, countMaps);
+    return figures.map((f) => ({ ...f, benchMaps }));
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
   }

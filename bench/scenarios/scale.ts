@@ -69,6 +69,7 @@ export async function measureScale(plan: Plan, pool: MapPool, pipeline: AgentPip
     agentOverFloorMemory: total.median / floorMemory.median,
     points: median(measured.map((c) => c.points)),
     requestBytes: median(measured.map((c) => c.bytes)),
+    retainedHeapBytes: null,
     peers: await measurePeers(plan, pool, pipeline, batchFile),
   };
 }
