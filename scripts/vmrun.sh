@@ -18,7 +18,7 @@
 #               (boot/vmlinuz-* or usr/lib/modules/*/vmlinuz, plus modules)
 #   -m MEM      guest memory (default $EMP_VM_MEM or 2G); guest writes use it
 #   -c CPUS     guest CPUs (default $EMP_VM_CPUS or 2)
-#   -t SECONDS  kill QEMU after this long (default $EMP_VM_TIMEOUT or 1800)
+#   -t SECONDS  kill QEMU after this long (default $EMP_VM_TIMEOUT or 3600)
 #   -w DIR      make the host directory DIR writable (write-through) in the
 #               guest at the same path, e.g. for test output; repeatable
 #   -e VAR[=VALUE]  pass an environment variable into the guest; repeatable
@@ -46,7 +46,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 KERNEL=
 MEM=${EMP_VM_MEM:-2G}
 CPUS=${EMP_VM_CPUS:-2}
-TIMEOUT=${EMP_VM_TIMEOUT:-1800}
+TIMEOUT=${EMP_VM_TIMEOUT:-3600}
 FS=auto
 VERBOSE=0
 RWDIRS=()
@@ -127,13 +127,13 @@ extract_vmlinux() {  # like linux/scripts/extract-vmlinux: find the payload in t
     command -v "${cmd%% *}" >/dev/null 2>&1 || continue
     # shellcheck disable=SC2013  # byte offsets, one number per line
     for off in $(LC_ALL=C grep -obUaP "${magic%%:*}" "$in" | cut -d: -f1); do
-      tail -c +$((off + 1)) "$in" | $cmd > "$out.tmp" 2>/dev/null || true
-      if [ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
-        mv "$out.tmp" "$out"; return 0
+      tail -c +$((off + 1)) "$in" | $cmd > "$out.tmp.$$" 2>/dev/null || true
+      if [ "$(head -c 4 "$out.tmp.$$" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
+        mv "$out.tmp.$$" "$out"; return 0
       fi
     done
   done
-  rm -f "$out.tmp"; return 1
+  rm -f "$out.tmp.$$"; return 1
 }
 BOOTIMG=$VMLINUZ
 if grep -q '^CONFIG_PVH=y' "$CONFIG"; then
