@@ -101,11 +101,12 @@ export function renderMarkdown(r: BenchResults): string {
   out.push('`node bin/ebpf-map-pressure.js run --exporters=otlp --otlp.protocol=http/protobuf` to a local sink; agents at both intervals run side by side. CPU is the process\'s utime+stime over the window (/proc/<pid>/stat, 10 ms ticks; in parentheses the threads\' schedstat, ns-exact), RSS sampled every second (/proc/<pid>/status).', '');
   out.push(
     table(
-      ['benchmark maps', 'maps seen (min–max)', 'interval', 'window', 'CPU, % of a core', 'RSS median', 'RSS max', 'requests in window', 'largest request'],
+      ['benchmark maps', 'maps seen (min–max)', 'interval', 'node flags', 'window', 'CPU, % of a core', 'RSS median', 'RSS max', 'requests in window', 'largest request'],
       r.running.map((x) => [
         x.benchMaps === 0 ? 'none' : int(x.benchMaps),
         `${int(x.mapsSeen)} (${int(x.mapsSeenMin)}–${int(x.mapsSeenMax)})`,
         `${x.intervalS} s`,
+        flagsOf(x),
         `${num(x.windowS)} s`,
         `${num(x.cpuPct)} (${num(x.cpuPctSchedstat)})`,
         mib(x.rssMedianBytes),
@@ -115,7 +116,8 @@ export function renderMarkdown(r: BenchResults): string {
       ]),
     ),
   );
-  for (const g of rssGrowth(r)) out.push('', `RSS growth of the ${g.intervalS} s agent from no benchmark maps (${mib(g.base)}) to ${int(g.maps)} maps (${mib(g.at)}): **${mib(g.at - g.base)}** (${num((g.at - g.base) / 1e6)} MB).`);
+  out.push('');
+  for (const g of rssGrowth(r)) out.push(`- RSS growth of the ${g.intervalS} s agent (${g.flags}) from no benchmark maps (${mib(g.base)}) to ${int(g.maps)} maps (${mib(g.at)}): **${num((g.at - g.base) / 1e6)} MB**.`);
   const heap = r.scale.filter((x) => x.retainedHeapBytes !== null && r.heapBaselineBytes !== null);
   if (heap.length) {
     out.push('', 'Heap the in-process agent keeps after full GCs (its latest collection, pressure history, caches; plus the benchmark\'s own list of its maps), above the same process before any benchmark map:', '');
@@ -147,14 +149,17 @@ export function renderMarkdown(r: BenchResults): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Per interval: RSS with no benchmark maps against RSS at the largest scale. */
-function rssGrowth(r: BenchResults): Array<{ intervalS: number; base: number; at: number; maps: number }> {
+const flagsOf = (x: { nodeFlags: readonly string[] }) => (x.nodeFlags.length ? x.nodeFlags.map((f) => `\`${f}\``).join(' ') : 'defaults');
+
+/** Per interval and node flags: RSS with no benchmark maps against RSS at the largest scale. */
+function rssGrowth(r: BenchResults): Array<{ intervalS: number; flags: string; base: number; at: number; maps: number }> {
   const out = [];
-  for (const intervalS of [...new Set(r.running.map((x) => x.intervalS))].sort((a, b) => a - b)) {
-    const runs = r.running.filter((x) => x.intervalS === intervalS).sort((a, b) => a.benchMaps - b.benchMaps);
+  const keys = [...new Set(r.running.map((x) => `${x.intervalS}|${flagsOf(x)}`))];
+  for (const key of keys) {
+    const runs = r.running.filter((x) => `${x.intervalS}|${flagsOf(x)}` === key).sort((a, b) => a.benchMaps - b.benchMaps);
     const base = runs[0];
     const top = runs[runs.length - 1];
-    if (base && top && base.benchMaps === 0 && top.benchMaps > 0) out.push({ intervalS, base: base.rssMedianBytes, at: top.rssMedianBytes, maps: top.benchMaps });
+    if (base && top && base.benchMaps === 0 && top.benchMaps > 0) out.push({ intervalS: base.intervalS, flags: flagsOf(base), base: base.rssMedianBytes, at: top.rssMedianBytes, maps: top.benchMaps });
   }
   return out;
 }
@@ -168,8 +173,8 @@ export interface TargetRow {
 export function targets(r: BenchResults): TargetRow[] {
   const at10k = r.scale.find((s) => s.benchMaps === 10_000);
   const big = r.count.find((c) => c.entries === 1_000_000);
-  const cpu = r.running.find((x) => x.benchMaps === 1000 && x.intervalS === 10);
-  const growth = rssGrowth(r).filter((g) => g.maps === 10_000);
+  const cpu = r.running.find((x) => x.benchMaps === 1000 && x.intervalS === 10 && x.nodeFlags.length === 0);
+  const growth = rssGrowth(r).filter((g) => g.maps === 10_000 && g.flags === 'defaults');
   const growth10k = growth.length ? Math.max(...growth.map((g) => g.at - g.base)) : null;
   const w = r.worstCaseExport;
   const largest = Math.max(0, ...r.exportSize.map((e) => Math.max(e.largestRequestBytes, e.wireLargestRequestBytes ?? 0)));

@@ -52,17 +52,19 @@ export interface RunningAgent {
   readonly child: ChildProcess;
   readonly sink: OtlpSink;
   readonly intervalS: number;
+  /** Node.js flags it runs with (V8 tuning), empty for the defaults. */
+  readonly nodeFlags: readonly string[];
   /** Everything the agent wrote to stderr (its log). */
   readonly log: string[];
   stop(): Promise<void>;
 }
 
 /** Starts the CLI agent exporting to a fresh local sink, with a clean environment. */
-export async function startRunningAgent(intervalS: number): Promise<RunningAgent> {
+export async function startRunningAgent(intervalS: number, nodeFlags: readonly string[] = []): Promise<RunningAgent> {
   const sink = await startOtlpSink();
   const child = spawn(
     process.execPath,
-    [BIN, 'run', `--interval=${intervalS}s`, '--exporters=otlp', '--otlp.protocol=http/protobuf', `--otlp.endpoint=${sink.url}`],
+    [...nodeFlags, BIN, 'run', `--interval=${intervalS}s`, '--exporters=otlp', '--otlp.protocol=http/protobuf', `--otlp.endpoint=${sink.url}`],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
   );
   const log: string[] = [];
@@ -73,6 +75,7 @@ export async function startRunningAgent(intervalS: number): Promise<RunningAgent
     child,
     sink,
     intervalS,
+    nodeFlags,
     log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -97,6 +100,7 @@ export async function waitForRequests(a: RunningAgent, n: number, timeoutMs: num
 
 export interface RunningFigures {
   intervalS: number;
+  nodeFlags: readonly string[];
   windowS: number;
   /** CPU over the window, % of one core, from /proc/<pid>/stat (10 ms ticks). */
   cpuPct: number;
@@ -140,6 +144,7 @@ export async function measureRunning(agents: RunningAgent[], windowS: number, co
     const inWindow = a.sink.requests.slice(start[i]!.requests);
     return {
       intervalS: a.intervalS,
+      nodeFlags: a.nodeFlags,
       windowS: wall,
       cpuPct: ((end.stat - start[i]!.cpu.stat) / wall) * 100,
       cpuPctSchedstat: ((end.schedstat - start[i]!.cpu.schedstat) / wall) * 100,

@@ -19,7 +19,7 @@ export interface Plan {
   /** Count cost against map size: entries of one preallocated hash map. */
   count: { maxEntries: number; sizes: number[]; reps: number; walkReps(entries: number): number; dumpUpTo: number };
   /** The running agent: at which scales (and with no benchmark maps), which intervals (run side by side), window length. */
-  running: { atMaps: number[]; intervalsS: number[]; windowS: number; baselineWindowS: number };
+  running: { atMaps: number[]; intervalsS: number[]; windowS: number; baselineWindowS: number; nodeFlags: string[][] };
   /** Scales at which the OTLP request size is measured. */
   exportAt: number[];
 }
@@ -33,7 +33,8 @@ export function fullPlan(): Plan {
     peerReps: (n) => (n <= 100 ? 30 : n <= 1000 ? 15 : 5),
     warmup: 5,
     count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
-    running: { atMaps: [1000, 10_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60 },
+    // The defaults, and V8's young generation capped (what the RSS figures are most sensitive to).
+    running: { atMaps: [1000, 10_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, nodeFlags: [[], ['--max-semi-space-size=1']] },
     exportAt: [1000, 10_000],
   };
 }
@@ -47,7 +48,7 @@ export function tinyPlan(): Plan {
     peerReps: () => 2,
     warmup: 1,
     count: { maxEntries: 2000, sizes: [0, 1000], reps: 8, walkReps: () => 2, dumpUpTo: 1000 },
-    running: { atMaps: [60], intervalsS: [1], windowS: 3, baselineWindowS: 3 },
+    running: { atMaps: [60], intervalsS: [1], windowS: 3, baselineWindowS: 3, nodeFlags: [[]] },
     exportAt: [60],
   };
 }

@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Scenario 5: the real CLI agent over a window, at each interval side by side (they share
- * the host's maps and, being mostly idle, barely each other's CPU), exporting OTLP to a
- * local sink. CPU is per process, so running them together does not mix their figures.
+ * Scenario 5: the real CLI agent over a window, at each interval and with each set of Node.js
+ * flags side by side (they share the host's maps and, being mostly idle, barely each other's
+ * CPU), exporting OTLP to a local sink. CPU is per process, so running them together does not
+ * mix their figures.
  */
 import { measureRunning, startRunningAgent, waitForRequests } from '../lib/agent-process';
 import type { RunningResult } from '../lib/results';
 
-export async function measureRunningAgents(intervalsS: number[], windowS: number, benchMaps: number, countMaps: () => Promise<number>): Promise<RunningResult[]> {
+export async function measureRunningAgents(
+  intervalsS: number[],
+  nodeFlags: ReadonlyArray<readonly string[]>,
+  windowS: number,
+  benchMaps: number,
+  countMaps: () => Promise<number>,
+): Promise<RunningResult[]> {
   const agents = [];
   try {
-    for (const s of intervalsS) agents.push(await startRunningAgent(s));
+    for (const flags of nodeFlags) for (const s of intervalsS) agents.push(await startRunningAgent(s, flags));
     // Warm: every agent has exported at least once.
     for (const a of agents) await waitForRequests(a, 1, a.intervalS * 1000 + 60_000);
     const figures = await measureRunning(agents, windowS, countMaps);
