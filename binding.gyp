@@ -1,7 +1,8 @@
 # ebpf-map-pressure native addon.
 #
 # Generated files, built as gyp actions before the C++ is compiled, for each BPF program
-# (map_stats: the iter/bpf_map reader; elem_count: the iter/bpf_map_elem walk):
+# (map_stats: the iter/bpf_map reader, also built without the kfunc for kernels that lack
+# it; elem_count: the element walks):
 #   1. bpf/<name>.bpf.c -> <name>.bpf.o   (clang -target bpf, CO-RE, no kernel headers
 #      from the build host: bpf/kernel_types.h declares the few kernel types we read)
 #   2. <name>.bpf.o     -> <name>.skel.h  (bpftool gen skeleton: the object embedded
@@ -51,6 +52,27 @@
             "<(bpftool) gen skeleton <(INTERMEDIATE_DIR)/map_stats.bpf.o name map_stats > <(INTERMEDIATE_DIR)/map_stats.skel.h.tmp && mv <(INTERMEDIATE_DIR)/map_stats.skel.h.tmp <(INTERMEDIATE_DIR)/map_stats.skel.h",
           ],
           "message": "bpftool gen skeleton map_stats",
+        },
+        {
+          "action_name": "compile_bpf_nokfunc",
+          "inputs": ["bpf/map_stats.bpf.c", "bpf/map_stats.h", "bpf/kernel_types.h"],
+          "outputs": ["<(INTERMEDIATE_DIR)/map_stats_nokfunc.bpf.o"],
+          "action": [
+            "<(bpf_clang)", "-g", "-O2", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86",
+            "-DMAP_STATS_NO_KFUNC", "-Ibpf", "-I<(multiarch_include)",
+            "-c", "bpf/map_stats.bpf.c", "-o", "<(INTERMEDIATE_DIR)/map_stats_nokfunc.bpf.o",
+          ],
+          "message": "clang -target bpf map_stats.bpf.c (without the kfunc)",
+        },
+        {
+          "action_name": "skeleton_nokfunc",
+          "inputs": ["<(INTERMEDIATE_DIR)/map_stats_nokfunc.bpf.o"],
+          "outputs": ["<(INTERMEDIATE_DIR)/map_stats_nokfunc.skel.h"],
+          "action": [
+            "sh", "-c",
+            "<(bpftool) gen skeleton <(INTERMEDIATE_DIR)/map_stats_nokfunc.bpf.o name map_stats_nokfunc > <(INTERMEDIATE_DIR)/map_stats_nokfunc.skel.h.tmp && mv <(INTERMEDIATE_DIR)/map_stats_nokfunc.skel.h.tmp <(INTERMEDIATE_DIR)/map_stats_nokfunc.skel.h",
+          ],
+          "message": "bpftool gen skeleton map_stats_nokfunc",
         },
         {
           "action_name": "compile_bpf_elem_count",

@@ -17,9 +17,18 @@
 	})
 #endif
 
+#ifndef MAP_STATS_NO_KFUNC
 /* Kernel >= 6.6. Weak, so the object still loads where it is missing: libbpf then
  * resolves the symbol to 0 and the verifier drops the guarded call as dead code. */
 extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym __weak;
+#define kfunc_exists() bpf_ksym_exists(bpf_map_sum_elem_count)
+#else
+/* The build for kernels whose BTF lacks the kfunc: no extern at all. libbpf looks an
+ * extern missing from vmlinux up in module BTFs, and walking those (BPF_BTF_GET_NEXT_ID)
+ * needs CAP_SYS_ADMIN, so on 5.11-6.5 without it even a weak one fails the load. */
+#define kfunc_exists() 0
+#define bpf_map_sum_elem_count(map) 0
+#endif
 
 /* Set by user space between open and load; the verifier sees constants. */
 const volatile _Bool use_kfunc = 1;	    /* off: exercise the pre-6.6 paths on any kernel */
@@ -176,7 +185,7 @@ int dump_map_stats(struct bpf_iter__bpf_map *ctx)
 	bpf_probe_read_kernel(rec.name, sizeof(rec.name), map->name);
 
 	if (is_hash_family(rec.type)) {
-		if (use_kfunc && bpf_ksym_exists(bpf_map_sum_elem_count)) {
+		if (use_kfunc && kfunc_exists()) {
 			rec.entries = bpf_map_sum_elem_count(map);
 			rec.count_method = MAP_COUNT_KFUNC;
 		} else if (use_kernel_state) {

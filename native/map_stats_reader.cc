@@ -13,6 +13,7 @@
 
 #include "map_stats.h"
 #include "map_stats.skel.h"
+#include "map_stats_nokfunc.skel.h"
 
 namespace emp {
 namespace {
@@ -93,6 +94,31 @@ bool KernelHasKfunc(const std::string& btf_path) {
   return found;
 }
 
+// Opens and loads one build of the skeleton with the tunables set; 0 or a negative errno,
+// with *stage the step that failed.
+template <typename Skel>
+int OpenAndLoad(Skel* (*open)(const struct bpf_object_open_opts*), int (*load)(Skel*),
+                void (*destroy)(Skel*), const struct bpf_object_open_opts* opts,
+                const ReaderOptions& options, bpf_program** prog, std::function<void()>* free,
+                const char** stage) {
+  Skel* skel = open(opts);
+  if (!skel) {
+    *stage = "bpf_object__open";
+    return -errno;
+  }
+  *free = [skel, destroy] { destroy(skel); };
+  // Tunables, seen by the verifier as constants.
+  skel->rodata->use_kfunc = options.use_kfunc;
+  skel->rodata->use_kernel_state = options.use_kernel_state;
+  int err = load(skel);  // the verifier runs here
+  if (err) {
+    *stage = "bpf_prog_load";
+    return err;
+  }
+  *prog = skel->progs.dump_map_stats;
+  return 0;
+}
+
 }  // namespace
 
 MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
@@ -114,22 +140,28 @@ MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
   if (!options_.btf_path.empty()) open_opts.btf_custom_path = options_.btf_path.c_str();
   if (!options_.btf_path.empty() && !ParsesAsBtf(options_.btf_path)) {
     fail(-errno, "btf__parse");
-  } else if (!(skel_ = map_stats__open_opts(&open_opts))) {
-    fail(-errno, "bpf_object__open");
   } else {
-    // 2. Tunables, seen by the verifier as constants.
-    skel_->rodata->use_kfunc = options_.use_kfunc;
-    skel_->rodata->use_kernel_state = options_.use_kernel_state;
-    // 3. Load (the verifier runs here) and attach the iterator.
-    int err = map_stats__load(skel_);
+    // 2. Open and load the build that fits the kernel: the one calling the kfunc only where
+    //    the kernel's BTF has it (see MAP_STATS_NO_KFUNC in bpf/map_stats.bpf.c).
+    bool has_kfunc = KernelHasKfunc(options_.btf_path);
+    const char* stage = "";
+    std::function<void()> destroy;
+    int err = has_kfunc ? OpenAndLoad(map_stats__open_opts, map_stats__load, map_stats__destroy,
+                                      &open_opts, options_, &prog_, &destroy, &stage)
+                        : OpenAndLoad(map_stats_nokfunc__open_opts, map_stats_nokfunc__load,
+                                      map_stats_nokfunc__destroy, &open_opts, options_, &prog_,
+                                      &destroy, &stage);
+    destroy_ = std::move(destroy);
     if (err) {
-      fail(err, "bpf_prog_load");
+      prog_ = nullptr;
+      fail(err, stage);
     } else {
-      link_ = bpf_program__attach_iter(skel_->progs.dump_map_stats, nullptr);
+      // 3. Attach the iterator.
+      link_ = bpf_program__attach_iter(prog_, nullptr);
       if (!link_) {
         fail(-errno, "bpf_link_create");
       } else {
-        kfunc_available_ = options_.use_kfunc && KernelHasKfunc(options_.btf_path);
+        kfunc_available_ = options_.use_kfunc && has_kfunc;
         if (options_.read_memory && options_.memory_estimate != ReaderOptions::Estimate::kNever)
           estimator_ = std::make_unique<MemoryEstimator>(options_.btf_path);
       }
@@ -145,8 +177,9 @@ void MapStatsReader::Close() {
   std::lock_guard<std::mutex> lock(mu_);  // waits for a collection in flight
   if (link_) bpf_link__destroy(link_);
   link_ = nullptr;
-  if (skel_) map_stats__destroy(skel_);
-  skel_ = nullptr;
+  prog_ = nullptr;
+  if (destroy_) destroy_();
+  destroy_ = nullptr;
 }
 
 SysError MapStatsReader::ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes) {
@@ -181,7 +214,7 @@ SysError MapStatsReader::ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes
 
 SysError MapStatsReader::Collect(Collection* out) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!skel_) return MakeSysError(EBADF, "collect", "the reader was closed");
+  if (!prog_) return MakeSysError(EBADF, "collect", "the reader was closed");
 
   SysError error = ReadIterator(&out->records, &out->bytes_read);
   if (error) return error;

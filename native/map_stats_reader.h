@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,8 +15,8 @@
 #include "sys_error.h"
 #include "walk_schedule.h"
 
-struct map_stats;  // the generated skeleton
 struct bpf_link;
+struct bpf_program;
 
 namespace emp {
 
@@ -57,7 +58,7 @@ class MapStatsReader {
   // Thread-safe; one collection at a time (a second caller waits).
   SysError Collect(Collection* out);
   void Close();
-  bool closed() const { return skel_ == nullptr; }
+  bool closed() const { return prog_ == nullptr; }
   bool kfunc_available() const { return kfunc_available_; }
 
  private:
@@ -65,7 +66,10 @@ class MapStatsReader {
 
   std::mutex mu_;
   ReaderOptions options_;
-  map_stats* skel_ = nullptr;
+  // One of two builds of the skeleton (with or without the kfunc): its program and how to
+  // free it.
+  bpf_program* prog_ = nullptr;
+  std::function<void()> destroy_;
   bpf_link* link_ = nullptr;
   bool kfunc_available_ = false;
   MemlockCache memlock_;

@@ -20,44 +20,58 @@ export interface MapTypeInfo {
   readonly fill: FillKind;
   /** Why fill is not reported, for fill === 'none'. */
   readonly reason?: string;
+  /** How entries are counted, by kernel (the README's per-type table). */
+  readonly counted?: string;
 }
 
 const PREALLOCATED = 'preallocated: every slot exists from creation';
 const LOCAL_STORAGE = 'no capacity limit: storage attached to each owner object';
 
+// How each countable type is counted (count_method), by kernel. Pre-6.6 hash maps: the
+// kernel's counter exists only without preallocation, and only while it is not per-CPU
+// (6.1+: max_entries / 2 > 32 x CPUs); the rest are walked (iter/bpf_map_elem).
+const HASH = '`kfunc` (6.6+); before: `kernel_counter` if `BPF_F_NO_PREALLOC` (small enough not to count per CPU), else `walk`';
+const LRU = '`kfunc` (6.6+); before: `walk` (always preallocated)';
+const KERNEL_STATE = (what: string) => `\`kernel_counter\` (${what}), every kernel`;
+
 const TYPES: readonly MapTypeInfo[] = [
   { id: 0, name: 'unspec', fill: 'none', reason: 'not a real map type' },
-  { id: 1, name: 'hash', fill: 'entries' },
+  { id: 1, name: 'hash', fill: 'entries', counted: HASH },
   { id: 2, name: 'array', fill: 'none', reason: PREALLOCATED },
   { id: 3, name: 'prog_array', fill: 'none', reason: PREALLOCATED },
   { id: 4, name: 'perf_event_array', fill: 'none', reason: PREALLOCATED },
-  { id: 5, name: 'percpu_hash', fill: 'entries' },
+  { id: 5, name: 'percpu_hash', fill: 'entries', counted: HASH },
   { id: 6, name: 'percpu_array', fill: 'none', reason: PREALLOCATED },
   { id: 7, name: 'stack_trace', fill: 'none', reason: 'the kernel keeps no count of stored stacks' },
   { id: 8, name: 'cgroup_array', fill: 'none', reason: PREALLOCATED },
-  { id: 9, name: 'lru_hash', fill: 'entries' },
-  { id: 10, name: 'lru_percpu_hash', fill: 'entries' },
-  { id: 11, name: 'lpm_trie', fill: 'entries' },
+  { id: 9, name: 'lru_hash', fill: 'entries', counted: LRU },
+  { id: 10, name: 'lru_percpu_hash', fill: 'entries', counted: LRU },
+  { id: 11, name: 'lpm_trie', fill: 'entries', counted: KERNEL_STATE('n_entries') },
   { id: 12, name: 'array_of_maps', fill: 'none', reason: PREALLOCATED },
-  { id: 13, name: 'hash_of_maps', fill: 'entries' },
+  {
+    id: 13,
+    name: 'hash_of_maps',
+    fill: 'entries',
+    counted: '`kfunc` (6.6+); before: `kernel_counter` if `BPF_F_NO_PREALLOC`, else not counted (no element iterator for this type)',
+  },
   { id: 14, name: 'devmap', fill: 'none', reason: PREALLOCATED },
-  { id: 15, name: 'sockmap', fill: 'entries' },
+  { id: 15, name: 'sockmap', fill: 'entries', counted: '`walk` (iter/sockmap), every kernel: the kernel keeps no count' },
   { id: 16, name: 'cpumap', fill: 'none', reason: PREALLOCATED },
   { id: 17, name: 'xskmap', fill: 'none', reason: PREALLOCATED },
-  { id: 18, name: 'sockhash', fill: 'entries' },
+  { id: 18, name: 'sockhash', fill: 'entries', counted: KERNEL_STATE('count') },
   { id: 19, name: 'cgroup_storage', fill: 'none', reason: LOCAL_STORAGE },
   { id: 20, name: 'reuseport_sockarray', fill: 'none', reason: PREALLOCATED },
   { id: 21, name: 'percpu_cgroup_storage', fill: 'none', reason: LOCAL_STORAGE },
-  { id: 22, name: 'queue', fill: 'entries' },
-  { id: 23, name: 'stack', fill: 'entries' },
+  { id: 22, name: 'queue', fill: 'entries', counted: KERNEL_STATE('head - tail') },
+  { id: 23, name: 'stack', fill: 'entries', counted: KERNEL_STATE('head - tail') },
   { id: 24, name: 'sk_storage', fill: 'none', reason: LOCAL_STORAGE },
-  { id: 25, name: 'devmap_hash', fill: 'entries' },
+  { id: 25, name: 'devmap_hash', fill: 'entries', counted: KERNEL_STATE('items') },
   { id: 26, name: 'struct_ops', fill: 'none', reason: 'not a data map: holds one set of kernel callbacks' },
-  { id: 27, name: 'ringbuf', fill: 'bytes' },
+  { id: 27, name: 'ringbuf', fill: 'bytes', counted: KERNEL_STATE('producer - consumer position') },
   { id: 28, name: 'inode_storage', fill: 'none', reason: LOCAL_STORAGE },
   { id: 29, name: 'task_storage', fill: 'none', reason: LOCAL_STORAGE },
   { id: 30, name: 'bloom_filter', fill: 'none', reason: 'a bloom filter keeps bits, not entries' },
-  { id: 31, name: 'user_ringbuf', fill: 'bytes' },
+  { id: 31, name: 'user_ringbuf', fill: 'bytes', counted: KERNEL_STATE('producer - consumer position') },
   { id: 32, name: 'cgrp_storage', fill: 'none', reason: LOCAL_STORAGE },
   { id: 33, name: 'arena', fill: 'none', reason: 'memory arena: max_entries counts pages, mapped on demand' },
 ];
