@@ -70,11 +70,35 @@ t.test(`churn: ${ROUNDS * PER_ROUND} maps come and go, ${PER_ROUND} alive at mos
     return { ...parts[0]!, points: parts.flatMap((p) => p.points) };
   };
 
-  let freed = new Set<number>();
+  // A map closed here can outlive our close for a moment: another process (bpftool, another
+  // test's agent reading memory by id) may hold it, and then the kernel still has it, the
+  // collection sees it, and exporting it is right. So: a freed map may appear in the first
+  // collection after its close only while the kernel still lists it (it is in the collection),
+  // and must be gone by the second — the issue's "within two collections".
+  let freed = new Set<number>(); // closed before this round's collection
+  let lingering = new Set<number>(); // closed, and still seen by the previous collection
+  let lingered = 0;
   let failures = 0;
   const fail = (msg: string) => {
     failures++;
     if (failures <= 20) t.fail(msg); // the first few say what is wrong; the count says how much
+  };
+  /**
+   * Every per-map point is of a map in the collection exported (no series outlives its map in
+   * the kernel); maps freed before the previous collection are gone; returns the maps freed
+   * just before this one that the kernel still listed.
+   */
+  const checkFreed = (got: Received, collected: ReadonlyMap<number, unknown>, round: number): Set<number> => {
+    const still = new Set<number>();
+    for (const p of got.points) {
+      const id = p.attributes[ATTR.id];
+      if (typeof id !== 'number') continue;
+      if (!collected.has(id)) fail(`round ${round}: map ${id} exported but not in the collection (${p.metric})`);
+      if (lingering.has(id)) fail(`round ${round}: map ${id} still exported two collections after its close (${p.metric})`);
+      if (freed.has(id)) still.add(id);
+    }
+    lingered += still.size;
+    return still;
   };
   // The smallest of WINDOW samples at each end: a sample can only be inflated (by something
   // not yet collected, compiled code, a pooled buffer), never deflated below what is retained.
@@ -99,17 +123,17 @@ t.test(`churn: ${ROUNDS * PER_ROUND} maps come and go, ${PER_ROUND} alive at mos
 
     const got = await collectAndExport();
     maxPoints = Math.max(maxPoints, got.points.length);
+    const collected = new Map(latest!.maps.map((s) => [s.id, s]));
+    lingering = checkFreed(got, collected, round);
     // Index the export by metric and map id, counting duplicates.
     const byKey = new Map<string, Received['points']>();
     for (const p of got.points) {
       if (OVERFLOW in p.attributes) fail(`round ${round}: ${p.metric} has an ${OVERFLOW} series`);
       const id = p.attributes[ATTR.id];
       if (typeof id !== 'number') continue;
-      if (freed.has(id)) fail(`round ${round}: map ${id}, freed before this collection, is still exported (${p.metric})`);
       const k = `${p.metric}/${id}`;
       byKey.set(k, [...(byKey.get(k) ?? []), p]);
     }
-    const collected = new Map(latest!.maps.map((s) => [s.id, s]));
     for (const m of made) {
       const stats = collected.get(m.id);
       if (!stats) {
@@ -156,11 +180,14 @@ t.test(`churn: ${ROUNDS * PER_ROUND} maps come and go, ${PER_ROUND} alive at mos
     freed = new Set(made.map((m) => m.id));
   }
 
-  // The last round's maps, freed: gone at the next collection (the issue allows two).
-  const after = await collectAndExport();
-  const stale = after.points.filter((p) => freed.has(p.attributes[ATTR.id] as number));
-  t.equal(stale.length, 0, 'the last maps freed are gone at the next collection');
-  t.equal(failures, 0, `every round: each live map exported once under its own attributes, freed maps gone, no overflow (${failures} failures)`);
+  // The last round's maps, freed: gone within two collections.
+  for (const n of [1, 2]) {
+    const after = await collectAndExport();
+    lingering = checkFreed(after, new Map(latest!.maps.map((s) => [s.id, s])), ROUNDS + n);
+    freed = new Set();
+  }
+  t.comment(`maps still held by another process at the first collection after their close: ${lingered} of ${ROUNDS * PER_ROUND}`);
+  t.equal(failures, 0, `every round: each live map exported once under its own attributes, nothing exported that the collection lacks, freed maps gone within two collections, no overflow (${failures} failures)`);
 
   // Memory, bounded without timing anything. Between the baseline window (rounds 10-14) and
   // the last 5 rounds, 85,000 maps come and go while the live set stays the same (1,000 of
