@@ -11,7 +11,11 @@ bash scripts/install-deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-[ -f build/Release/ebpf_map_pressure.node ] && [ -f dist/cli/main.js ] || npm run build
+# Build when never built, or when a source is newer than the build.
+if [ ! -f build/Release/ebpf_map_pressure.node ] || [ ! -f dist/cli/main.js ] ||
+  [ -n "$(find src bpf native binding.gyp package.json -newer dist/cli/main.js -print -quit)" ]; then
+  npm run build
+fi
 
 if [ "$#" -eq 0 ]; then
   set -- run --exporters otlp,prometheus
