@@ -27,7 +27,7 @@ export function instanceId(machineId: string | undefined, hostname: string): str
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function buildResource(options: { machineIdFile: string; env?: NodeJS.ProcessEnv }): Resource {
+export function buildResource(options: { machineIdFile: string }): Resource {
   const hostname = os.hostname();
   const machineId = readMachineId(options.machineIdFile);
   const base = resourceFromAttributes({

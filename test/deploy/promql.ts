@@ -71,7 +71,7 @@ export const promLabel = (key: string): string => key.replace(/[^a-zA-Z0-9_]/g, 
  * into labels, and the job/instance every scrape has.
  */
 export function knownLabels(): Set<string> {
-  const resource = buildResource({ machineIdFile: '/etc/machine-id', env: {} });
+  const resource = buildResource({ machineIdFile: '/etc/machine-id' });
   return new Set([
     ...Object.values(ATTR).map(promLabel),
     ...Object.keys(resource.attributes).map(promLabel),
