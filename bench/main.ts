@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   try {
     // No benchmark maps yet: the running agents' baseline, then the count-cost map alone.
     running.push(
-      ...(await phase('running agent, no benchmark maps', () => measureRunningAgents(plan.running.intervalsS, plan.running.nodeFlags, plan.running.baselineWindowS, 0, countMaps))),
+      ...(await phase('running agent, no benchmark maps', () => measureRunningAgents(plan.running.intervalsS, plan.running.tunings, plan.running.baselineWindowS, 0, countMaps))),
     );
     const count = await phase('count cost against map size', () => measureCount(plan, pipeline, floors, batchFile));
     const heapBaselineBytes = retainedHeap();
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
       scale.push(s);
       if (plan.exportAt.includes(n)) exportSize.push(await phase(`export size at ${n} maps`, () => measureExportSize(pipeline, n)));
       if (plan.running.atMaps.includes(n)) {
-        const r = await phase(`running agent at ${n} maps`, () => measureRunningAgents(plan.running.intervalsS, plan.running.nodeFlags, plan.running.windowS, n, countMaps));
+        const r = await phase(`running agent at ${n} maps`, () => measureRunningAgents(plan.running.intervalsS, plan.running.tunings, plan.running.windowS, n, countMaps));
         running.push(...r);
         const e = exportSize.find((x) => x.benchMaps === n);
         if (e) e.wireLargestRequestBytes = Math.max(...r.map((x) => x.maxRequestBytes));

@@ -101,7 +101,7 @@ export function renderMarkdown(r: BenchResults): string {
   out.push('`node bin/ebpf-map-pressure.js run --exporters=otlp --otlp.protocol=http/protobuf` to a local sink; agents at both intervals run side by side. CPU is the process\'s utime+stime over the window (/proc/<pid>/stat, 10 ms ticks; in parentheses the threads\' schedstat, ns-exact), RSS sampled every second (/proc/<pid>/status).', '');
   out.push(
     table(
-      ['benchmark maps', 'maps seen (min–max)', 'interval', 'node flags', 'window', 'CPU, % of a core', 'RSS median', 'RSS max', 'requests in window', 'largest request'],
+      ['benchmark maps', 'maps seen (min–max)', 'interval', 'tuning', 'window', 'CPU, % of a core', 'RSS median', 'RSS max', 'requests in window', 'largest request'],
       r.running.map((x) => [
         x.benchMaps === 0 ? 'none' : int(x.benchMaps),
         `${int(x.mapsSeen)} (${int(x.mapsSeenMin)}–${int(x.mapsSeenMax)})`,
@@ -117,6 +117,10 @@ export function renderMarkdown(r: BenchResults): string {
     ),
   );
   out.push('');
+  for (const t of new Map(r.running.map((x) => [x.tuning.label, x.tuning])).values()) {
+    if (t.nodeFlags.length || Object.keys(t.env).length)
+      out.push(`Tuning "${t.label}": ${[...t.nodeFlags.map((f) => `\`node ${f}\``), ...Object.entries(t.env).map(([k, v]) => `\`${k}=${v}\``)].join(', ')}.`, '');
+  }
   for (const g of rssGrowth(r)) out.push(`- RSS growth of the ${g.intervalS} s agent (${g.flags}) from no benchmark maps (${mib(g.base)}) to ${int(g.maps)} maps (${mib(g.at)}): **${num((g.at - g.base) / 1e6)} MB**.`);
   const heap = r.scale.filter((x) => x.retainedHeapBytes !== null && r.heapBaselineBytes !== null);
   if (heap.length) {
@@ -149,7 +153,7 @@ export function renderMarkdown(r: BenchResults): string {
   return `${out.join('\n')}\n`;
 }
 
-const flagsOf = (x: { nodeFlags: readonly string[] }) => (x.nodeFlags.length ? x.nodeFlags.map((f) => `\`${f}\``).join(' ') : 'defaults');
+const flagsOf = (x: { tuning: { label: string } }) => x.tuning.label;
 
 /** Per interval and node flags: RSS with no benchmark maps against RSS at the largest scale. */
 function rssGrowth(r: BenchResults): Array<{ intervalS: number; flags: string; base: number; at: number; maps: number }> {
@@ -173,7 +177,7 @@ export interface TargetRow {
 export function targets(r: BenchResults): TargetRow[] {
   const at10k = r.scale.find((s) => s.benchMaps === 10_000);
   const big = r.count.find((c) => c.entries === 1_000_000);
-  const cpu = r.running.find((x) => x.benchMaps === 1000 && x.intervalS === 10 && x.nodeFlags.length === 0);
+  const cpu = r.running.find((x) => x.benchMaps === 1000 && x.intervalS === 10 && x.tuning.label === 'defaults');
   const growth = rssGrowth(r).filter((g) => g.maps === 10_000 && g.flags === 'defaults');
   const growth10k = growth.length ? Math.max(...growth.map((g) => g.at - g.base)) : null;
   const w = r.worstCaseExport;

@@ -52,20 +52,29 @@ export interface RunningAgent {
   readonly child: ChildProcess;
   readonly sink: OtlpSink;
   readonly intervalS: number;
-  /** Node.js flags it runs with (V8 tuning), empty for the defaults. */
-  readonly nodeFlags: readonly string[];
+  /** Runtime tuning it runs with (the defaults: none). */
+  readonly tuning: Tuning;
   /** Everything the agent wrote to stderr (its log). */
   readonly log: string[];
   stop(): Promise<void>;
 }
 
 /** Starts the CLI agent exporting to a fresh local sink, with a clean environment. */
-export async function startRunningAgent(intervalS: number, nodeFlags: readonly string[] = []): Promise<RunningAgent> {
+/** Node.js flags and environment (allocator settings) an agent runs with; `label` names it in reports. */
+export interface Tuning {
+  label: string;
+  nodeFlags: readonly string[];
+  env: Readonly<Record<string, string>>;
+}
+
+export const DEFAULTS: Tuning = { label: 'defaults', nodeFlags: [], env: {} };
+
+export async function startRunningAgent(intervalS: number, tuning: Tuning = DEFAULTS): Promise<RunningAgent> {
   const sink = await startOtlpSink();
   const child = spawn(
     process.execPath,
-    [...nodeFlags, BIN, 'run', `--interval=${intervalS}s`, '--exporters=otlp', '--otlp.protocol=http/protobuf', `--otlp.endpoint=${sink.url}`],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    [...tuning.nodeFlags, BIN, 'run', `--interval=${intervalS}s`, '--exporters=otlp', '--otlp.protocol=http/protobuf', `--otlp.endpoint=${sink.url}`],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...tuning.env } },
   );
   const log: string[] = [];
   child.stderr!.setEncoding('utf8');
@@ -75,7 +84,7 @@ export async function startRunningAgent(intervalS: number, nodeFlags: readonly s
     child,
     sink,
     intervalS,
-    nodeFlags,
+    tuning,
     log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -100,7 +109,7 @@ export async function waitForRequests(a: RunningAgent, n: number, timeoutMs: num
 
 export interface RunningFigures {
   intervalS: number;
-  nodeFlags: readonly string[];
+  tuning: Tuning;
   windowS: number;
   /** CPU over the window, % of one core, from /proc/<pid>/stat (10 ms ticks). */
   cpuPct: number;
@@ -144,7 +153,7 @@ export async function measureRunning(agents: RunningAgent[], windowS: number, co
     const inWindow = a.sink.requests.slice(start[i]!.requests);
     return {
       intervalS: a.intervalS,
-      nodeFlags: a.nodeFlags,
+      tuning: a.tuning,
       windowS: wall,
       cpuPct: ((end.stat - start[i]!.cpu.stat) / wall) * 100,
       cpuPctSchedstat: ((end.schedstat - start[i]!.cpu.schedstat) / wall) * 100,

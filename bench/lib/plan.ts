@@ -5,6 +5,18 @@
  * the harness's smoke test. Repetitions shrink with the map count so every scale costs a
  * similar wall time.
  */
+import { DEFAULTS, type Tuning } from './agent-process';
+
+/**
+ * What RSS is most sensitive to: V8's young generation capped at 1 MiB semi-spaces, and glibc
+ * kept from growing an arena per thread and from raising its mmap threshold (so the large
+ * per-collection buffers go back to the kernel when freed). Deployment settings, not code.
+ */
+export const TUNED: Tuning = {
+  label: 'tuned',
+  nodeFlags: ['--max-semi-space-size=1'],
+  env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
+};
 
 export interface Plan {
   mode: 'full' | 'tiny';
@@ -19,7 +31,7 @@ export interface Plan {
   /** Count cost against map size: entries of one preallocated hash map. */
   count: { maxEntries: number; sizes: number[]; reps: number; walkReps(entries: number): number; dumpUpTo: number };
   /** The running agent: at which scales (and with no benchmark maps), which intervals (run side by side), window length. */
-  running: { atMaps: number[]; intervalsS: number[]; windowS: number; baselineWindowS: number; nodeFlags: string[][] };
+  running: { atMaps: number[]; intervalsS: number[]; windowS: number; baselineWindowS: number; tunings: Tuning[] };
   /** Scales at which the OTLP request size is measured. */
   exportAt: number[];
 }
@@ -33,8 +45,7 @@ export function fullPlan(): Plan {
     peerReps: (n) => (n <= 100 ? 30 : n <= 1000 ? 15 : 5),
     warmup: 5,
     count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
-    // The defaults, and V8's young generation capped (what the RSS figures are most sensitive to).
-    running: { atMaps: [1000, 10_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, nodeFlags: [[], ['--max-semi-space-size=1']] },
+    running: { atMaps: [1000, 10_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, tunings: [DEFAULTS, TUNED] },
     exportAt: [1000, 10_000],
   };
 }
@@ -48,7 +59,7 @@ export function tinyPlan(): Plan {
     peerReps: () => 2,
     warmup: 1,
     count: { maxEntries: 2000, sizes: [0, 1000], reps: 8, walkReps: () => 2, dumpUpTo: 1000 },
-    running: { atMaps: [60], intervalsS: [1], windowS: 3, baselineWindowS: 3, nodeFlags: [[]] },
+    running: { atMaps: [60], intervalsS: [1], windowS: 3, baselineWindowS: 3, tunings: [DEFAULTS] },
     exportAt: [60],
   };
 }
