@@ -41,10 +41,12 @@ const struct btf_member* Member(const struct btf* btf, const char* type, const c
   return nullptr;
 }
 
-constexpr uint64_t kHashtabMapLockCount = 8;
-
 bool HasMember(const struct btf* btf, const char* type, const char* member) {
   return Member(btf, type, member) != nullptr;
+}
+
+bool HasFunc(const struct btf* btf, const char* name) {
+  return btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
 }
 
 }  // namespace
@@ -63,6 +65,13 @@ MemoryEstimator::MemoryEstimator(const std::string& btf_path) {
   bucket_ = StructSize(btf, "bucket");
   htab_elem_ = StructSize(btf, "htab_elem");
   llist_node_ = StructSize(btf, "llist_node");
+  // int __percpu *map_locked[HASHTAB_MAP_LOCK_COUNT]: per-CPU lock ints, 5.13 to 6.14.
+  if (const struct btf_member* m = Member(btf, "bpf_htab", "map_locked")) {
+    const struct btf_type* t = btf__type_by_id(btf, m->type);
+    if (t && btf_is_array(t)) htab_lock_count_ = btf_array(t)->nelems;
+  }
+  // hash_of_maps took spare elements for updates until its updates became in-place.
+  fd_htab_extra_elems_ = !HasFunc(btf, "htab_map_update_elem_in_place");
   array_ = StructSize(btf, "bpf_array");
   ringbuf_map_ = StructSize(btf, "bpf_ringbuf_map");
   {
@@ -117,13 +126,14 @@ double MemoryEstimator::Hash(const map_stats_record& rec) const {
       htab_elem_ + RoundUp(rec.key_size, 8) + (percpu ? sizeof(void*) : value_size);
 
   uint64_t usage = htab_ + bucket_ * RoundUpPow2(rec.max_entries);
-  // HASHTAB_MAP_LOCK_COUNT per-CPU ints: the formula keeps them even where rqspinlock
-  // buckets (6.15+) removed map_locked[].
-  usage += sizeof(int) * cpus_ * kHashtabMapLockCount;
+  // The per-CPU lock ints, where the kernel has them. (6.15 to 7.1 kernels still count them
+  // in their own figure although rqspinlock buckets removed them.)
+  usage += sizeof(int) * cpus_ * htab_lock_count_;
   if (prealloc) {
     uint64_t n = rec.max_entries;
-    // htab_has_extra_elems(): one spare element per CPU for updates of plain hash maps
-    if (!percpu && !lru && rec.type != BPF_MAP_TYPE_HASH_OF_MAPS) n += cpus_;
+    // htab_has_extra_elems(): one spare element per CPU for updates that are not in place
+    bool fd_htab = rec.type == BPF_MAP_TYPE_HASH_OF_MAPS;
+    if (!percpu && !lru && (!fd_htab || fd_htab_extra_elems_)) n += cpus_;
     usage += elem_size * n;
     if (percpu)
       usage += value_size * cpus_ * n;

@@ -41,6 +41,8 @@ class MemoryEstimator {
   uint64_t page_size_ = 4096;
   // sizeof() of kernel structures; 0 where BTF lacks them
   uint64_t htab_ = 0, bucket_ = 0, htab_elem_ = 0, llist_node_ = 0;
+  uint64_t htab_lock_count_ = 0;     // HASHTAB_MAP_LOCK_COUNT where bpf_htab has map_locked[]
+  bool fd_htab_extra_elems_ = true;  // hash_of_maps preallocates spare elements
   uint64_t array_ = 0;
   uint64_t ringbuf_map_ = 0, ringbuf_pgoff_ = 0;  // offsetof(bpf_ringbuf, consumer_pos) >> PAGE_SHIFT
   uint64_t lpm_node_ = 0;

@@ -52,6 +52,16 @@ function btf(): Facts {
 
 const members = (struct: string) => btf().members[struct] ?? [];
 
+/** num_possible_cpus(): per-CPU parts of a map are sized by it. */
+export function possibleCpus(): number {
+  let n = 0;
+  for (const range of readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(',')) {
+    const [a, b] = range.split('-').map(Number);
+    n += b === undefined ? 1 : b - a! + 1;
+  }
+  return n;
+}
+
 /** The kernel's release, as the matrix names it. */
 export function kernelRelease(): string {
   return process.env.EMP_KERNEL_UNDER_TEST || os.release();
@@ -64,6 +74,8 @@ export const features = {
   memUsage: () => members('bpf_map_ops').includes('map_mem_usage'),
   /** use_percpu_counter (6.1+): large non-preallocated hash maps count per CPU. */
   percpuCounter: () => members('bpf_htab').includes('use_percpu_counter'),
+  /** map_locked (5.13 to 6.14): per-CPU lock ints of every hash map. */
+  htabMapLocked: () => members('bpf_htab').includes('map_locked'),
   /** Whether the kernel knows a map type, e.g. 'BPF_MAP_TYPE_USER_RINGBUF'. */
   mapType: (name: string) => btf().mapTypes.includes(name),
 };

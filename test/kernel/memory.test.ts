@@ -7,7 +7,7 @@ import t from 'tap';
 import { Collector } from '../../src/collector';
 import type { ReaderOptions } from '../../src/native';
 import { ringbufWriter, tcpListeners } from '../helpers/fixtures';
-import { features, kernelRelease } from '../helpers/features';
+import { features, kernelRelease, possibleCpus } from '../helpers/features';
 import { bpftoolMap, bpftoolShow, collectOnce, createMap, F_NO_PREALLOC, fill, find, mapOps, type TestMap, u32 } from '../helpers/kernel';
 
 const exact = features.memUsage();
@@ -92,11 +92,11 @@ t.test('memory follows the fill and equals bpftool at every step, through the me
 
 /** One map of every type the agent has a formula for, in several shapes. */
 function estimable(t: Parameters<typeof createMap>[0]) {
-  const list: Array<{ label: string; id: number }> = [];
+  const list: Array<{ label: string; id: number; hash?: boolean }> = [];
   const add = (label: string, o: Parameters<typeof createMap>[1], n = 0) => {
     const m = createMap(t, o);
     if (n) fill(m, o.keySize, o.valueSize, n);
-    list.push({ label, id: m.id });
+    list.push({ label, id: m.id, hash: /hash/.test(String(o.type)) });
     return m;
   };
   for (const type of ['hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash'])
@@ -127,10 +127,17 @@ if (exact) {
     const maps = estimable(t);
     const col = await collectOnce({ memoryEstimate: 'always' });
     const shown = memlockById();
+    // One known difference: rqspinlock buckets (6.15) removed the per-CPU lock ints of hash
+    // maps (bpf_htab.map_locked), and the agent counts them only where the kernel's BTF has
+    // them, but htab_map_mem_usage went on counting HASHTAB_MAP_LOCK_COUNT (8) ints per
+    // possible CPU until 7.2. Where map_locked is gone, fdinfo is one of the two figures.
+    const leftover = features.htabMapLocked() ? 0 : 4 * 8 * possibleCpus();
     for (const x of maps) {
       const got = find(col, x.id);
+      const truth = shown.get(x.id)!;
       t.equal(got?.memoryEstimated, true, `${x.label}: estimated`);
-      t.equal(got?.memoryBytes, shown.get(x.id), `${x.label}: the estimate is fdinfo's figure`);
+      if (x.hash && leftover && got?.memoryBytes === truth - leftover) t.pass(`${x.label}: the estimate is fdinfo's figure but the lock ints this kernel no longer has`);
+      else t.equal(got?.memoryBytes, truth, `${x.label}: the estimate is fdinfo's figure`);
     }
     // By default fdinfo is read: it is exact here.
     const auto = await collectOnce();
