@@ -432,7 +432,7 @@ export const SCHEMA = {
   },
   walk: {
     enabled: {
-      doc: 'On kernels without bpf_map_sum_elem_count (< 6.6), count hash maps that keep no counter (preallocated, LRU, per-CPU-counted) by an in-kernel element walk (iter/bpf_map_elem; needs CAP_SYS_ADMIN). Off: those maps report no entries.',
+      doc: 'Count by an in-kernel element walk (needs CAP_SYS_ADMIN) the maps the kernel keeps no count of: on kernels without bpf_map_sum_elem_count (< 6.6) the hash maps with no counter of their own (preallocated, LRU, per-CPU-counted; iter/bpf_map_elem), and sockmap on every kernel (iter/sockmap). Off: those maps report no entries.',
       format: 'boolean',
       default: true,
       env: 'EMP_WALK_ENABLED',
