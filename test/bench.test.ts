@@ -53,7 +53,8 @@ t.test('npm run bench -- --tiny: every scenario, and results of the right shape'
     t.equal(p.dump.entries, p.agentEntries, `${s.benchMaps} maps: bpftool's dump counted what the agent reported`);
     t.ok(p.consistent);
     t.ok(p.bpftoolShow.maps >= s.benchMaps, 'bpftool listed the maps');
-    for (const peer of [p.bpftoolShow, p.walk, p.dump]) t.ok(positive(peer.median) && positive(peer.overAgent), 'peer figure and ratio');
+    t.ok(positive(p.agentCollect.median) && p.agentCollect.median <= p.agent.median, 'the collect stage is part of the cycle');
+    for (const peer of [p.bpftoolShow, p.walk, p.dump]) t.ok(positive(peer.median) && positive(peer.overAgent) && peer.overCollect >= peer.overAgent, 'peer figure and ratios');
   }
 
   t.same(r.count.map((c) => c.entries), [0, 1000], 'the count scenario at each size');

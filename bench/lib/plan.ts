@@ -29,7 +29,7 @@ export interface Plan {
   peerReps(maps: number): number;
   warmup: number;
   /** Count cost against map size: entries of one preallocated hash map. */
-  count: { maxEntries: number; sizes: number[]; reps: number; walkReps(entries: number): number; dumpUpTo: number };
+  count: { maxEntries: number; sizes: number[]; reps: number; warmupCycles: number; walkReps(entries: number): number; dumpUpTo: number };
   /** The running agent: at which scales (and with no benchmark maps), which intervals (run side by side), window length. */
   running: { atMaps: number[]; intervalsS: number[]; windowS: number; baselineWindowS: number; tunings: Tuning[] };
   /** Scales at which the OTLP request size is measured. */
@@ -44,7 +44,7 @@ export function fullPlan(): Plan {
     reps: (n) => (n <= 100 ? 400 : n <= 1000 ? 200 : 60),
     peerReps: (n) => (n <= 100 ? 30 : n <= 1000 ? 15 : 5),
     warmup: 5,
-    count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
+    count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 300, warmupCycles: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
     running: { atMaps: [1000, 10_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, tunings: [DEFAULTS, TUNED] },
     exportAt: [1000, 10_000],
   };
@@ -58,7 +58,7 @@ export function tinyPlan(): Plan {
     reps: () => 8,
     peerReps: () => 2,
     warmup: 1,
-    count: { maxEntries: 2000, sizes: [0, 1000], reps: 8, walkReps: () => 2, dumpUpTo: 1000 },
+    count: { maxEntries: 2000, sizes: [0, 1000], reps: 8, warmupCycles: 4, walkReps: () => 2, dumpUpTo: 1000 },
     running: { atMaps: [60], intervalsS: [1], windowS: 3, baselineWindowS: 3, tunings: [DEFAULTS] },
     exportAt: [60],
   };

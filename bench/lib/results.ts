@@ -30,9 +30,11 @@ export interface PeerResult {
   hashMaps: number;
   /** The agent's full cycle in the same interleaved loop as the peers, ms. */
   agent: Latency;
-  bpftoolShow: Latency & { maps: number; overAgent: number };
-  walk: Latency & { entries: number; overAgent: number };
-  dump: Latency & { entries: number; overAgent: number };
+  /** Its collect stage alone (every map counted, with memory; no metrics, no encoding), ms. */
+  agentCollect: Latency;
+  bpftoolShow: Latency & { maps: number; overAgent: number; overCollect: number };
+  walk: Latency & { entries: number; overAgent: number; overCollect: number };
+  dump: Latency & { entries: number; overAgent: number; overCollect: number };
   /** Entries the agent reported for the same maps: the walk and the dump must agree with it. */
   agentEntries: number;
   consistent: boolean;

@@ -80,9 +80,14 @@ async function measurePeers(plan: Plan, pool: MapPool, pipeline: AgentPipeline, 
   let listed = 0;
   let walked = 0;
   let dumped = 0;
+  const collect: number[] = [];
   const s = await interleave(
     {
-      agent: async () => (await pipeline.cycle()).total,
+      agent: async () => {
+        const c = await pipeline.cycle();
+        collect.push(c.collect);
+        return c.total;
+      },
       bpftoolShow: async () => {
         const r = await bpftoolShow();
         listed = r.maps;
@@ -108,14 +113,17 @@ async function measurePeers(plan: Plan, pool: MapPool, pipeline: AgentPipeline, 
   let agentEntries = 0;
   for (const m of latest.maps) if (ids.has(m.id)) agentEntries += m.entries ?? 0;
   const agent = latency(s.agent);
+  const agentCollect = latency(collect.slice(1));
   const over = (samples: number[]) => median(samples) / agent.median;
+  const overCollect = (samples: number[]) => median(samples) / agentCollect.median;
   return {
     reps,
     hashMaps: hash.length,
     agent,
-    bpftoolShow: { ...latency(s.bpftoolShow), maps: listed, overAgent: over(s.bpftoolShow) },
-    walk: { ...latency(s.walk), entries: walked, overAgent: over(s.walk) },
-    dump: { ...latency(s.dump), entries: dumped, overAgent: over(s.dump) },
+    agentCollect,
+    bpftoolShow: { ...latency(s.bpftoolShow), maps: listed, overAgent: over(s.bpftoolShow), overCollect: overCollect(s.bpftoolShow) },
+    walk: { ...latency(s.walk), entries: walked, overAgent: over(s.walk), overCollect: overCollect(s.walk) },
+    dump: { ...latency(s.dump), entries: dumped, overAgent: over(s.dump), overCollect: overCollect(s.dump) },
     agentEntries,
     consistent: walked === dumped && dumped === agentEntries,
   };
