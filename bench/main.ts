@@ -90,6 +90,7 @@ async function main(): Promise<void> {
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     bpftool: sh('bpftool', ['version']).split('\n')[0] ?? 'unknown',
     hostMapsAtStart: hostMaps(),
+    loadAverage: { start: Math.round(os.loadavg()[0]! * 100) / 100, end: Number.NaN },
     durationS: 0,
     phasesS: phases,
   };
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
     }
     const worst = await phase('worst-case request size', async () => worstCaseExport(await pipeline.collector.collect()));
     meta.durationS = (now() - started) / 1000;
+    meta.loadAverage.end = Math.round(os.loadavg()[0]! * 100) / 100;
     const results: BenchResults = { meta, scale, count, running, heapBaselineBytes, exportSize, worstCaseExport: worst };
 
     const json = JSON.stringify(results, null, 2);

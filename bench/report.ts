@@ -35,7 +35,7 @@ function verdict(ok: boolean | null): string {
 export function renderMarkdown(r: BenchResults): string {
   const m = r.meta;
   const out: string[] = [];
-  out.push(`Run of ${m.date.slice(0, 19).replace('T', ' ')} UTC, \`${m.command}\` (${m.mode} mode, seed ${m.seed}), ${num(m.durationS)} s in all.`);
+  out.push(`Run of ${m.date.slice(0, 19).replace('T', ' ')} UTC, \`${m.command}\` (${m.mode} mode, seed ${m.seed}), ${num(m.durationS)} s in all; load average (1 min) ${m.loadAverage.start} at the start, ${m.loadAverage.end} at the end.`);
   out.push('');
   out.push(
     table(
@@ -91,11 +91,11 @@ export function renderMarkdown(r: BenchResults): string {
   );
 
   out.push('', '### 4. Count cost against map size', '');
-  out.push('One preallocated hash map (4-byte keys, 8-byte values) filled to each size, with the host\'s other maps; full agent cycle and floor interleaved. Ratios are against the same map empty.', '');
+  out.push('One preallocated hash map (4-byte keys, 8-byte values, max_entries 1,000,000 in the full run), with the host\'s other maps, filled up to each size and deleted back down (0, 10k, 1M, 10k, 0: sizes visited twice pool both visits, so a drift in the machine\'s load does not land on the largest alone); full agent cycle and floor interleaved. Ratios are against the same map empty. The peers\' columns are from the way up.', '');
   out.push(
     table(
-      ['entries', 'agent reported', 'agent cycle, ms', '× empty', 'floor, ms', '× empty', 'get-next-key walk of the map, ms', '`bpftool map dump` of the map, ms'],
-      r.count.map((c) => [int(c.entries), c.reported === null ? 'missing' : int(c.reported), ms(c.agent), ratio(c.agentOverEmpty), ms(c.floor), ratio(c.floorOverEmpty), ms(c.walk), c.dump ? ms(c.dump) : 'not run']),
+      ['entries', 'agent reported', 'reps', 'agent cycle, ms', '× empty', 'floor, ms', '× empty', 'get-next-key walk of the map, ms', '`bpftool map dump` of the map, ms'],
+      r.count.map((c) => [int(c.entries), c.reported === null ? 'missing' : int(c.reported), int(c.reps), ms(c.agent), ratio(c.agentOverEmpty), ms(c.floor), ratio(c.floorOverEmpty), ms(c.walk), c.dump ? ms(c.dump) : 'not run']),
     ),
   );
 

@@ -44,7 +44,7 @@ export function fullPlan(): Plan {
     reps: (n) => (n <= 100 ? 400 : n <= 1000 ? 200 : 60),
     peerReps: (n) => (n <= 100 ? 30 : n <= 1000 ? 15 : 5),
     warmup: 5,
-    count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 300, warmupCycles: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
+    count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 500, warmupCycles: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
     running: { atMaps: [1000, 10_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, tunings: [DEFAULTS, TUNED] },
     exportAt: [1000, 10_000],
   };

@@ -91,6 +91,8 @@ export interface BenchResults {
     memoryGiB: number;
     bpftool: string;
     hostMapsAtStart: number;
+    /** 1-minute load average when the run started and ended (other work on the machine). */
+    loadAverage: { start: number; end: number };
     durationS: number;
     phasesS: Record<string, number>;
   };
