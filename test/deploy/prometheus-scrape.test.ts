@@ -153,10 +153,11 @@ t.test('Prometheus scrapes the agent and returns the utilization of a filled map
     }
   }
   const overview = await query(expandGrafana(dashboard.panels.find((p) => p.title.startsWith('Utilization'))!.targets![0]!.expr));
-  t.ok(
-    overview.data.result.some((s) => s.metric.ebpf_map_id === String(made.id)),
-    'the utilization panel shows the filled map',
-  );
+  // The panel is a top 20: other tests' fuller maps may push ours out, but never a less full one.
+  const ours = inserted / 64;
+  const shown = overview.data.result.some((s) => s.metric.ebpf_map_id === String(made.id));
+  const crowdedOut = overview.data.result.length === 20 && overview.data.result.every((s) => Number(s.value[1]) >= ours);
+  t.ok(shown || crowdedOut, 'the utilization panel shows the filled map, or 20 maps at least as full');
 
   await agent.stop();
   prom.kill('SIGTERM');
