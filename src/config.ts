@@ -357,7 +357,7 @@ export const SCHEMA = {
   health: {
     enabled: {
       doc: '`run`: serve /healthz (process up) and /readyz (last collection succeeded and is recent) over HTTP.',
-      format: Boolean,
+      format: 'boolean',
       default: false,
       env: 'EMP_HEALTH_ENABLED',
       arg: 'health.enabled',
