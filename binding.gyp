@@ -24,6 +24,7 @@
         "native/memlock.cc",
         "native/memory_estimate.cc",
         "native/elem_walker.cc",
+        "native/libbpf_log.cc",
         "native/walk_schedule.cc",
       ],
       "include_dirs": ["bpf", "<(INTERMEDIATE_DIR)"],

@@ -8,24 +8,32 @@
 #include <unistd.h>
 
 #include "elem_count.skel.h"
+#include "libbpf_log.h"
 
 namespace emp {
 
 ElemWalker::ElemWalker(const std::string& btf_path, SysError* error) {
+  LibbpfLog log;  // a refused program is an error here, not noise on stderr
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
   if (!btf_path.empty()) open_opts.btf_custom_path = btf_path.c_str();
-  skel_ = elem_count__open_opts(&open_opts);
-  if (!skel_) {
-    *error = MakeSysError(errno, "bpf_object__open", "cannot open the element-count program");
-    return;
-  }
-  int err = elem_count__load(skel_);
-  if (err) {
-    *error = MakeSysError(err, "bpf_prog_load",
-                          "the kernel refused the element-walk programs (iter/bpf_map_elem, "
-                          "iter/sockmap: Linux >= 5.10)");
+  // Both programs, else without iter/sockmap (Linux < 5.10): hash maps can still be walked
+  // (iter/bpf_map_elem, 5.9), sockmap then is not counted.
+  for (bool socks : {true, false}) {
+    skel_ = elem_count__open_opts(&open_opts);
+    if (!skel_) {
+      *error = MakeSysError(errno, "bpf_object__open", "cannot open the element-walk programs");
+      return;
+    }
+    if (!socks) bpf_program__set_autoload(skel_->progs.count_socks, false);
+    int err = elem_count__load(skel_);
+    if (!err) return;
     elem_count__destroy(skel_);
     skel_ = nullptr;
+    if (!socks)
+      *error = MakeSysError(err, "bpf_prog_load",
+                            "the kernel refused the element-walk program (iter/bpf_map_elem needs "
+                            "Linux >= 5.9)",
+                            log.Tail());
   }
 }
 
@@ -65,6 +73,7 @@ int ElemWalker::Count(uint32_t map_id, uint32_t map_type, uint64_t* count) {
   Walk walk = WalkFor(map_type);
   if (walk == Walk::kNone) return -EOPNOTSUPP;
   struct bpf_program* prog = walk == Walk::kElems ? skel_->progs.count_elems : skel_->progs.count_socks;
+  if (bpf_program__fd(prog) < 0) return -EOPNOTSUPP;  // not loaded on this kernel
   int map_fd = bpf_map_get_fd_by_id(map_id);
   if (map_fd < 0) return -errno;
 

@@ -11,41 +11,13 @@
 #include <cstdio>
 #include <cstring>
 
+#include "libbpf_log.h"
 #include "map_stats.h"
 #include "map_stats.skel.h"
 #include "map_stats_nokfunc.skel.h"
 
 namespace emp {
 namespace {
-
-// libbpf reports through one process-wide print callback; keep the tail of what it said
-// while we open and load, for the verifier log in an error.
-std::mutex g_log_mu;
-std::string* g_log = nullptr;
-
-int CaptureLibbpfLog(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof(line), fmt, args);
-  if (g_log != nullptr) {
-    g_log->append(line);
-    if (g_log->size() > 64 * 1024) g_log->erase(0, g_log->size() - 64 * 1024);
-  }
-  return n;
-}
-
-// The last lines of a verifier log: enough to see why, short enough for an error.
-std::string TrimLog(const std::string& log, size_t max_lines = 20) {
-  if (log.empty()) return log;  // substr(1) of "" throws: a crash on e.g. a missing BTF file
-  size_t pos = log.size();
-  size_t lines = 0;
-  while (pos > 0 && lines <= max_lines) {
-    pos = log.rfind('\n', pos - 1);
-    if (pos == std::string::npos) return log;
-    lines++;
-  }
-  return log.substr(pos + 1);
-}
 
 std::string HintFor(int err, const std::string& syscall, const ReaderOptions& options) {
   if (syscall == "btf__parse")
@@ -123,12 +95,15 @@ int OpenAndLoad(Skel* (*open)(const struct bpf_object_open_opts*), int (*load)(S
 
 MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
     : options_(options), memlock_(options.procfs), walks_(options.walk, options.btf_path) {
-  std::string log;
-  std::lock_guard<std::mutex> log_lock(g_log_mu);
-  g_log = &log;
-  libbpf_print_fn_t previous = libbpf_set_print(CaptureLibbpfLog);
+  Open(error);
+  // 4. The walk programs, once the iterator works (they capture libbpf's log themselves).
+  if (!*error) walks_.Load();
+}
+
+void MapStatsReader::Open(SysError* error) {
+  LibbpfLog log;  // what libbpf says while we open and load goes into the error
   auto fail = [&](int err, const char* syscall) {
-    std::string detail = TrimLog(log);
+    std::string detail = log.Tail();
     err = err < 0 ? -err : err;
     if (err >= __LIBBPF_ERRNO__START) err = EINVAL;  // libbpf's own codes are no errno
     *error = MakeSysError(err, syscall, HintFor(err, syscall, options_), detail);
@@ -167,8 +142,6 @@ MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
       }
     }
   }
-  libbpf_set_print(previous);
-  g_log = nullptr;
 }
 
 MapStatsReader::~MapStatsReader() { Close(); }

@@ -62,6 +62,7 @@ class MapStatsReader {
   bool kfunc_available() const { return kfunc_available_; }
 
  private:
+  void Open(SysError* error);  // steps 1-3 of the constructor
   SysError ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes);
 
   std::mutex mu_;

@@ -9,6 +9,12 @@
 
 namespace emp {
 
+void WalkSchedule::Load() {
+  if (!options_.enabled || walker_ || load_error_) return;
+  walker_ = std::make_unique<ElemWalker>(btf_path_, &load_error_);
+  if (load_error_) walker_.reset();
+}
+
 SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<double>* age_ms,
                             uint32_t* walks) {
   generation_++;
@@ -22,36 +28,35 @@ SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<dou
       due.push_back(i);
   }
   SysError error;
-  if (options_.enabled && !due.empty() && !walker_ && !load_error_) {
-    walker_ = std::make_unique<ElemWalker>(btf_path_, &load_error_);
-    if (load_error_) walker_.reset();
-  }
-  if (load_error_) error = load_error_;
+  if (!due.empty()) Load();
+  if (!due.empty() && load_error_) error = load_error_;
 
-  // 2. Longest without a count first (never counted before any), then by id.
-  auto cached = [&](const map_stats_record& rec) -> Entry* {
+  // 2. Fair turns: the map waiting longest goes first, waiting since its last walk or, if
+  //    never walked, since it was first seen (so new maps cannot starve counted ones).
+  const Clock::time_point now = Clock::now();
+  std::vector<Entry*> entry(n, nullptr);
+  for (size_t i : due) {
+    const map_stats_record& rec = records[i];
     auto it = cache_.find(rec.id);
     if (it == cache_.end() || it->second.type != rec.type ||
-        it->second.max_entries != rec.max_entries)
-      return nullptr;
-    return &it->second;
-  };
+        it->second.max_entries != rec.max_entries)  // a new map, or an id reused
+      it = cache_.insert_or_assign(rec.id, Entry{rec.type, rec.max_entries, 0, false, now, 0}).first;
+    it->second.generation = generation_;
+    entry[i] = &it->second;
+  }
   std::sort(due.begin(), due.end(), [&](size_t a, size_t b) {
-    const Entry* ea = cached(records[a]);
-    const Entry* eb = cached(records[b]);
-    if (!ea != !eb) return !ea;
-    if (ea && ea->walked_at != eb->walked_at) return ea->walked_at < eb->walked_at;
+    if (entry[a]->since != entry[b]->since) return entry[a]->since < entry[b]->since;
     return records[a].id < records[b].id;
   });
 
   // 3. Walk while the budget lasts; the first walk always happens.
-  const Clock::time_point start = Clock::now();
   const auto budget = std::chrono::duration<double, std::milli>(options_.budget_ms);
   uint64_t entries_left = options_.max_entries;
   bool walking = options_.enabled && walker_ != nullptr;
   for (size_t i : due) {
     map_stats_record& rec = records[i];
-    bool within = *walks == 0 || (rec.max_entries <= entries_left && Clock::now() - start < budget);
+    Entry& e = *entry[i];
+    bool within = *walks == 0 || (rec.max_entries <= entries_left && Clock::now() - now < budget);
     bool failed = false;
     if (walking && within) {
       uint64_t count = 0;
@@ -59,14 +64,16 @@ SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<dou
       if (err == 0) {
         (*walks)++;
         entries_left -= std::min<uint64_t>(entries_left, rec.max_entries);
-        cache_[rec.id] = Entry{rec.type, rec.max_entries, count, Clock::now(), generation_};
+        e.count = count;
+        e.counted = true;
+        e.since = Clock::now();
         rec.entries = static_cast<int64_t>(count);
         rec.count_method = MAP_COUNT_WALK;
         (*age_ms)[i] = 0;
         continue;
       }
       if (err == -ENOENT) {  // freed since the iterator saw it: not reported anyway
-        cache_.erase(rec.id);
+        e.generation = 0;  // forgotten below
         continue;
       }
       bool denied = err == -EPERM || err == -EACCES;
@@ -79,12 +86,11 @@ SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<dou
       failed = true;
     }
     // 4. Not walked now: the last walk's count, flagged stale; else skipped until its turn.
-    if (Entry* e = cached(rec)) {
-      e->generation = generation_;
-      rec.entries = static_cast<int64_t>(e->count);
+    if (e.counted) {
+      rec.entries = static_cast<int64_t>(e.count);
       rec.count_method = MAP_COUNT_WALK;
       rec.flags |= MAP_STATS_F_COUNT_STALE;
-      (*age_ms)[i] = std::chrono::duration<double, std::milli>(Clock::now() - e->walked_at).count();
+      (*age_ms)[i] = std::chrono::duration<double, std::milli>(Clock::now() - e.since).count();
     } else if (walking && !failed) {
       rec.count_method = MAP_COUNT_WALK;
       rec.flags |= MAP_STATS_F_WALK_SKIPPED;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Which maps get an element walk in a collection, and what the others report meanwhile.
 // A walk costs O(max_entries), so each collection has a budget (entries and time): the maps
-// counted longest ago go first, at least one map is walked per collection (so a map larger
-// than the whole budget is still counted, alone), and the rest keep the count of their last
-// walk, flagged stale, or are flagged skipped until their turn comes. Pure C++.
+// waiting longest go first (since their last walk, or since first seen), at least one map is
+// walked per collection (so a map larger than the whole budget is still counted, alone), and
+// the rest keep the count of their last walk, flagged stale, or are flagged skipped until
+// their turn comes. Pure C++.
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,11 @@ class WalkSchedule {
   WalkSchedule(const WalkOptions& options, std::string btf_path)
       : options_(options), btf_path_(std::move(btf_path)) {}
 
+  // Loads the walk programs now (when walks are enabled) rather than at the first map that
+  // needs one: the reader's fds stay the same from its start, and a refusal is known early
+  // (it is reported by the collections that need a walk).
+  void Load();
+
   // Counts the records flagged MAP_STATS_F_NEEDS_WALK, in place: entries, count_method
   // (MAP_COUNT_WALK) and the STALE / SKIPPED flags. age_ms[i] is how old records[i]'s walk
   // count is (0: walked now), -1 where no walk count applies. Returns the error that stopped
@@ -43,14 +49,15 @@ class WalkSchedule {
   struct Entry {
     uint32_t type;
     uint32_t max_entries;
-    uint64_t count;
-    Clock::time_point walked_at;
-    uint64_t generation;  // last collection that saw this id
+    uint64_t count;             // of the last walk, when counted
+    bool counted;               // walked at least once
+    Clock::time_point since;    // last walk, or first seen when never walked
+    uint64_t generation;        // last collection that saw this id
   };
 
   WalkOptions options_;
   std::string btf_path_;
-  std::unique_ptr<ElemWalker> walker_;  // loaded at the first map that needs a walk
+  std::unique_ptr<ElemWalker> walker_;  // loaded by Load()
   SysError load_error_;
   std::unordered_map<uint32_t, Entry> cache_;
   uint64_t generation_ = 0;

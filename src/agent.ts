@@ -25,10 +25,10 @@ export function createCollector(config: AgentConfig): Collector {
       useKfunc: config.counting.kfunc,
       useKernelState: config.counting.kernelState,
       readMemory: config.counting.memory,
-      btfPath: config.paths.btf,
       walk: config.walk.enabled,
       walkMaxEntries: config.walk.maxEntries,
       walkBudgetMs: config.walk.budgetMs,
+      btfPath: config.paths.btf,
       procfs: config.paths.procfs,
     },
     filter: makeFilter(config.filter),
@@ -46,6 +46,7 @@ export class Agent {
   #failing: string | null = null;
   #lastError: AgentError | null = null;
   #memoryWarned = false;
+  #walkWarned = false;
   #stopping: Promise<void> | null = null;
 
   /** Levels, forecasts, transition log lines and webhooks: the first collection listener. */
@@ -130,6 +131,14 @@ export class Agent {
           code: c.memoryError.code,
           error: c.memoryError.message,
           hint: c.memoryError.hint,
+        });
+      }
+      if (c.walkError && !this.#walkWarned) {
+        this.#walkWarned = true;
+        this.#log.warn('maps that need an element walk are not counted', {
+          code: c.walkError.code,
+          error: c.walkError.message,
+          hint: c.walkError.hint,
         });
       }
       for (const listener of this.#listeners) {
