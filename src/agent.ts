@@ -86,15 +86,22 @@ export class Agent {
   /** Loads the iterator, makes the first collection, starts exporting. Throws AgentError. */
   async start(): Promise<void> {
     this.#collector = createCollector(this.#config);
-    // The first collection must work: a permission problem is fatal at start, not later.
-    await this.#collectOnce(true);
-    this.#telemetry = await startTelemetry({
-      config: this.#config,
-      resource: buildResource({ machineIdFile: this.#config.paths.machineId }),
-      source: this,
-      log: this.#log,
-      self: this.self,
-    });
+    try {
+      // The first collection must work: a permission problem is fatal at start, not later.
+      await this.#collectOnce(true);
+      this.#telemetry = await startTelemetry({
+        config: this.#config,
+        resource: buildResource({ machineIdFile: this.#config.paths.machineId }),
+        source: this,
+        log: this.#log,
+        self: this.self,
+      });
+    } catch (e) {
+      // A failed start detaches the iterator it loaded.
+      await this.#collector.close();
+      this.#collector = null;
+      throw e;
+    }
     this.#log.info('agent started', {
       maps: this.#latest?.maps.length ?? 0,
       interval_ms: this.#config.intervalMs,
