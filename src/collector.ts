@@ -140,7 +140,7 @@ export class Collector {
     const start = performance.now();
     const raw = await this.#reader.collect();
     const records = parseRecords(raw.records);
-    const walkError = raw.walkError ? toWalkError(raw.walkError) : null;
+    const walkError = raw.walkError ? recode('EMP_WALK_FAILED', raw.walkError) : null;
     const ctx: FillContext = {
       kfuncAvailable: this.#reader.kfuncAvailable,
       kernelState: this.#options.useKernelState !== false,
@@ -180,7 +180,7 @@ export class Collector {
       maps,
       mapsSeen: records.length,
       bytesRead: raw.bytesRead,
-      memoryError: raw.memoryError ? toMemoryError(raw.memoryError) : null,
+      memoryError: raw.memoryError ? recode('EMP_MEMORY_UNREADABLE', raw.memoryError) : null,
       walks: raw.walks,
       walkError,
     };
@@ -193,19 +193,10 @@ export class Collector {
   }
 }
 
-function toMemoryError(e: Error): AgentError {
+/** An addon error re-coded as a partial failure of one collection (memory, walks). */
+function recode(code: 'EMP_MEMORY_UNREADABLE' | 'EMP_WALK_FAILED', e: Error): AgentError {
   const sys = toAgentError(e);
-  return new AgentError('EMP_MEMORY_UNREADABLE', sys.message, {
-    hint: sys.hint,
-    cause: e,
-    ...(sys.errno !== undefined && { errno: sys.errno }),
-    ...(sys.syscall !== undefined && { syscall: sys.syscall }),
-  });
-}
-
-function toWalkError(e: Error): AgentError {
-  const sys = toAgentError(e);
-  return new AgentError('EMP_WALK_FAILED', sys.message, {
+  return new AgentError(code, sys.message, {
     hint: sys.hint,
     cause: e,
     ...(sys.errno !== undefined && { errno: sys.errno }),
