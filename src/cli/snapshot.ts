@@ -39,7 +39,9 @@ export function snapshotJson(c: Collection, pressure: PressureReadout | null = n
   // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN): scripts can tell it
   // from a per-map gap.
   const memoryError = c.memoryError && { code: c.memoryError.code, message: c.memoryError.message, hint: c.memoryError.hint };
-  return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: memoryError, maps }, null, 2);
+  // Why maps that need an element walk (kernels < 6.6) have no count, when they do not.
+  const walkError = c.walkError && { code: c.walkError.code, message: c.walkError.message, hint: c.walkError.hint };
+  return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: memoryError, walk_error: walkError, maps }, null, 2);
 }
 
 /** A walk count from an earlier collection says how old it is. */
@@ -67,6 +69,10 @@ export function snapshotTable(c: Collection, pressure: PressureReadout | null = 
   out += `\n${c.maps.length} maps`;
   if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
   if (c.memoryError) out += `\nmemory not readable (${c.memoryError.code}): ${c.memoryError.hint}`;
+  if (c.walkError) {
+    const n = c.maps.filter((m) => m.countMethod === 'none' && m.notCounted?.startsWith('needs an element walk')).length;
+    out += `\n${n} map${n === 1 ? '' : 's'} not counted (${c.walkError.code}): ${c.walkError.hint}`;
+  }
   return out;
 }
 

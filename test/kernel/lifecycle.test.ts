@@ -8,6 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import t from 'tap';
 import { Collector } from '../../src/collector';
 import { bpftoolDumpCount, bpftoolMap, createMap, F_NO_PREALLOC, fill, find, holdMapInChild, mapOps } from '../helpers/kernel';
+import { assertMemory } from '../helpers/memory-truth';
 
 const collector = new Collector({});
 t.teardown(() => collector.close());
@@ -52,7 +53,7 @@ t.test('a pinned map: listed while pinned (no fd open), gone once unpinned', asy
   t.equal(got?.name, 'lc_pinned');
   t.equal(got?.entries, bpftoolDumpCount(m.id));
   t.equal(got?.entries, 12);
-  t.equal(got?.memoryBytes, bpftoolMap(m.id).bytes_memlock, 'memory equals bpftool');
+  assertMemory(t, got, bpftoolMap(m.id).bytes_memlock, 'pinned');
 
   rmSync(pin);
   await untilFreed(m.id);
@@ -65,7 +66,7 @@ t.test('a map held by another process, unpinned: listed; gone once that process 
   t.equal(got?.name, 'lc_child');
   t.equal(got?.type, 'lru_hash');
   t.equal(got?.entries, bpftoolDumpCount(held.id), 'entries as a dump counts them');
-  t.equal(got?.memoryBytes, bpftoolMap(held.id).bytes_memlock, 'memory read through an fd of our own');
+  assertMemory(t, got, bpftoolMap(held.id).bytes_memlock, 'held by another process (read through an fd of our own)');
 
   await held.kill();
   await untilFreed(held.id);
@@ -82,7 +83,7 @@ t.test('a map created after the collector started: in its next collection', asyn
   t.equal(got?.entries, 21);
   t.equal(got?.utilization, 21 / 50);
   t.equal(got?.maxEntries, 50);
-  t.equal(got?.memoryBytes, bpftoolMap(m.id).bytes_memlock);
+  assertMemory(t, got, bpftoolMap(m.id).bytes_memlock, 'created late');
 });
 
 t.test('a map that changes between collections: right in each', async (t) => {
@@ -98,12 +99,13 @@ t.test('a map that changes between collections: right in each', async (t) => {
       mapOps().delete(m.fd, key);
     }
     const got = find(await collector.collect(), m.id);
-    const truth = bpftoolMap(m.id).bytes_memlock;
     t.equal(got?.entries, total, `${total} entries`);
-    t.equal(got?.memoryBytes, truth, `memory with ${total} entries equals bpftool (${truth})`);
-    memory.push(truth);
+    assertMemory(t, got, bpftoolMap(m.id).bytes_memlock, `with ${total} entries`);
+    memory.push(got?.memoryBytes ?? 0);
   }
-  t.ok(memory[2]! > memory[0]!, 'the figure did move (else this test would prove nothing)');
+  // Before 6.4 fdinfo charges such a map as if full; the estimate follows the entries.
+  t.ok(memory[2]! > memory[0]!, `the figure did move (${memory.join(', ')}), else this test would prove nothing`);
+  t.ok(memory[3]! < memory[2]!, 'and fell back when entries were deleted');
 });
 
 t.test('a map closed by its only holder: gone in the next collection', async (t) => {

@@ -6,12 +6,17 @@
 // - creating and reading the iterator (BPF_LINK_CREATE, BPF_ITER_CREATE, read): nothing more;
 //   it walks every map on the host from inside the kernel, so every map is listed;
 // - bpf_map_sum_elem_count (a kfunc called by the program): nothing more;
-// - memory (BPF_MAP_GET_FD_BY_ID, then fdinfo): CAP_SYS_ADMIN.
+// - memory (BPF_MAP_GET_FD_BY_ID, then fdinfo): CAP_SYS_ADMIN;
+// - before 6.6, an element walk (BPF_MAP_GET_FD_BY_ID, then an iter/bpf_map_elem link):
+//   CAP_SYS_ADMIN. Before 6.4, memory of the types with a formula is estimated from the
+//   iterator's record, which needs nothing more.
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { bpftoolRaw } from '../helpers/bpftool-names';
 import { runBuiltCli, STACK_TRACE } from '../helpers/cli';
-import { bpftoolDumpCount, createMap, fill } from '../helpers/kernel';
+import { features } from '../helpers/features';
+import { bpftoolDumpCount, createMap, F_NO_PREALLOC, fill } from '../helpers/kernel';
+import { assertMemory, estimatesMemory } from '../helpers/memory-truth';
 
 /** setpriv keeping uid 0 with only these capabilities (none: []). */
 const withCaps = (caps: string[]) => ['setpriv', '--inh-caps=-all', '--ambient-caps=-all', `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`, '--reuid=0', '--'];
@@ -38,12 +43,20 @@ t.test('without CAP_BPF/CAP_PERFMON: exit 1, EMP_PERMISSION and the hint', async
   }
 });
 
-t.test('with CAP_BPF+CAP_PERFMON, without CAP_SYS_ADMIN: every map, counted, memory said to be unreadable', async (t) => {
+t.test('with CAP_BPF+CAP_PERFMON, without CAP_SYS_ADMIN: every map listed; what needs a map fd is said to', async (t) => {
+  // Counting needs nothing more where the kfunc or a kernel counter does it (6.6+, or a
+  // non-preallocated hash map on any kernel); before 6.6 a preallocated hash map needs an
+  // element walk, which needs a map fd: CAP_SYS_ADMIN. Memory from fdinfo needs a map fd too;
+  // before 6.4 the types with a formula are estimated from the iterator's record instead.
   const full = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 20, name: 'priv_full' });
   fill(full, 4, 8, 20);
   const some = createMap(t, { type: 'lru_hash', keySize: 4, valueSize: 8, maxEntries: 64, name: 'priv_some' });
   fill(some, 4, 8, 10);
+  const counter = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 32, flags: F_NO_PREALLOC, name: 'priv_counter' });
+  fill(counter, 4, 8, 7);
   const arr = createMap(t, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 4, name: 'priv_arr' });
+  // No memory formula on any kernel: its memory is fdinfo's or nothing.
+  createMap(t, { type: 'devmap', keySize: 4, valueSize: 4, maxEntries: 4, name: 'priv_dev' });
 
   const before = bpftoolRaw();
   const r = await runBuiltCli(SNAPSHOT_JSON, { wrapper: withCaps(['bpf', 'perfmon']) });
@@ -51,22 +64,40 @@ t.test('with CAP_BPF+CAP_PERFMON, without CAP_SYS_ADMIN: every map, counted, mem
   t.equal(r.code, 0, `works; stderr: ${r.stderr}`);
   const out = JSON.parse(r.stdout) as {
     memory_error: { code: string; hint: string } | null;
-    maps: Array<{ id: number; name: string; entries: number | null; memory_bytes: number | null }>;
+    walk_error: { code: string; hint: string } | null;
+    maps: Array<{ id: number; name: string; type: string; entries: number | null; count_method: string; not_counted: string | null; memory_bytes: number | null; memory_estimated: boolean }>;
   };
-  t.equal(out.memory_error?.code, 'EMP_MEMORY_UNREADABLE', 'the output says memory is not readable, with its code');
-  t.match(out.memory_error?.hint, /CAP_SYS_ADMIN/, 'and what would make it readable');
-  t.same(out.maps.filter((m) => m.memory_bytes !== null).map((m) => m.id), [], 'memory null for every map, never a made-up figure');
-
   const ours = new Map(out.maps.map((m) => [m.id, m]));
   const missing = [...before.keys()].filter((id) => after.has(id) && !ours.has(id));
   t.same(missing, [], 'every map bpftool (as root) listed before and after is listed without CAP_SYS_ADMIN');
-  t.equal(ours.get(full.id)?.entries, 20, 'entries still counted (the kfunc needs no more)');
-  t.equal(ours.get(some.id)?.entries, bpftoolDumpCount(some.id));
   t.equal(ours.get(arr.id)?.name, 'priv_arr');
+
+  // Memory: never a made-up figure.
+  t.equal(out.memory_error?.code, 'EMP_MEMORY_UNREADABLE', 'the output says memory is not readable, with its code');
+  t.match(out.memory_error?.hint, /CAP_SYS_ADMIN/, 'and what would make it readable');
+  const wrong = out.maps.filter((m) => (m.memory_bytes !== null) !== (m.memory_estimated && estimatesMemory(m.type)));
+  t.same(wrong.map((m) => `${m.id} ${m.type}`), [], `memory only where estimated (${features.memUsage() ? 'none: 6.4+' : 'types with a formula: < 6.4'}), null elsewhere`);
+
+  // Entries.
+  t.equal(ours.get(counter.id)?.entries, 7, `non-preallocated hash counted (${ours.get(counter.id)?.count_method})`);
+  if (features.kfunc()) {
+    t.equal(out.walk_error, null, 'no element walk needed (6.6+)');
+    t.equal(ours.get(full.id)?.entries, 20, 'entries still counted (the kfunc needs no more)');
+    t.equal(ours.get(some.id)?.entries, bpftoolDumpCount(some.id));
+  } else {
+    t.equal(out.walk_error?.code, 'EMP_WALK_FAILED', 'the output says the walks failed, with its code');
+    t.match(out.walk_error?.hint, /CAP_SYS_ADMIN/, 'and what would make them work');
+    for (const m of [full, some]) {
+      const got = ours.get(m.id);
+      t.equal(got?.entries, null, `${got?.name}: not counted (< 6.6: needs a walk), never a guess`);
+      t.match(got?.not_counted, /element walk.*failed.*CAP_SYS_ADMIN/, `${got?.name}: and says why`);
+    }
+  }
 
   const table = await runBuiltCli(['snapshot', '--pressure.snapshot-interval=0'], { wrapper: withCaps(['bpf', 'perfmon']) });
   t.equal(table.code, 0);
   t.match(table.stdout, /^memory not readable \(EMP_MEMORY_UNREADABLE\): .*CAP_SYS_ADMIN/m, 'the table says so too');
+  if (!features.kfunc()) t.match(table.stdout, /^\d+ maps? not counted \(EMP_WALK_FAILED\): .*CAP_SYS_ADMIN/m, 'and that maps were not counted');
 });
 
 t.test('CAP_SYS_ADMIN alone implies the rest: works, memory read', async (t) => {
@@ -74,9 +105,10 @@ t.test('CAP_SYS_ADMIN alone implies the rest: works, memory read', async (t) => 
   fill(m, 4, 8, 2);
   const r = await runBuiltCli(SNAPSHOT_JSON, { wrapper: withCaps(['sys_admin']) });
   t.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { memory_error: unknown; maps: Array<{ id: number; entries: number | null; memory_bytes: number | null }> };
+  const out = JSON.parse(r.stdout) as { memory_error: unknown; walk_error: unknown; maps: Array<{ id: number; type: string; entries: number | null; memory_bytes: number | null; memory_estimated: boolean }> };
   t.equal(out.memory_error, null);
+  t.equal(out.walk_error, null);
   const got = out.maps.find((x) => x.id === m.id);
-  t.equal(got?.entries, 2);
-  t.equal(got?.memory_bytes, bpftoolRaw().get(m.id)?.bytes_memlock);
+  t.equal(got?.entries, 2, 'counted, by walk where the kernel has no kfunc');
+  assertMemory(t, got && { type: got.type, memoryBytes: got.memory_bytes, memoryEstimated: got.memory_estimated }, bpftoolRaw().get(m.id)?.bytes_memlock, 'priv_admin');
 });
