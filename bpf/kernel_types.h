@@ -104,4 +104,15 @@ struct bpf_shtab {
 	atomic_t count;
 } __pai;
 
+/* lib/rhashtable.c keeps `nelems`, exact, under the table's own locking. */
+struct rhashtable {
+	atomic_t nelems;
+} __pai;
+
+/* kernel/bpf/rhashtab.c (7.2+): BPF_MAP_TYPE_RHASH, a resizable hash on rhashtable. */
+struct bpf_rhtab {
+	struct bpf_map map;
+	struct rhashtable ht;
+} __pai;
+
 #endif /* KERNEL_TYPES_H */

@@ -34,6 +34,9 @@ extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym __weak;
 const volatile _Bool use_kfunc = 1;	    /* off: exercise the pre-6.6 paths on any kernel */
 const volatile _Bool use_kernel_state = 1; /* off: report only what the kfunc counts */
 
+/* uapi values newer than libbpf 1.1's headers (enum bpf_map_type is ABI: they never move). */
+#define MAP_TYPE_RHASH 35 /* 7.2+ */
+
 static __always_inline _Bool is_hash_family(__u32 type)
 {
 	return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_PERCPU_HASH ||
@@ -150,6 +153,15 @@ static __always_inline void count_kernel_state(struct bpf_map *map, struct map_s
 		/* An array of socket slots with no count: user space walks it (iter/sockmap). */
 		rec->flags |= MAP_STATS_F_NEEDS_WALK;
 		return;
+	case MAP_TYPE_RHASH: {
+		struct bpf_rhtab *rhtab = (void *)map;
+
+		if (!bpf_core_field_exists(rhtab->ht.nelems))
+			return;
+		rec->entries = BPF_CORE_READ(rhtab, ht.nelems.counter);
+		rec->count_method = MAP_COUNT_KERNEL_COUNTER;
+		return;
+	}
 	case BPF_MAP_TYPE_SOCKHASH: {
 		struct bpf_shtab *shtab = (void *)map;
 

@@ -74,6 +74,8 @@ const TYPES: readonly MapTypeInfo[] = [
   { id: 31, name: 'user_ringbuf', fill: 'bytes', counted: KERNEL_STATE('producer - consumer position') },
   { id: 32, name: 'cgrp_storage', fill: 'none', reason: LOCAL_STORAGE },
   { id: 33, name: 'arena', fill: 'none', reason: 'memory arena: max_entries counts pages, mapped on demand' },
+  { id: 34, name: 'insn_array', fill: 'none', reason: PREALLOCATED },
+  { id: 35, name: 'rhash', fill: 'entries', counted: '`kernel_counter` (rhashtable `nelems`), 7.2+' },
 ];
 
 const BY_ID = new Map(TYPES.map((t) => [t.id, t]));

@@ -136,6 +136,18 @@ const cases: Case[] = [
       return { id: m.id, truth: () => bpftoolDumpCount(m.id) };
     },
   },
+  {
+    row: 'rhash',
+    needs: 'BPF_MAP_TYPE_RHASH',
+    method: 'kernel_counter',
+    make(t) {
+      // Resizable, always without preallocation; max_entries is still a hard limit.
+      const m = createMap(t, { type: 'rhash', keySize: 4, valueSize: 8, maxEntries: 16, flags: F_NO_PREALLOC, name: 'ty_rhash' });
+      t.equal(fill(m, 4, 8, 20), 16, 'rhash: full at max_entries (16 of 20 inserted)');
+      for (let k = 0; k < 5; k++) mapOps().delete(m.fd, u32(k * 3));
+      return { id: m.id, truth: () => bpftoolDumpCount(m.id) };
+    },
+  },
   ...['sockhash', 'sockmap'].map(
     (type): Case => ({
       row: type,
@@ -218,6 +230,7 @@ t.test('types whose fill means nothing: limit and memory only, and the snapshot 
   make('cpumap', { keySize: 4, valueSize: 4, maxEntries: 2 });
   make('bloom_filter', { keySize: 0, valueSize: 4, maxEntries: 64 }, 'BPF_MAP_TYPE_BLOOM_FILTER');
   make('task_storage', { keySize: 4, valueSize: 8, maxEntries: 0, flags: F_NO_PREALLOC, btf: true }, 'BPF_MAP_TYPE_TASK_STORAGE');
+  make('insn_array', { keySize: 4, valueSize: 16, maxEntries: 4 }, 'BPF_MAP_TYPE_INSN_ARRAY');
   const col = await collectOnce();
   for (const { type, max, m } of made) {
     if (!m) {
