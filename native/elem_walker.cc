@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "elem_count.skel.h"
+#include "core_btf.h"
 #include "libbpf_log.h"
 
 namespace emp {
@@ -15,7 +16,7 @@ namespace emp {
 ElemWalker::ElemWalker(const std::string& btf_path, SysError* error) {
   LibbpfLog log;  // a refused program is an error here, not noise on stderr
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
-  if (!btf_path.empty()) open_opts.btf_custom_path = btf_path.c_str();
+  open_opts.btf_custom_path = CoreBtfPath(btf_path);
   // Both programs, else without iter/sockmap (Linux < 5.10): hash maps can still be walked
   // (iter/bpf_map_elem, 5.9), sockmap then is not counted.
   for (bool socks : {true, false}) {
