@@ -62,7 +62,9 @@ class Reader : public Napi::ObjectWrap<Reader> {
       closed.Reject(ToJsError(env, MakeSysError(EBADF, "collect", "the reader was closed")).Value());
       return closed.Promise();
     }
-    auto* worker = new CollectWorker(env, reader_);
+    Napi::Function select;
+    if (info.Length() > 0 && info[0].IsFunction()) select = info[0].As<Napi::Function>();
+    auto* worker = new CollectWorker(env, reader_, select);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -6,28 +6,41 @@
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "errno_error.h"
+#include "map_stats.h"
 #include "map_stats_reader.h"
 
 namespace emp {
 
+// With a select function, a collection takes two turns off the main thread: Read() (the
+// iterator), then select(records) on the main thread says which maps the caller reports, and
+// Complete() walks and reads memory for those only. Without one, one turn does both.
 class CollectWorker : public Napi::AsyncWorker {
  public:
-  CollectWorker(Napi::Env env, std::shared_ptr<MapStatsReader> reader)
+  CollectWorker(Napi::Env env, std::shared_ptr<MapStatsReader> reader, Napi::Function select)
       : Napi::AsyncWorker(env, "ebpf-map-pressure:collect"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        reader_(std::move(reader)) {}
+        reader_(std::move(reader)) {
+    if (!select.IsEmpty()) select_ = Napi::Persistent(select);
+  }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    error_ = reader_->Collect(&collection_);
+    if (select_.IsEmpty())
+      error_ = reader_->Collect(&collection_);
+    else if (!read_)
+      error_ = reader_->Read(&collection_);
+    else
+      error_ = reader_->Complete(&collection_, wanted_);
     if (error_) SetError(error_.syscall);  // the real error is built in OnError
   }
 
   void OnOK() override {
     Napi::Env env = Env();
+    if (!select_.IsEmpty() && !read_) return Select(env);
     Napi::Object result = Napi::Object::New(env);
     auto records = Napi::Buffer<uint8_t>::Copy(env, collection_.records.data(),
                                                collection_.records.size());
@@ -56,8 +69,41 @@ class CollectWorker : public Napi::AsyncWorker {
   }
 
  private:
+  // The second turn's worker, taking over this one's collection and promise.
+  CollectWorker(Napi::Env env, const CollectWorker& first, std::vector<uint8_t> wanted)
+      : Napi::AsyncWorker(env, "ebpf-map-pressure:collect"),
+        deferred_(first.deferred_),
+        reader_(first.reader_),
+        select_(Napi::Persistent(first.select_.Value())),
+        read_(true),
+        wanted_(std::move(wanted)) {}
+
+  // Between the turns, on the main thread: select(records) -> one byte per record.
+  void Select(Napi::Env env) {
+    size_t n = collection_.records.size() / sizeof(map_stats_record);
+    std::vector<uint8_t> wanted;
+    try {
+      Napi::Value picked = select_.Call({Napi::Buffer<uint8_t>::Copy(env, collection_.records.data(),
+                                                                     collection_.records.size())});
+      if (!picked.IsTypedArray() || picked.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+          picked.As<Napi::Uint8Array>().ElementLength() != n)
+        throw Napi::TypeError::New(env, "select must return a Uint8Array of one byte per record");
+      auto bytes = picked.As<Napi::Uint8Array>();
+      wanted.assign(bytes.Data(), bytes.Data() + n);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+      return;
+    }
+    auto* next = new CollectWorker(env, *this, std::move(wanted));
+    next->collection_ = std::move(collection_);
+    next->Queue();
+  }
+
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<MapStatsReader> reader_;  // kept alive even if closed meanwhile
+  Napi::FunctionReference select_;
+  bool read_ = false;  // the first turn (Read) is done
+  std::vector<uint8_t> wanted_;
   Collection collection_;
   SysError error_;
 };

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core_btf.h"
 #include "libbpf_log.h"
 #include "map_stats.h"
 #include "map_stats.skel.h"
@@ -112,7 +113,7 @@ void MapStatsReader::Open(SysError* error) {
 
   // 1. Open: parse the embedded object, resolve BTF.
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
-  if (!options_.btf_path.empty()) open_opts.btf_custom_path = options_.btf_path.c_str();
+  open_opts.btf_custom_path = CoreBtfPath(options_.btf_path);
   if (!options_.btf_path.empty() && !ParsesAsBtf(options_.btf_path)) {
     fail(-errno, "btf__parse");
   } else {
@@ -186,6 +187,11 @@ SysError MapStatsReader::ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes
 }
 
 SysError MapStatsReader::Collect(Collection* out) {
+  SysError error = Read(out);
+  return error ? error : Complete(out, {});
+}
+
+SysError MapStatsReader::Read(Collection* out) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!prog_) return MakeSysError(EBADF, "collect", "the reader was closed");
 
@@ -200,16 +206,34 @@ SysError MapStatsReader::Collect(Collection* out) {
                                               std::to_string(records[i].size) + ", version " +
                                               std::to_string(records[i].version));
   }
+  return {};
+}
+
+SysError MapStatsReader::Complete(Collection* out, const std::vector<uint8_t>& wanted) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!prog_) return MakeSysError(EBADF, "collect", "the reader was closed");
+
+  auto* records = reinterpret_cast<map_stats_record*>(out->records.data());
+  size_t n = out->records.size() / sizeof(map_stats_record);
+  if (!wanted.empty() && wanted.size() != n)
+    return MakeSysError(EINVAL, "collect", "the selection has " + std::to_string(wanted.size()) +
+                                               " entries for " + std::to_string(n) + " records");
+  auto skipped = [&](size_t i) { return !wanted.empty() && !wanted[i]; };
+  // A map the caller does not report is not touched: no walk, no fd, no fdinfo read.
+  for (size_t i = 0; i < n; i++)
+    if (skipped(i)) records[i].flags &= ~MAP_STATS_F_NEEDS_WALK;
+
   // Walks first: the memlock cache follows the counts they produce.
   out->walk_error = walks_.Fill(records, n, &out->count_age_ms, &out->walks);
   std::vector<double> estimates(n, -1);
   bool estimate = estimator_ && (options_.memory_estimate == ReaderOptions::Estimate::kAlways ||
                                  !estimator_->fdinfo_exact());
-  for (size_t i = 0; estimate && i < n; i++) estimates[i] = estimator_->Estimate(records[i]);
+  for (size_t i = 0; estimate && i < n; i++)
+    if (!skipped(i)) estimates[i] = estimator_->Estimate(records[i]);
   out->memory_estimated.assign(n, 0);
   for (size_t i = 0; i < n; i++) out->memory_estimated[i] = estimates[i] >= 0;
   if (options_.read_memory)
-    out->memory_error = memlock_.Fill(records, n, estimates, &out->memlock, &out->memlock_reads);
+    out->memory_error = memlock_.Fill(records, n, estimates, wanted, &out->memlock, &out->memlock_reads);
   else
     out->memlock.assign(n, -1);
   return {};

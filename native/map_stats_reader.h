@@ -55,8 +55,14 @@ class MapStatsReader {
   MapStatsReader(MapStatsReader&&) = delete;
   MapStatsReader& operator=(MapStatsReader&&) = delete;
 
-  // Thread-safe; one collection at a time (a second caller waits).
+  // Thread-safe; one collection at a time (a second caller waits). Collect() is Read()
+  // then Complete() of every record.
   SysError Collect(Collection* out);
+  // 1. The iterator's records, checked, into out->records.
+  SysError Read(Collection* out);
+  // 2. Walks and memory for the records the caller reports: wanted[i] != 0, or all when
+  //    wanted is empty. The others keep the iterator's figures and get memory -1.
+  SysError Complete(Collection* out, const std::vector<uint8_t>& wanted);
   void Close();
   bool closed() const { return prog_ == nullptr; }
   bool kfunc_available() const { return kfunc_available_; }

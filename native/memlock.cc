@@ -61,7 +61,8 @@ int MemlockCache::ReadOne(uint32_t id, double* memlock) {
 }
 
 SysError MemlockCache::Fill(const map_stats_record* records, size_t n,
-                            const std::vector<double>& preset, std::vector<double>* memlock,
+                            const std::vector<double>& preset,
+                            const std::vector<uint8_t>& wanted, std::vector<double>* memlock,
                             uint32_t* reads) {
   generation_++;
   memlock->assign(n, -1);
@@ -69,6 +70,7 @@ SysError MemlockCache::Fill(const map_stats_record* records, size_t n,
   SysError denied;
   for (size_t i = 0; i < n; i++) {
     const map_stats_record& rec = records[i];
+    if (i < wanted.size() && !wanted[i]) continue;  // not reported: forgotten below
     if (i < preset.size() && preset[i] >= 0) {
       (*memlock)[i] = preset[i];
       continue;

@@ -21,10 +21,12 @@ class MemlockCache {
   explicit MemlockCache(std::string procfs = "/proc") : procfs_(std::move(procfs)) {}
 
   // Fills memlock[i] for records[i] (-1 where unknown); where preset[i] >= 0 (an estimate)
-  // that is used and fdinfo not read. Returns the error that stopped all reads (EPERM), if
-  // any; a map freed meanwhile is just unknown.
+  // that is used and fdinfo not read; where wanted is not empty and wanted[i] is 0, nothing
+  // is read (-1). Returns the error that stopped all reads (EPERM), if any; a map freed
+  // meanwhile is just unknown.
   SysError Fill(const map_stats_record* records, size_t n, const std::vector<double>& preset,
-                std::vector<double>* memlock, uint32_t* reads);
+                const std::vector<uint8_t>& wanted, std::vector<double>* memlock,
+                uint32_t* reads);
 
   // Whether a map of this shape can change its memlock figure while it lives. Measured on
   // 6.18 by filling one map of every type: only these follow their entries (map_mem_usage

@@ -7,7 +7,7 @@
 import { type Collection, Collector } from './collector';
 import type { AgentConfig } from './config';
 import { type AgentError, isAgentError } from './errors';
-import { makeFilter } from './filter';
+import { filters, makeFilter } from './filter';
 import type { Logger } from './log';
 import { SelfTelemetry } from './metrics/self';
 import { toAgentError } from './native';
@@ -31,7 +31,7 @@ export function createCollector(config: AgentConfig): Collector {
       btfPath: config.paths.btf,
       procfs: config.paths.procfs,
     },
-    filter: makeFilter(config.filter),
+    ...(filters(config.filter) && { filter: makeFilter(config.filter) }),
   });
 }
 

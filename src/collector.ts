@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * One collection: native read -> records -> per-type rules -> memory -> filter -> a plain
- * array of map stats. The CLI views, the pressure layer and the metrics all read this value;
+ * One collection: native read -> filter -> walks and memory (of the maps kept) -> records ->
+ * per-type rules -> a plain array of map stats. The CLI views, the pressure layer and the metrics all read this value;
  * none of them calls the kernel.
  */
 import { AgentError } from './errors';
 import type { MapFilter } from './filter';
 import { HASH_FAMILY, mapType } from './map-types';
 import { MapStatsReader, type ReaderOptions, toAgentError } from './native';
-import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, type MapRecord, parseRecords } from './records';
+import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, type MapRecord, parseRecords, selectRecords } from './records';
 
 export interface MapStats {
   id: number;
@@ -113,13 +113,13 @@ function fillOf(rec: MapRecord, age: number, ctx: FillContext): Fill {
 export class Collector {
   readonly #reader: MapStatsReader;
   readonly #options: ReaderOptions;
-  readonly #filter: MapFilter;
+  readonly #filter: MapFilter | null;
   #inFlight: Promise<Collection> | null = null;
 
   constructor(options: { reader?: ReaderOptions; filter?: MapFilter } = {}) {
     this.#reader = new MapStatsReader(options.reader);
     this.#options = options.reader ?? {};
-    this.#filter = options.filter ?? (() => true);
+    this.#filter = options.filter ?? null;
   }
 
   get kfuncAvailable(): boolean {
@@ -138,7 +138,12 @@ export class Collector {
 
   async #collect(): Promise<Collection> {
     const start = performance.now();
-    const raw = await this.#reader.collect();
+    // The filter is applied before walks and memory reads: a map not reported is not opened.
+    const filter = this.#filter;
+    let keep: Uint8Array | null = null;
+    const raw = await this.#reader.collect(
+      filter ? (buf) => (keep = selectRecords(buf, (name, typeId) => filter(name, mapType(typeId).name))) : undefined,
+    );
     const records = parseRecords(raw.records);
     const walkError = raw.walkError ? recode('EMP_WALK_FAILED', raw.walkError) : null;
     const ctx: FillContext = {
@@ -150,8 +155,8 @@ export class Collector {
     const maps: MapStats[] = [];
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
+      if (keep && !keep[i]) continue;
       const type = mapType(rec.typeId).name;
-      if (!this.#filter(rec.name, type)) continue;
       const memory = raw.memory[i]!;
       const fill = fillOf(rec, raw.countAgeMs[i] ?? -1, ctx);
       maps.push({

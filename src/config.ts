@@ -379,7 +379,7 @@ export const SCHEMA = {
   },
   filter: {
     include_names: {
-      doc: 'Report only maps whose name matches one of these globs (* and ?). Empty: all.',
+      doc: 'Report only maps whose name matches one of these globs (* and ?). Empty: all. A map filtered out is not walked or opened.',
       format: 'name-globs',
       default: [] as string[],
       env: 'EMP_FILTER_INCLUDE_NAMES',

@@ -16,6 +16,11 @@ export function globToRegExp(glob: string): RegExp {
 
 export type MapFilter = (name: string, type: string) => boolean;
 
+/** Whether the configuration filters anything out at all. */
+export function filters(config: FilterConfig): boolean {
+  return config.includeNames.length + config.excludeNames.length + config.includeTypes.length + config.excludeTypes.length > 0;
+}
+
 export function makeFilter(config: FilterConfig): MapFilter {
   const include = config.includeNames.map(globToRegExp);
   const exclude = config.excludeNames.map(globToRegExp);

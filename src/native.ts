@@ -61,8 +61,11 @@ export interface ReaderOptions {
   walkBudgetMs?: number;
 }
 
+/** One byte per record of the iterator's output: 1 for the maps the caller reports. */
+export type RecordSelector = (records: Buffer) => Uint8Array;
+
 interface NativeReader {
-  collect(): Promise<RawCollection>;
+  collect(select?: RecordSelector): Promise<RawCollection>;
   close(): void;
   readonly kfuncAvailable: boolean;
 }
@@ -187,10 +190,15 @@ export class MapStatsReader {
     return this.#closed;
   }
 
-  async collect(): Promise<RawCollection> {
+  /**
+   * One collection. With select, element walks and memory reads are made only for the
+   * records it keeps (the others get memory -1 and the iterator's own figures): a map the
+   * agent does not report is not opened. A select that throws rejects the collection.
+   */
+  async collect(select?: RecordSelector): Promise<RawCollection> {
     if (this.#closed) throw new AgentError('EMP_READER_CLOSED', 'collect() called after close()');
     try {
-      return await this.#native.collect();
+      return await (select ? this.#native.collect(select) : this.#native.collect());
     } catch (e) {
       throw toAgentError(e);
     }

@@ -80,6 +80,21 @@ function s64(buf: Buffer, off: number): number {
   return buf.readInt32LE(off + 4) * TWO_32 + buf.readUInt32LE(off);
 }
 
+/**
+ * Which records a caller reports, before any walk or memory read: one byte per record, 1 to
+ * keep, from the record's name (decoded as parseRecords does) and type id. Records of the
+ * wrong size are left to parseRecords to reject.
+ */
+export function selectRecords(buf: Buffer, keep: (name: string, typeId: number) => boolean): Uint8Array {
+  const n = Math.floor(buf.length / RECORD_SIZE);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const off = i * RECORD_SIZE;
+    out[i] = keep(nameAt(buf, off + NAME_OFFSET), buf.readUInt32LE(off + 8)) ? 1 : 0;
+  }
+  return out;
+}
+
 export function parseRecords(buf: Buffer): MapRecord[] {
   if (buf.length % RECORD_SIZE !== 0)
     throw new AgentError('EMP_RECORD_MISMATCH', `iterator output of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);

@@ -3,7 +3,7 @@
 // real record the iterator wrote), and the mismatch errors.
 import t from 'tap';
 import { MapStatsReader } from '../src/native';
-import { COUNT_METHODS, decodeMapName, parseRecords, RECORD_SIZE, RECORD_VERSION } from '../src/records';
+import { COUNT_METHODS, decodeMapName, parseRecords, RECORD_SIZE, RECORD_VERSION, selectRecords } from '../src/records';
 import { createMap, F_NO_PREALLOC, fill, typeId } from './helpers/kernel';
 
 t.test('decodeMapName: printable ASCII stays, every other byte is \\xHH', async (t) => {
@@ -62,6 +62,24 @@ function record(fields: Partial<{ size: number; version: number; id: number; typ
   (fields.name ?? Buffer.alloc(0)).copy(b, 72, 0, 16);
   return b;
 }
+
+t.test('selectRecords: one byte per record, from the escaped name and the type id', async (t) => {
+  const buf = Buffer.concat([
+    record({ id: 1, type: 1, name: Buffer.from('keep_me') }),
+    record({ id: 2, type: 9, name: Buffer.from('keep_lru') }),
+    record({ id: 3, type: 1, name: Buffer.from([0x63, 0x61, 0x66, 0xe9]) }),
+    record({ id: 4, type: 2, name: Buffer.from('drop') }),
+  ]);
+  const asked: Array<[string, number]> = [];
+  const keep = selectRecords(buf, (name, type) => {
+    asked.push([name, type]);
+    return name.startsWith('keep') ? type === 1 : name === 'caf\\xe9';
+  });
+  t.type(keep, Uint8Array);
+  t.same([...keep], [1, 0, 1, 0]);
+  t.same(asked, [['keep_me', 1], ['keep_lru', 9], ['caf\\xe9', 1], ['drop', 2]], 'names as parseRecords decodes them');
+  t.same([...selectRecords(Buffer.alloc(0), () => true)], [], 'no records, no bytes');
+});
 
 t.test('parseRecords: every field from its offset', async (t) => {
   const buf = Buffer.concat([
