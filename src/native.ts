@@ -155,12 +155,27 @@ function checkPath(name: string, value: unknown): void {
     throw new TypeError(`${name} must be a non-empty path string, got ${JSON.stringify(value)}`);
 }
 
+const READER_OPTIONS: ReadonlySet<string> = new Set<keyof ReaderOptions>([
+  'useKfunc',
+  'useKernelState',
+  'readMemory',
+  'memoryEstimate',
+  'btfPath',
+  'procfs',
+  'walk',
+  'walkMaxEntries',
+  'walkBudgetMs',
+]);
+
 /** The loaded iterator. One collection at a time; close() releases the program and link. */
 export class MapStatsReader {
   readonly #native: NativeReader;
   #closed = false;
 
   constructor(options: ReaderOptions = {}) {
+    // A misspelt key would otherwise be ignored by the addon, silently.
+    for (const key of Object.keys(options))
+      if (!READER_OPTIONS.has(key)) throw new TypeError(`unknown reader option ${JSON.stringify(key)} (known: ${[...READER_OPTIONS].join(', ')})`);
     for (const key of ['useKfunc', 'useKernelState', 'readMemory', 'walk'] as const) {
       if (options[key] !== undefined && typeof options[key] !== 'boolean')
         throw new TypeError(`${key} must be a boolean, got ${JSON.stringify(options[key])}`);

@@ -39,6 +39,12 @@ t.test('options are checked before they reach the addon: TypeError naming the op
   }
 });
 
+t.test('an unknown option is refused, naming it (a misspelling would be ignored)', async (t) => {
+  const e = constructionError({ useKfuncs: false } as unknown as ReaderOptions);
+  t.type(e, TypeError);
+  t.match((e as Error)?.message, /^unknown reader option "useKfuncs" \(known: useKfunc, /);
+});
+
 t.test("the addon's record size and version are records.ts's", async (t) => {
   const addon = loadAddon();
   t.equal(addon.recordSize, RECORD_SIZE, 'sizeof(struct map_stats_record)');
