@@ -24,7 +24,7 @@ import {
 import type { AgentConfig } from './config';
 import { redactUrl } from './config';
 import type { Logger } from './log';
-import { ALL_METRICS, prometheusName } from './metrics/table';
+import { ALL_METRICS, prometheusName, prometheusUnit } from './metrics/table';
 
 const TEMPORALITY = {
   cumulative: AggregationTemporalityPreference.CUMULATIVE,
@@ -172,7 +172,7 @@ export function describeOtlp(config: AgentConfig): string {
   return `otlp ${config.otlp.protocol} ${redactUrl(config.otlp.endpoint)}`;
 }
 
-const PROMETHEUS_NAMES = new Map(ALL_METRICS.map((m) => [m.name, prometheusName(m)]));
+const PROMETHEUS_NAMES = new Map(ALL_METRICS.map((m) => [m.name, { name: prometheusName(m), unit: prometheusUnit(m) }]));
 
 /**
  * The SDK's Prometheus exporter, with metric names as the OpenTelemetry Collector's
@@ -189,9 +189,11 @@ export class AgentPrometheusExporter extends PrometheusExporter {
     for (const sm of result.resourceMetrics.scopeMetrics) {
       for (const m of sm.metrics) {
         points += m.dataPoints.length;
-        // The serializer appends _total to counters and _bucket/_sum/_count to histograms.
-        const name = PROMETHEUS_NAMES.get(m.descriptor.name);
-        if (name) (m as { descriptor: typeof m.descriptor }).descriptor = { ...m.descriptor, name: name.replace(/_total$/, '') };
+        // The serializer appends _total to counters and _bucket/_sum/_count to histograms. The
+        // unit becomes the name's unit word (its `# UNIT` line must be the name's suffix), or
+        // none for annotations such as {entry}.
+        const prom = PROMETHEUS_NAMES.get(m.descriptor.name);
+        if (prom) (m as { descriptor: typeof m.descriptor }).descriptor = { ...m.descriptor, name: prom.name.replace(/_total$/, ''), unit: prom.unit };
       }
     }
     this.onCollect?.({ ok: result.errors.length === 0, points });

@@ -180,6 +180,14 @@ export type MetricKey = keyof typeof METRICS;
 const UNIT_SUFFIX: Record<string, string> = { By: 'bytes', s: 'seconds', ms: 'milliseconds' };
 
 /**
+ * The unit as the Prometheus name spells it (`bytes`, `seconds`, `ratio`), for the
+ * exposition's `# UNIT` line; '' where the name has none (`{entry}` and other annotations).
+ */
+export function prometheusUnit(spec: MetricSpec): string {
+  return (spec.unit === '1' ? (spec.instrument === 'gauge' ? 'ratio' : undefined) : UNIT_SUFFIX[spec.unit]) ?? '';
+}
+
+/**
  * The name the OpenTelemetry Collector's Prometheus exporter gives a metric: the name's
  * words joined by `_`, the unit's word unless the name already has it (`{annotation}` units
  * add nothing), `_ratio` for unit-`1` gauges only, `_total` last on counters. Histograms keep
@@ -188,7 +196,7 @@ const UNIT_SUFFIX: Record<string, string> = { By: 'bytes', s: 'seconds', ms: 'mi
  */
 export function prometheusName(spec: MetricSpec): string {
   const words = spec.name.split(/[^a-zA-Z0-9:]+/).filter((w) => w !== '');
-  const suffix = spec.unit === '1' ? (spec.instrument === 'gauge' ? 'ratio' : undefined) : UNIT_SUFFIX[spec.unit];
+  const suffix = prometheusUnit(spec);
   if (suffix && !words.includes(suffix)) words.push(suffix);
   if (spec.instrument === 'counter') {
     const i = words.indexOf('total');

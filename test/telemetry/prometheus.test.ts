@@ -36,13 +36,16 @@ interface Sample {
 }
 
 /** Parses the Prometheus text format (0.0.4): samples, and the # TYPE of each family. */
-function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
+function parseExposition(text: string): { samples: Sample[]; types: Map<string, string>; units: Map<string, string> } {
   const samples: Sample[] = [];
   const types = new Map<string, string>();
+  const units = new Map<string, string>();
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const type = /^# TYPE (\S+) (\S+)$/.exec(line);
     if (type) types.set(type[1]!, type[2]!);
+    const unit = /^# UNIT (\S+) (.*)$/.exec(line);
+    if (unit) units.set(unit[1]!, unit[2]!);
     if (line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
     if (!m) throw new Error(`not a sample line: ${line}`);
@@ -57,7 +60,7 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
     if (end !== body.length) throw new Error(`bad labels: ${line}`);
     samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
-  return { samples, types };
+  return { samples, types, units };
 }
 
 async function scrape(port: number, host = '127.0.0.1') {
@@ -89,6 +92,12 @@ t.test('the Prometheus endpoint: names, types and values of real maps', async (t
   t.equal(s.status, 200);
   t.match(s.contentType, /^text\/plain/);
   for (const name of Object.values(PROM)) t.equal(s.types.get(name), 'gauge', `# TYPE ${name} gauge`);
+  // A # UNIT line names the unit the metric's name ends with (OpenMetrics), never {entry}.
+  t.ok(s.units.size > 0, `# UNIT lines: ${[...s.units].map(([n, u]) => `${n} ${u}`).join(', ')}`);
+  for (const [name, unit] of s.units) t.match(name, new RegExp(`_${unit}(_total)?$`), `# UNIT ${name} ${unit}: the name's suffix`);
+  t.equal(s.units.get(PROM.memory), 'bytes');
+  t.equal(s.units.get(PROM.utilization), 'ratio');
+  t.notOk(s.units.has(PROM.entries), `${PROM.entries}: no unit line for {entry}`);
   const names = new Set(s.samples.map((x) => x.name));
   for (const row of ISSUE_TABLE) t.ok(names.has(row.prometheus), `${row.prometheus} is exposed`);
 
