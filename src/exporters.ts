@@ -32,7 +32,14 @@ const TEMPORALITY = {
   lowmemory: AggregationTemporalityPreference.LOWMEMORY,
 } as const;
 
-/** Splits ResourceMetrics into parts of at most maxPoints data points, descriptors kept. */
+const sameScope = (a: ResourceMetrics['scopeMetrics'][number]['scope'], b: typeof a) =>
+  a === b || (a.name === b.name && a.version === b.version && a.schemaUrl === b.schemaUrl);
+
+/**
+ * Splits ResourceMetrics into parts of at most maxPoints data points, descriptors kept. Scope
+ * blocks of one scope (the Meter's and the per-map producer's are both the agent's) become
+ * one block in each part.
+ */
 export function splitResourceMetrics(rm: ResourceMetrics, maxPoints: number): ResourceMetrics[] {
   const parts: ResourceMetrics[] = [];
   let current: ResourceMetrics = { resource: rm.resource, scopeMetrics: [] };
@@ -49,7 +56,7 @@ export function splitResourceMetrics(rm: ResourceMetrics, maxPoints: number): Re
       do {
         if (points >= maxPoints) flush();
         const take = Math.min(maxPoints - points, all.length - offset);
-        let scope = current.scopeMetrics.find((s) => s.scope === sm.scope);
+        let scope = current.scopeMetrics.find((s) => sameScope(s.scope, sm.scope));
         if (!scope) {
           scope = { scope: sm.scope, metrics: [] };
           current.scopeMetrics.push(scope);
