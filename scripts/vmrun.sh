@@ -313,7 +313,10 @@ for i in "${!RWDIRS[@]}"; do echo "vmrw$i ${RWDIRS[$i]}" >> "$CTL/rwdirs"; done
 QARGS=(-machine q35 -bios "$QBOOT" -accel tcg,thread=multi -cpu max
        -m "$MEM" -smp "$CPUS" -nodefaults -no-user-config -display none -no-reboot
        -serial stdio -kernel "$BOOTIMG" -initrd "$INITRD")
+# A CPU stuck in the kernel panics the guest (and so ends the run, failed) instead of
+# spinning until the time limit; the panic replays the whole kernel log to the console.
 APPEND="console=ttyS0 rdinit=/init emp.fs=$FS panic=-1 oops=panic mitigations=off nokaslr"
+APPEND="$APPEND softlockup_panic=1 softlockup_all_cpu_backtrace=1 panic_print=32"
 [ "$VERBOSE" = 1 ] || APPEND="$APPEND quiet loglevel=3"
 
 if [ "$FS" = 9p ]; then
