@@ -23,24 +23,26 @@ class CollectWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "ebpf-map-pressure:collect"),
         deferred_(Napi::Promise::Deferred::New(env)),
         reader_(std::move(reader)) {
-    if (!select.IsEmpty()) select_ = Napi::Persistent(select);
+    if (!select.IsEmpty()) {
+      select_ = Napi::Persistent(select);
+      turn_ = Turn::kRead;
+    }
   }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    if (select_.IsEmpty())
-      error_ = reader_->Collect(&collection_);
-    else if (!read_)
-      error_ = reader_->Read(&collection_);
-    else
-      error_ = reader_->Complete(&collection_, wanted_);
+    switch (turn_) {
+      case Turn::kCollect: error_ = reader_->Collect(&collection_); break;
+      case Turn::kRead: error_ = reader_->Read(&collection_); break;
+      case Turn::kComplete: error_ = reader_->Complete(&collection_, wanted_); break;
+    }
     if (error_) SetError(error_.syscall);  // the real error is built in OnError
   }
 
   void OnOK() override {
     Napi::Env env = Env();
-    if (!select_.IsEmpty() && !read_) return Select(env);
+    if (turn_ == Turn::kRead) return Select(env);
     Napi::Object result = Napi::Object::New(env);
     auto records = Napi::Buffer<uint8_t>::Copy(env, collection_.records.data(),
                                                collection_.records.size());
@@ -69,13 +71,14 @@ class CollectWorker : public Napi::AsyncWorker {
   }
 
  private:
+  enum class Turn { kCollect, kRead, kComplete };
+
   // The second turn's worker, taking over this one's collection and promise.
   CollectWorker(Napi::Env env, const CollectWorker& first, std::vector<uint8_t> wanted)
       : Napi::AsyncWorker(env, "ebpf-map-pressure:collect"),
         deferred_(first.deferred_),
         reader_(first.reader_),
-        select_(Napi::Persistent(first.select_.Value())),
-        read_(true),
+        turn_(Turn::kComplete),
         wanted_(std::move(wanted)) {}
 
   // Between the turns, on the main thread: select(records) -> one byte per record.
@@ -101,8 +104,8 @@ class CollectWorker : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<MapStatsReader> reader_;  // kept alive even if closed meanwhile
-  Napi::FunctionReference select_;
-  bool read_ = false;  // the first turn (Read) is done
+  Napi::FunctionReference select_;  // the first turn's, when there are two
+  Turn turn_ = Turn::kCollect;
   std::vector<uint8_t> wanted_;
   Collection collection_;
   SysError error_;

@@ -45,8 +45,8 @@ export class Agent {
   #timer: NodeJS.Timeout | null = null;
   #failing: string | null = null;
   #lastError: AgentError | null = null;
-  #memoryWarned = false;
-  #walkWarned = false;
+  /** The partial failures already logged (memory, walks): each once per agent. */
+  readonly #warned = new Set<string>();
   #stopping: Promise<void> | null = null;
 
   /** Levels, forecasts, transition log lines and webhooks: the first collection listener. */
@@ -121,6 +121,12 @@ export class Agent {
     }, this.#config.intervalMs);
   }
 
+  #warnOnce(error: AgentError | null, message: string): void {
+    if (!error || this.#warned.has(error.code)) return;
+    this.#warned.add(error.code);
+    this.#log.warn(message, { code: error.code, error: error.message, hint: error.hint });
+  }
+
   async #collectOnce(fatal: boolean): Promise<void> {
     const started = performance.now();
     try {
@@ -132,22 +138,8 @@ export class Agent {
         this.#log.info('collection recovered', { previous_error: this.#failing });
         this.#failing = null;
       }
-      if (c.memoryError && !this.#memoryWarned) {
-        this.#memoryWarned = true;
-        this.#log.warn('map memory is not readable; ebpf.map.memory will be missing', {
-          code: c.memoryError.code,
-          error: c.memoryError.message,
-          hint: c.memoryError.hint,
-        });
-      }
-      if (c.walkError && !this.#walkWarned) {
-        this.#walkWarned = true;
-        this.#log.warn('maps that need an element walk are not counted', {
-          code: c.walkError.code,
-          error: c.walkError.message,
-          hint: c.walkError.hint,
-        });
-      }
+      this.#warnOnce(c.memoryError, 'map memory is not readable; ebpf.map.memory will be missing');
+      this.#warnOnce(c.walkError, 'maps that need an element walk are not counted');
       for (const listener of this.#listeners) {
         try {
           listener(c);

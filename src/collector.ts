@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * One collection: native read -> filter -> walks and memory (of the maps kept) -> records ->
- * per-type rules -> a plain array of map stats. The CLI views, the pressure layer and the metrics all read this value;
- * none of them calls the kernel.
+ * per-type rules -> a plain array of map stats. The CLI views, the pressure layer and the
+ * metrics all read this value; none of them calls the kernel.
  */
 import { AgentError } from './errors';
 import type { MapFilter } from './filter';
@@ -77,15 +77,21 @@ function noFill(notCounted: string): Fill {
   return { entries: null, pendingBytes: null, utilization: null, countAgeMs: null, countStale: false, notCounted };
 }
 const WITHOUT_KFUNC = 'kernel without bpf_map_sum_elem_count (Linux < 6.6)';
+const NEEDS_WALK = 'needs an element walk';
+
+/** A map left uncounted because it needs an element walk that did not happen (see notCounted). */
+export function awaitsWalk(m: MapStats): boolean {
+  return m.countMethod === 'none' && m.notCounted !== null && m.notCounted.startsWith(NEEDS_WALK);
+}
 
 /** Why a map of a countable type has no count this time. */
 function whyNotCounted(rec: MapRecord, type: string, ctx: FillContext): string {
   if (rec.flags & FLAG_WALK_SKIPPED) return 'element walk deferred by the walk budget (walk.max_entries, walk.budget); counted in a coming collection';
   if (rec.flags & FLAG_NEEDS_WALK) {
     const why = type === 'sockmap' ? 'the kernel keeps no count of sockmap slots' : WITHOUT_KFUNC;
-    if (!ctx.walk) return `needs an element walk (${why}); walk.enabled is false`;
-    if (ctx.walkError) return `needs an element walk (${why}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`;
-    return `needs an element walk (${why})`;
+    if (!ctx.walk) return `${NEEDS_WALK} (${why}); walk.enabled is false`;
+    if (ctx.walkError) return `${NEEDS_WALK} (${why}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`;
+    return `${NEEDS_WALK} (${why})`;
   }
   if (HASH_FAMILY.has(type)) {
     if (type === 'hash_of_maps' && !ctx.kfuncAvailable && ctx.kernelState)

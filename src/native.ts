@@ -213,7 +213,7 @@ export class MapStatsReader {
   async collect(select?: RecordSelector): Promise<RawCollection> {
     if (this.#closed) throw new AgentError('EMP_READER_CLOSED', 'collect() called after close()');
     try {
-      return await (select ? this.#native.collect(select) : this.#native.collect());
+      return await this.#native.collect(select);
     } catch (e) {
       throw toAgentError(e);
     }

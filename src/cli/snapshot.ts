@@ -7,7 +7,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCollector } from '../agent';
-import type { Collection, MapStats } from '../collector';
+import { awaitsWalk, type Collection, type MapStats } from '../collector';
+import type { AgentError } from '../errors';
 import type { AgentConfig } from '../config';
 import { formatGrowth, formatTimeToFull } from '../pressure/format';
 import { type PressureReadout, PressureTracker } from '../pressure/tracker';
@@ -36,12 +37,14 @@ export function snapshotJson(c: Collection, pressure: PressureReadout | null = n
     growth_per_s: pressure?.maps.get(m.id)?.growthPerS ?? null,
     time_to_full_s: pressure?.maps.get(m.id)?.timeToFullS ?? null,
   }));
-  // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN): scripts can tell it
-  // from a per-map gap.
-  const memoryError = c.memoryError && { code: c.memoryError.code, message: c.memoryError.message, hint: c.memoryError.hint };
-  // Why maps that need an element walk (kernels < 6.6) have no count, when they do not.
-  const walkError = c.walkError && { code: c.walkError.code, message: c.walkError.message, hint: c.walkError.hint };
-  return JSON.stringify({ time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: memoryError, walk_error: walkError, maps }, null, 2);
+  const brief = (e: AgentError | null) => e && { code: e.code, message: e.message, hint: e.hint };
+  // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN), and why maps that
+  // need an element walk (kernels < 6.6) have no count: scripts can tell them from a per-map gap.
+  return JSON.stringify(
+    { time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: brief(c.memoryError), walk_error: brief(c.walkError), maps },
+    null,
+    2,
+  );
 }
 
 /** A walk count from an earlier collection says how old it is. */
@@ -70,7 +73,7 @@ export function snapshotTable(c: Collection, pressure: PressureReadout | null = 
   if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
   if (c.memoryError) out += `\nmemory not readable (${c.memoryError.code}): ${c.memoryError.hint}`;
   if (c.walkError) {
-    const n = c.maps.filter((m) => m.countMethod === 'none' && m.notCounted?.startsWith('needs an element walk')).length;
+    const n = c.maps.filter(awaitsWalk).length;
     out += `\n${n} map${n === 1 ? '' : 's'} not counted (${c.walkError.code}): ${c.walkError.hint}`;
   }
   return out;
