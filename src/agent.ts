@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The agent: a collection every interval, handed to whoever listens (metrics, pressure
- * levels, views), telemetry started over it, and a clean stop. A failed collection is logged
- * when failing starts and when it ends, and never stops the agent.
+ * levels, views), then exported (each collection drives one export of itself), and a clean
+ * stop. A failed collection is logged when failing starts and when it ends, and never stops
+ * the agent.
  */
 import { type Collection, Collector } from './collector';
 import type { AgentConfig } from './config';
-import { type AgentError, isAgentError } from './errors';
+import { AgentError, isAgentError } from './errors';
 import { filters, makeFilter } from './filter';
 import type { Logger } from './log';
 import { SelfTelemetry } from './metrics/self';
@@ -48,6 +49,8 @@ export class Agent {
   /** The partial failures already logged (memory, walks): each once per agent. */
   readonly #warned = new Set<string>();
   #stopping: Promise<void> | null = null;
+  /** Before the first collection: the start time of every per-map point. */
+  readonly #startedAt = Date.now();
 
   /** Levels, forecasts, transition log lines and webhooks: the first collection listener. */
   readonly pressure: PressureMonitor;
@@ -92,10 +95,11 @@ export class Agent {
       this.#telemetry = await startTelemetry({
         config: this.#config,
         resource: buildResource({ machineIdFile: this.#config.paths.machineId }),
-        source: this,
         log: this.#log,
         self: this.self,
+        startMs: this.#startedAt,
       });
+      await this.#export(this.#latest);
     } catch (e) {
       // A failed start detaches the iterator it loaded.
       await this.#collector.close();
@@ -127,11 +131,28 @@ export class Agent {
     this.#log.warn(message, { code: error.code, error: error.message, hint: error.hint });
   }
 
+  /** One export of one collection attempt (null: it failed); never throws. */
+  async #export(c: Collection | null): Promise<void> {
+    if (!this.#telemetry) return;
+    try {
+      await this.#telemetry.export(c, c ? this.pressure.latest() : null);
+    } catch (e) {
+      this.#warnOnce(isAgentError(e) ? e : new AgentError('EMP_EXPORT_FAILED', (e as Error).message), 'an export could not be prepared');
+    }
+  }
+
+  /** A collection and its export now, then waits (at most export_timeout) for delivery. For tests and tools. */
+  async collectNow(): Promise<void> {
+    await this.#collectOnce(false);
+    await this.#telemetry?.flush();
+  }
+
   async #collectOnce(fatal: boolean): Promise<void> {
     const started = performance.now();
+    let collected: Collection | null = null;
     try {
       const c = await this.#collector!.collect();
-      this.#latest = c;
+      this.#latest = collected = c;
       this.self.collected(c);
       this.#lastError = null;
       if (this.#failing) {
@@ -157,6 +178,7 @@ export class Agent {
         this.#log.error('collection failed; retrying every interval', { code: err.code, error: err.message, hint: err.hint });
       }
     }
+    await this.#export(collected);
   }
 
   /** A final collection and flush, then detach. Idempotent. */

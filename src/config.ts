@@ -47,6 +47,30 @@ function durationFormat(name: string, minMs: number, maxMs: number) {
   };
 }
 
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB|k|K|M|G)?$/;
+const UNIT_BYTES: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1e3, MB: 1e6, GB: 1e9, k: 1024, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** "64MiB", "512KiB", "1GB" or a number of bytes -> bytes (whole); NaN if neither. */
+export function parseSize(value: unknown): number {
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.floor(value) : NaN;
+  if (typeof value !== 'string') return NaN;
+  const m = SIZE_RE.exec(value.trim());
+  if (!m) return NaN;
+  return Math.floor(Number(m[1]) * UNIT_BYTES[m[2] ?? 'B']!);
+}
+
+function sizeFormat(name: string, min: number, max: number) {
+  const show = (b: number) => (b >= 1024 ** 2 ? `${b / 1024 ** 2} MiB` : b >= 1024 ? `${b / 1024} KiB` : `${b} bytes`);
+  return {
+    name,
+    validate(value: unknown) {
+      const b = parseSize(value);
+      if (!(b >= min && b <= max)) throw new Error(`must be a size from ${show(min)} to ${show(max)}, like "64MiB", "512KiB" or a number of bytes`);
+    },
+    coerce: (v: string) => v,
+  };
+}
+
 const EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
 const TYPE_NAMES = MAP_TYPES.map((t) => t.name);
 
@@ -196,6 +220,17 @@ convict.addFormats({
   'off-duration': durationFormat('off-duration', 0, 86_400_000),
   'demo-duration': durationFormat('demo-duration', 2000, 3_600_000),
   'walk-budget': durationFormat('walk-budget', 0, 60_000),
+  'request-size': sizeFormat('request-size', 64 * 1024, 3 * 1024 ** 2),
+  'queue-bytes': sizeFormat('queue-bytes', 1024 ** 2, 16 * 1024 ** 3),
+  'queue-age': durationFormat('queue-age', 1000, 7 * 86_400_000),
+  backoff: durationFormat('backoff', 10, 600_000),
+  'in-flight': intRangeFormat('in-flight', 1, 64),
+  'queue-dir': {
+    name: 'queue-dir',
+    validate(value: unknown) {
+      if (typeof value !== 'string' || (value !== '' && !value.startsWith('/'))) throw new Error('must be an absolute path, or empty for no disk queue');
+    },
+  },
   'webhook-urls': {
     name: 'webhook-urls',
     validate(v: unknown) {
@@ -244,7 +279,7 @@ export const SCHEMA = {
     arg: 'sdk-disabled',
   },
   export_timeout: {
-    doc: 'How long one export may take before it is abandoned.',
+    doc: 'At stop, how long the final delivery of queued requests may take (at most 5 s, within the stop deadline); what is left stays on disk with export.queue.dir, else it is dropped and counted.',
     format: 'timeout',
     default: '30s',
     env: 'OTEL_METRIC_EXPORT_TIMEOUT',
@@ -331,11 +366,73 @@ export const SCHEMA = {
       env: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
       arg: 'otlp.temporality',
     },
+    max_request_bytes: {
+      doc: 'Split an export into OTLP requests of at most this many bytes (uncompressed): a gRPC server refuses messages over 4 MiB by default, and fewer, larger requests cost less CPU than many small ones. See BENCHMARKS.md.',
+      format: 'request-size',
+      default: '1MiB',
+      env: 'EMP_OTLP_MAX_REQUEST_BYTES',
+      arg: 'otlp.max-request-bytes',
+    },
     max_points_per_request: {
-      doc: 'Split an export into requests of at most this many data points: at the default even the heaviest points (about 215 bytes: longest escaped names) make requests of about 1.3 MB, well under 2 MiB (a gRPC server refuses messages over 4 MiB by default). See BENCHMARKS.md.',
+      doc: 'Also close a request at this many data points; 0: no bound but otlp.max_request_bytes.',
       format: 'nat',
-      default: 6000,
+      default: 0,
       arg: 'otlp.max-points-per-request',
+    },
+  },
+  export: {
+    queue: {
+      max_bytes: {
+        doc: 'Encoded requests waiting in memory for delivery, at most this many bytes; when a collection does not fit, the oldest requests are dropped (and counted). With export.queue.dir, memory holds only what is in flight.',
+        format: 'queue-bytes',
+        default: '32MiB',
+        env: 'EMP_EXPORT_QUEUE_MAX_BYTES',
+        arg: 'export.queue.max-bytes',
+      },
+      max_age: {
+        doc: 'Queued requests older than this (since their collection) are dropped instead of sent.',
+        format: 'queue-age',
+        default: '1h',
+        env: 'EMP_EXPORT_QUEUE_MAX_AGE',
+        arg: 'export.queue.max-age',
+      },
+      dir: {
+        doc: 'Keep the queue on disk in this directory (created if missing), so a restart, SIGKILL or OOM kill of the agent loses nothing collected. Empty: memory only.',
+        format: 'queue-dir',
+        default: '',
+        env: 'EMP_EXPORT_QUEUE_DIR',
+        arg: 'export.queue.dir',
+      },
+      dir_max_bytes: {
+        doc: 'Bytes the disk queue may take; the oldest requests are dropped (and counted) beyond it.',
+        format: 'queue-bytes',
+        default: '256MiB',
+        env: 'EMP_EXPORT_QUEUE_DIR_MAX_BYTES',
+        arg: 'export.queue.dir-max-bytes',
+      },
+    },
+    retry: {
+      initial_backoff: {
+        doc: 'Wait before retrying after a retryable failure; doubled for each failure in a row (with jitter, 0.5x to 1.5x), at most export.retry.max_backoff. A server-given delay (gRPC RetryInfo, HTTP Retry-After) wins.',
+        format: 'backoff',
+        default: '1s',
+        env: 'EMP_EXPORT_RETRY_INITIAL_BACKOFF',
+        arg: 'export.retry.initial-backoff',
+      },
+      max_backoff: {
+        doc: 'The longest wait between retries.',
+        format: 'backoff',
+        default: '30s',
+        env: 'EMP_EXPORT_RETRY_MAX_BACKOFF',
+        arg: 'export.retry.max-backoff',
+      },
+    },
+    max_in_flight: {
+      doc: 'OTLP requests in flight at once (of one collection: a later collection never overtakes an earlier one).',
+      format: 'in-flight',
+      default: 4,
+      env: 'EMP_EXPORT_MAX_IN_FLIGHT',
+      arg: 'export.max-in-flight',
     },
   },
   prometheus: {
@@ -653,7 +750,13 @@ export interface AgentConfig {
     timeoutMs: number;
     insecure: boolean;
     temporality: 'cumulative' | 'delta' | 'lowmemory';
+    maxRequestBytes: number;
     maxPointsPerRequest: number;
+  };
+  export: {
+    queue: { maxBytes: number; maxAgeMs: number; dir: string; dirMaxBytes: number };
+    retry: { initialBackoffMs: number; maxBackoffMs: number };
+    maxInFlight: number;
   };
   prometheus: { host: string; port: number };
   health: { enabled: boolean; host: string; port: number };
@@ -868,7 +971,18 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       timeoutMs: parseDuration(raw.otlp.timeout),
       insecure: raw.otlp.insecure,
       temporality: raw.otlp.temporality,
-      maxPointsPerRequest: Math.max(1, raw.otlp.max_points_per_request),
+      maxRequestBytes: parseSize(raw.otlp.max_request_bytes),
+      maxPointsPerRequest: raw.otlp.max_points_per_request,
+    },
+    export: {
+      queue: {
+        maxBytes: parseSize(raw.export.queue.max_bytes),
+        maxAgeMs: parseDuration(raw.export.queue.max_age),
+        dir: raw.export.queue.dir,
+        dirMaxBytes: parseSize(raw.export.queue.dir_max_bytes),
+      },
+      retry: { initialBackoffMs: parseDuration(raw.export.retry.initial_backoff), maxBackoffMs: parseDuration(raw.export.retry.max_backoff) },
+      maxInFlight: raw.export.max_in_flight,
     },
     prometheus: { host: raw.prometheus.host, port: raw.prometheus.port },
     health: { enabled: raw.health.enabled, host: raw.health.host, port: raw.health.port },

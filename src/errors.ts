@@ -75,8 +75,33 @@ export const ERRORS = {
     exitCode: 1,
   },
   EMP_EXPORT_FAILED: {
-    summary: 'An exporter could not deliver metrics.',
-    fix: 'Check that the endpoint in the message is reachable; the agent keeps collecting and retries.',
+    summary: 'The OTLP endpoint could not be reached or answered a retryable error (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED with RetryInfo; HTTP 429, 502, 503, 504; a timeout or a network error).',
+    fix: 'Check that the endpoint in the message is reachable. Meanwhile the agent keeps collecting; requests wait in the export queue and are retried with backoff, in collection order, until delivered or dropped by export.queue.max_bytes / max_age.',
+    exitCode: 1,
+  },
+  EMP_EXPORT_REJECTED: {
+    summary: 'The OTLP endpoint rejected a request for good (gRPC INVALID_ARGUMENT and other non-retryable codes, HTTP 400 and other 4xx), or some of its data points (partial_success).',
+    fix: 'The request is dropped and counted (ebpf_map_pressure.export.dropped reason=rejected, export.rejected_points), never retried; the message says what the endpoint objected to.',
+    exitCode: 1,
+  },
+  EMP_EXPORT_DROPPED: {
+    summary: 'Queued requests were dropped: the queue was full (the oldest go first) or they were older than export.queue.max_age.',
+    fix: 'Raise export.queue.max_bytes or export.queue.dir_max_bytes (or set export.queue.dir) to ride out longer outages; drops are counted in ebpf_map_pressure.export.dropped.',
+    exitCode: 1,
+  },
+  EMP_QUEUE_DIR: {
+    summary: 'export.queue.dir cannot be used: missing permission, a read-only file system, or not a directory.',
+    fix: 'Point export.queue.dir at a writable directory of the agent (systemd: StateDirectory; Kubernetes: a hostPath volume), or leave it empty for a memory queue.',
+    exitCode: 2,
+  },
+  EMP_QUEUE_CORRUPT: {
+    summary: 'A disk queue file ends in a torn or corrupt record (a crash in mid-write, or damage).',
+    fix: 'Nothing to do: the records before it are delivered, the rest of that file is set aside (renamed .corrupt) and reported once.',
+    exitCode: 1,
+  },
+  EMP_QUEUE_DISK: {
+    summary: 'The disk queue cannot be written (disk full, I/O error) while the agent runs.',
+    fix: 'Free space where export.queue.dir is; meanwhile new requests queue in memory (export.queue.max_bytes) and nothing crashes.',
     exitCode: 1,
   },
   EMP_PORT_IN_USE: {

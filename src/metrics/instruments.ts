@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Metrics with a bounded set of attributes go through the Meter as observable instruments:
- * one batch callback per export reads the latest collection (never the kernel) and feeds
- * them all. Per-map series go through MapMetricsProducer instead (see producer.ts for why).
+ * one batch callback per export reads the collection being exported (never the kernel) and
+ * feeds them all. Per-map series are written straight from the collection instead (see
+ * series.ts for why).
  */
 import { type Meter, ValueType } from '@opentelemetry/api';
-import type { LatestCollection } from './producer';
+import type { Collection } from '../collector';
 import { ATTR, METRICS } from './table';
+
+/** Where the host instruments read the collection being exported (null: none this time). */
+export interface LatestCollection {
+  latest(): Collection | null;
+}
 
 /** Registers the host-level instruments; returns the matching unregister. */
 export function registerHostInstruments(meter: Meter, source: LatestCollection): () => void {

@@ -41,6 +41,17 @@ export interface SelfSnapshot {
   exports: Record<string, { points: number; failures: number }>;
 }
 
+/** What the OTLP delivery loop reports (src/export/delivery.ts fits). */
+export interface DeliveryReport {
+  readonly counters: {
+    readonly retries: number;
+    readonly late: number;
+    readonly rejectedPoints: number;
+    readonly dropped: Readonly<Record<string, number>>;
+  };
+  stats(): { requests: number; bytes: number; oldestAt: number | null };
+}
+
 /** Durations recorded before a Meter is bound are kept (at most this many) and replayed. */
 const MAX_PENDING = 64;
 
@@ -53,6 +64,7 @@ export class SelfTelemetry {
   #skipped: Record<SkipReason, number> | null = null;
   readonly #exports = new Map<string, { points: number; failures: number }>();
   #histogram: Histogram | null = null;
+  #delivery: DeliveryReport | null = null;
   readonly #pending: Array<[seconds: number, attributes: Attributes]> = [];
 
   /** @param options.readMemory whether the agent reads map memory (else memory_unreadable is not reported) */
@@ -95,6 +107,11 @@ export class SelfTelemetry {
     if (!report.ok) e.failures++;
   }
 
+  /** The OTLP delivery whose queue and counters are reported from now on. */
+  bindDelivery(d: DeliveryReport | null): void {
+    this.#delivery = d;
+  }
+
   snapshot(): SelfSnapshot {
     return {
       collections: this.#collections,
@@ -121,6 +138,17 @@ export class SelfTelemetry {
     for (const [exporter, e] of this.#exports) {
       observer.observe(instruments.exportDataPoints, e.points, { [ATTR.exporter]: exporter });
       observer.observe(instruments.exportFailures, e.failures, { [ATTR.exporter]: exporter });
+    }
+    const d = this.#delivery;
+    if (d) {
+      const q = d.stats();
+      observer.observe(instruments.queueRequests, q.requests);
+      observer.observe(instruments.queueSize, q.bytes);
+      observer.observe(instruments.queueOldestAge, q.oldestAt === null ? 0 : Math.max(0, Date.now() - q.oldestAt) / 1000);
+      observer.observe(instruments.retries, d.counters.retries);
+      observer.observe(instruments.late, d.counters.late);
+      observer.observe(instruments.rejectedPoints, d.counters.rejectedPoints);
+      for (const [reason, n] of Object.entries(d.counters.dropped)) observer.observe(instruments.dropped, n, { [ATTR.reason]: reason });
     }
   }
 
@@ -153,6 +181,13 @@ function createObservables(meter: Meter) {
     mapsSkipped: meter.createObservableGauge(METRICS.mapsSkipped.name, options(METRICS.mapsSkipped)),
     exportDataPoints: meter.createObservableCounter(METRICS.exportDataPoints.name, options(METRICS.exportDataPoints)),
     exportFailures: meter.createObservableCounter(METRICS.exportFailures.name, options(METRICS.exportFailures)),
+    queueRequests: meter.createObservableGauge(METRICS.exportQueueRequests.name, options(METRICS.exportQueueRequests)),
+    queueSize: meter.createObservableGauge(METRICS.exportQueueSize.name, options(METRICS.exportQueueSize)),
+    queueOldestAge: meter.createObservableGauge(METRICS.exportQueueOldestAge.name, options(METRICS.exportQueueOldestAge)),
+    retries: meter.createObservableCounter(METRICS.exportRetries.name, options(METRICS.exportRetries)),
+    dropped: meter.createObservableCounter(METRICS.exportDropped.name, options(METRICS.exportDropped)),
+    late: meter.createObservableCounter(METRICS.exportLate.name, options(METRICS.exportLate)),
+    rejectedPoints: meter.createObservableCounter(METRICS.exportRejectedPoints.name, options(METRICS.exportRejectedPoints)),
   };
 }
 

@@ -26,11 +26,12 @@ export const ATTR = {
   /** OpenTelemetry's attribute for the class of an error; the values are EMP_ codes. */
   errorType: 'error.type',
   exporter: 'exporter',
-  /** Why maps.skipped counts a map: filtered, not_counted, memory_unreadable. */
+  /** Why maps.skipped counts a map (filtered, not_counted, memory_unreadable), why export.dropped drops a request. */
   reason: 'reason',
 } as const;
 
-const PER_MAP = [ATTR.id, ATTR.name, ATTR.type] as const;
+/** The identifying attributes of every per-map series (src/export/attributes.ts encodes them). */
+export const PER_MAP = [ATTR.id, ATTR.name, ATTR.type, ATTR.countMethod] as const;
 
 export const METRICS = {
   entries: {
@@ -39,7 +40,7 @@ export const METRICS = {
     description: 'Entries in the map, where the kernel lets them be counted.',
     instrument: 'gauge',
     valueType: 'int',
-    attributes: [...PER_MAP, ATTR.countMethod],
+    attributes: PER_MAP,
   },
   maxEntries: {
     name: 'ebpf.map.max_entries',
@@ -55,7 +56,7 @@ export const METRICS = {
     description: 'Entries / max_entries (pending bytes / size for ring buffers), 0..1, where meaningful.',
     instrument: 'gauge',
     valueType: 'double',
-    attributes: [...PER_MAP, ATTR.countMethod],
+    attributes: PER_MAP,
   },
   memory: {
     name: 'ebpf.map.memory',
@@ -86,7 +87,7 @@ export const METRICS = {
     // `{level}`, not `1`: a level is not a ratio, and `1` would make the Prometheus name
     // ebpf_map_alert_level_ratio (the collector suffixes unit-1 gauges with _ratio).
     unit: '{level}',
-    description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis); only maps with a utilization.',
+    description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis); only maps with a utilization whose levels are on (no series for LRU hashes by default, or wherever pressure thresholds are off).',
     instrument: 'gauge',
     valueType: 'int',
     attributes: PER_MAP,
@@ -172,6 +173,62 @@ export const METRICS = {
     instrument: 'counter',
     valueType: 'int',
     attributes: [ATTR.exporter],
+  },
+  exportQueueRequests: {
+    name: 'ebpf_map_pressure.export.queue.requests',
+    unit: '{request}',
+    description: 'OTLP requests waiting for delivery (in memory or on disk), in flight included.',
+    instrument: 'gauge',
+    valueType: 'int',
+    attributes: [],
+  },
+  exportQueueSize: {
+    name: 'ebpf_map_pressure.export.queue.size',
+    unit: 'By',
+    description: 'Bytes of the OTLP requests waiting for delivery (export.queue.max_bytes, dir_max_bytes bound it).',
+    instrument: 'gauge',
+    valueType: 'int',
+    attributes: [],
+  },
+  exportQueueOldestAge: {
+    name: 'ebpf_map_pressure.export.queue.oldest_age',
+    unit: 's',
+    description: 'Age of the oldest collection waiting for delivery; 0 when the queue is empty.',
+    instrument: 'gauge',
+    valueType: 'double',
+    attributes: [],
+  },
+  exportRetries: {
+    name: 'ebpf_map_pressure.export.retries',
+    unit: '{request}',
+    description: 'OTLP sends that failed with a retryable error and wait to be sent again.',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [],
+  },
+  exportDropped: {
+    name: 'ebpf_map_pressure.export.dropped',
+    unit: '{request}',
+    description: 'OTLP requests never delivered, by reason: queue_full (the oldest made room), max_age, rejected (the endpoint refused them for good), shutdown (in memory at stop).',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [ATTR.reason],
+  },
+  exportLate: {
+    name: 'ebpf_map_pressure.export.late',
+    unit: '{request}',
+    description: 'OTLP requests delivered after waiting behind a failure (retried, or queued during an outage).',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [],
+  },
+  exportRejectedPoints: {
+    name: 'ebpf_map_pressure.export.rejected_points',
+    unit: '{data_point}',
+    description: 'Data points the endpoint accepted the request of but rejected (OTLP partial_success).',
+    instrument: 'counter',
+    valueType: 'int',
+    attributes: [],
   },
 } as const satisfies Record<string, MetricSpec>;
 

@@ -11,7 +11,7 @@ import * as zlib from 'node:zlib';
 import { AggregationTemporality, InstrumentType } from '@opentelemetry/sdk-metrics';
 import t from 'tap';
 import { loadConfig } from '../../src/config';
-import { createOtlpExporter } from '../../src/exporters';
+import { otlpTemporality } from '../../src/telemetry';
 import { ALL_METRICS, METRICS } from '../../src/metrics/table';
 import { type InProcessAgent, startAgent } from '../helpers/agent-process';
 import { createMap, fill } from '../helpers/kernel';
@@ -38,12 +38,13 @@ function privateCa(dir: string): TlsIdentity & { caFile: string } {
   return { cert: readFileSync(f('server.pem')), key: readFileSync(f('server.key')), caFile: f('ca.pem') };
 }
 
-/** The agent collects once at start; a long interval means only forceFlush() exports. */
+/** The agent collects (and exports) once at start; a long interval means only collectNow() does again. */
 const QUIET = ['--interval=1h'];
 
 async function exportNow(a: InProcessAgent, rx: Receiver) {
+  await a.agent.telemetry!.flush(); // the start's export is through
   const before = rx.requests.length;
-  await a.agent.telemetry!.forceFlush();
+  await a.agent.collectNow();
   const parts = rx.requests.slice(before);
   if (parts.length === 0) throw new Error('the export reached no receiver');
   return parts;
@@ -101,11 +102,10 @@ t.test('Datadog direct: OTLP/HTTP, gzip, dd-api-key, delta temporality in what a
   };
   const { config } = loadConfig({ env });
   t.equal(config.otlp.temporality, 'delta');
-  const exporter = createOtlpExporter(config);
-  t.equal(exporter.selectAggregationTemporality!(InstrumentType.COUNTER), AggregationTemporality.DELTA, "the exporter's selector: counters delta");
-  t.equal(exporter.selectAggregationTemporality!(InstrumentType.HISTOGRAM), AggregationTemporality.DELTA, 'histograms delta');
-  t.equal(exporter.selectAggregationTemporality!(InstrumentType.UP_DOWN_COUNTER), AggregationTemporality.CUMULATIVE, 'up-down counters stay cumulative (the spec\'s delta preference)');
-  await exporter.shutdown();
+  const select = otlpTemporality(config);
+  t.equal(select(InstrumentType.COUNTER), AggregationTemporality.DELTA, "the OTLP reader's selector: counters delta");
+  t.equal(select(InstrumentType.HISTOGRAM), AggregationTemporality.DELTA, 'histograms delta');
+  t.equal(select(InstrumentType.UP_DOWN_COUNTER), AggregationTemporality.CUMULATIVE, 'up-down counters stay cumulative (the spec\'s delta preference)');
 
   const a = await startAgent(t, QUIET, { env });
   const parts = await exportNow(a, rx);

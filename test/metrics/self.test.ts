@@ -200,15 +200,19 @@ t.test('on the Prometheus endpoint, with the Collector\'s names and types', asyn
   t.equal(value(prometheusName(METRICS.iteratorRead)), latest.bytesRead);
   t.equal(value(prometheusName(METRICS.mapsSkipped), 'reason="filtered"'), latest.mapsSeen - latest.maps.length);
 
-  // Each scrape counts the data points it served; the next scrape shows the sum so far.
+  // The exposition is rendered once per collection and served as is to every scrape; each
+  // scrape counts the data points it served, and the next collection's exposition shows the sum.
   const served = prometheusName(METRICS.exportDataPoints);
   const s2 = await scrape();
+  t.same(s2.samples, s1.samples, 'a second scrape before the next collection gets the same exposition');
+  await a.agent.collectNow();
   const s3 = await scrape();
   const at = (s: ReturnType<typeof parseExposition>) => s.samples.find((x) => x.name === served && x.labels.includes('exporter="prometheus"'))?.value;
-  t.equal(s2.types.get(served), 'counter');
-  t.equal(at(s2), dataPointsIn(s1), 'after one scrape: the points it served');
-  t.equal(at(s3), dataPointsIn(s1) + dataPointsIn(s2), 'after two: both');
-  t.equal(s3.samples.find((x) => x.name === prometheusName(METRICS.exportFailures))?.value, 0, 'no failed scrape');
+  t.equal(s3.types.get(served), 'counter');
+  t.equal(at(s3), dataPointsIn(s1) + dataPointsIn(s2), 'after two scrapes: the points both served');
+  t.equal(value(prometheusName(METRICS.collections)), 1, 'the first exposition was of the first collection');
+  t.equal(s3.samples.find((x) => x.name === prometheusName(METRICS.collections))?.value, 2, 'the next one, of the second');
+  t.equal(s3.samples.find((x) => x.name === prometheusName(METRICS.exportFailures) && x.labels.includes('exporter="prometheus"'))?.value, 0, 'no failed scrape');
 });
 
 t.test('over OTLP, counting the points of each export', async (t) => {
@@ -216,8 +220,8 @@ t.test('over OTLP, counting the points of each export', async (t) => {
   fill(m, 4, 8, 2);
   const rx = await startGrpcReceiver(t);
   const a = await startAgent(t, ['--interval=1h', '--exporters=otlp', `--otlp.endpoint=${rx.endpoint}`]);
-  await a.agent.telemetry!.forceFlush();
-  await a.agent.telemetry!.forceFlush();
+  await a.agent.telemetry!.flush(); // the start's export is delivered (and counted) first
+  await a.agent.collectNow();
   const [first, second] = rx.requests;
   t.ok(first && second, 'two exports');
   if (!first || !second) return;

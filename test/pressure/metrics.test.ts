@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// ebpf.map.alert_level and ebpf.map.time_to_full through the per-map producer: levels for
-// maps with a utilization, time to full only while growing, never paired with another
-// collection's readout.
+// ebpf.map.alert_level and ebpf.map.time_to_full in the per-map series (what the OTLP
+// encoder and the Prometheus renderer write): levels for maps with a utilization whose
+// levels are on (none for LRU hashes, off by default), time to full only while growing,
+// never paired with another collection's readout.
 import t from 'tap';
 import type { Collection, MapStats } from '../../src/collector';
 import { loadConfig } from '../../src/config';
-import { MapMetricsProducer } from '../../src/metrics/producer';
-import { ATTR, METRICS, prometheusName } from '../../src/metrics/table';
+import { PER_MAP_SERIES, readoutFor } from '../../src/metrics/series';
+import { METRICS, prometheusName } from '../../src/metrics/table';
 import { PressureTracker, type PressureReadout } from '../../src/pressure/tracker';
 
 function map(id: number, entries: number | null, over: Partial<MapStats> = {}): MapStats {
@@ -25,7 +26,22 @@ t.test('names and units in the one metric table', async (t) => {
   t.equal(prometheusName(METRICS.timeToFull), 'ebpf_map_time_to_full_seconds');
 });
 
-t.test('the producer exports levels, and time to full only for growing maps', async (t) => {
+/** metric name -> map id -> value, as the exporters write them. */
+function series(c: Collection, pressure: PressureReadout | null): Map<string, Map<number, number>> {
+  const readout = readoutFor(c, pressure)?.maps;
+  const out = new Map<string, Map<number, number>>();
+  for (const s of PER_MAP_SERIES) {
+    const byId = new Map<number, number>();
+    for (const m of c.maps) {
+      const v = s.value(m, readout?.get(m.id));
+      if (v !== null) byId.set(m.id, v);
+    }
+    if (byId.size) out.set(s.spec.name, byId);
+  }
+  return out;
+}
+
+t.test('levels, and time to full only for growing maps; no level where levels are off', async (t) => {
   const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
   const now = Date.now();
   let latest: Collection | null = null;
@@ -38,17 +54,15 @@ t.test('the producer exports levels, and time to full only for growing maps', as
     };
     readout = tracker.update(latest).readout;
   }
-  const producer = new MapMetricsProducer({ latest: () => latest, latestPressure: () => readout }, 60_000);
-  const metrics = (await producer.collect()).resourceMetrics.scopeMetrics[0]!.metrics;
-  const points = (name: string) =>
-    new Map(metrics.find((m) => m.descriptor.name === name)?.dataPoints.map((p) => [p.attributes[ATTR.id], p.value as number]) ?? []);
-  t.same([...points(METRICS.alertLevel.name)].sort(), [[1, 1], [2, 2], [4, 0]], 'warning 1, critical 2, LRU normal 0; none for the array');
+  const got = series(latest!, readout);
+  const points = (name: string) => got.get(name) ?? new Map<number, number>();
+  t.same([...points(METRICS.alertLevel.name)].sort(), [[1, 1], [2, 2]], 'warning 1, critical 2; none for the array, none for the LRU at 100 % (its levels are off)');
+  t.equal(points(METRICS.utilization.name).get(4), 1, 'the LRU still has its utilization');
   const ttf = points(METRICS.timeToFull.name);
   t.same([...ttf.keys()], [1], 'only the growing map has a time to full');
   t.equal(ttf.get(1), (1000 - 750) / 10);
 
-  const stale = new MapMetricsProducer({ latest: () => latest, latestPressure: () => ({ ...readout!, time: readout!.time - 1 }) }, 60_000);
-  const names = (await stale.collect()).resourceMetrics.scopeMetrics[0]!.metrics.map((m) => m.descriptor.name);
-  t.notOk(names.includes(METRICS.alertLevel.name), "another collection's readout is not exported");
-  t.ok(names.includes(METRICS.utilization.name));
+  const stale = series(latest!, { ...readout!, time: readout!.time - 1 });
+  t.notOk(stale.has(METRICS.alertLevel.name), "another collection's readout is not exported");
+  t.ok(stale.has(METRICS.utilization.name));
 });

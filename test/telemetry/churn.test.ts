@@ -2,8 +2,8 @@
 // Churn, the issue's requirement as a test: 100,000 real maps created and freed, at most
 // 1,000 alive at once; after every round each live map is exported under its own attributes,
 // the maps freed before it are gone, no otel.metric.overflow series, and memory stays bounded.
-// The export goes through the agent's own pipeline (startTelemetry: MeterProvider, producer,
-// host instruments, the OTLP/gRPC exporter) to a receiver on loopback.
+// The export goes through the agent's own pipeline (startTelemetry: MeterProvider, host
+// instruments, the OTLP encoder, queue and delivery over gRPC) to a receiver on loopback.
 import { spawnSync } from 'node:child_process';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -55,7 +55,6 @@ t.test(`churn: ${ROUNDS * PER_ROUND} maps come and go, ${PER_ROUND} alive at mos
   const telemetry = await startTelemetry({
     config,
     resource: buildResource({ machineIdFile: config.paths.machineId }),
-    source: { latest: () => latest },
     log: createLogger('warn', (l) => t.comment(l)),
   });
   t.teardown(() => telemetry.shutdown());
@@ -70,7 +69,8 @@ t.test(`churn: ${ROUNDS * PER_ROUND} maps come and go, ${PER_ROUND} alive at mos
   const collectAndExport = async (): Promise<Received> => {
     latest = await collector.collect();
     const before = rx.requests.length;
-    await telemetry.forceFlush();
+    await telemetry.export(latest, null);
+    await telemetry.flush();
     const parts = rx.requests.splice(before); // dropped as read: the receiver must not grow
     if (!parts.length) throw new Error('nothing reached the receiver');
     return { ...parts[0]!, points: parts.flatMap((p) => p.points) };
@@ -152,12 +152,13 @@ t.test(`churn: ${ROUNDS * PER_ROUND} maps come and go, ${PER_ROUND} alive at mos
       // Counted where the kernel can count the hash family (the kfunc, 6.6+); else no series.
       const counted = m.hash && stats.entries !== null;
       if (m.hash && kfunc && stats.countMethod !== 'kfunc') fail(`round ${round}: map ${m.id} counted by ${stats.countMethod}`);
-      const attrs = { [ATTR.id]: m.id, [ATTR.name]: m.name, [ATTR.type]: m.hash ? 'hash' : 'array' };
+      // Every per-map series carries the same identity, count_method included.
+      const attrs = { [ATTR.id]: m.id, [ATTR.name]: m.name, [ATTR.type]: m.hash ? 'hash' : 'array', [ATTR.countMethod]: stats.countMethod };
       const expect: Array<[string, number | undefined, Record<string, unknown>]> = [
         [METRICS.maxEntries.name, HASH_MAX, attrs],
         [METRICS.memory.name, stats.memoryBytes ?? undefined, attrs],
-        [METRICS.entries.name, m.filled, { ...attrs, [ATTR.countMethod]: stats.countMethod }],
-        [METRICS.utilization.name, m.filled / HASH_MAX, { ...attrs, [ATTR.countMethod]: stats.countMethod }],
+        [METRICS.entries.name, m.filled, attrs],
+        [METRICS.utilization.name, m.filled / HASH_MAX, attrs],
       ];
       for (const [metric, value, attributes] of expect) {
         const ps = byKey.get(`${metric}/${m.id}`) ?? [];
@@ -225,7 +226,7 @@ class ManualReader extends MetricReader {
 }
 
 // The control: the same checks catch the SDK's observable gauges as shipped. If this ever
-// stops failing, the SDK changed and producer.ts's reason for existing should be revisited.
+// stops failing, the SDK changed and series.ts's reason for existing should be revisited.
 t.test('control: observable gauges as shipped fail the churn checks', async (t) => {
   for (const temporality of [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA]) {
     const reader = new ManualReader({ aggregationTemporalitySelector: () => temporality });

@@ -22,13 +22,14 @@ import {
   startHttpReceiver,
 } from '../helpers/otlp-receiver';
 
-/** The agent collects once at start; a long interval means only forceFlush() exports. */
+/** The agent collects (and exports) once at start; a long interval means only collectNow() does again. */
 const QUIET = ['--interval=1h'];
 
-/** Exports now; resolves with what the receiver got for this export (parts merged). */
+/** A collection and its export now; resolves with what the receiver got for it (parts merged). */
 async function exportNow(a: InProcessAgent, rx: Receiver): Promise<Received> {
+  await a.agent.telemetry!.flush(); // the start's export is through
   const before = rx.requests.length;
-  await a.agent.telemetry!.forceFlush();
+  await a.agent.collectNow();
   const parts = rx.requests.slice(before);
   if (parts.length === 0) throw new Error('the export reached no receiver');
   return { ...parts[0]!, points: parts.flatMap((p) => p.points) };
@@ -41,6 +42,12 @@ interface Made {
   maxEntries: number;
   /** Entries inserted; null for types whose entries are not counted. */
   filled: number | null;
+}
+
+async function waitUntil(f: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!f() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return f();
 }
 
 /** Hash-family maps with known fills (empty, partial, full, no-prealloc) and arrays. */
@@ -66,11 +73,13 @@ function checkMaps(t: Test, got: Received, made: Made[], collected: Collection):
     const id = x.m.id;
     const truth = bpftoolMap(id);
     const label = `${x.type} ${x.name}`;
-    const perMap = { [ATTR.id]: id, [ATTR.name]: x.name, [ATTR.type]: truth.type };
+    const stats = collected.maps.find((m) => m.id === id);
+    // Every per-map series carries the same identifying attributes, count_method included.
+    const perMap = { [ATTR.id]: id, [ATTR.name]: x.name, [ATTR.type]: truth.type, [ATTR.countMethod]: stats?.countMethod };
 
     const max = pointsOf(got, METRICS.maxEntries.name, id);
     t.equal(max.length, 1, `${label}: one max_entries series`);
-    t.same(max[0]?.attributes, perMap, `${label}: max_entries attributes are id, name, type (bpftool's spelling)`);
+    t.same(max[0]?.attributes, perMap, `${label}: max_entries attributes are id, name, type (bpftool's spelling), count_method`);
     t.equal(max[0]?.attributeKinds[ATTR.id], 'int', `${label}: ebpf.map.id is an int attribute`);
     t.equal(max[0]?.value, truth.max_entries, `${label}: max_entries`);
     t.equal(max[0]?.unit, METRICS.maxEntries.unit, `${label}: max_entries unit`);
@@ -90,7 +99,6 @@ function checkMaps(t: Test, got: Received, made: Made[], collected: Collection):
       t.equal(util.length, 0, `${label}: no utilization series (a fake 0 % or 100 % is a bug)`);
       continue;
     }
-    const stats = collected.maps.find((m) => m.id === id);
     // The kernel decides whether the hash family can be counted (bpf_map_sum_elem_count, 6.6+);
     // where it cannot, the documented fallback is no series rather than a wrong one.
     if (features.kfunc()) t.equal(stats?.countMethod, 'kfunc', `${label}: counted by the kfunc`);
@@ -100,7 +108,7 @@ function checkMaps(t: Test, got: Received, made: Made[], collected: Collection):
     }
     const held = bpftoolDumpCount(id); // LRU maps may hold fewer than were inserted
     if (!x.type.startsWith('lru')) t.equal(held, x.filled, `${label}: the map holds what was inserted`);
-    const counted = { ...perMap, [ATTR.countMethod]: stats?.countMethod };
+    const counted = perMap;
     t.equal(entries.length, 1, `${label}: one entries series`);
     t.same(entries[0]?.attributes, counted, `${label}: entries attributes include ebpf.map.count_method`);
     t.equal(entries[0]?.value, held, `${label}: entries equal what the map holds`);
@@ -253,6 +261,7 @@ t.test('gzip: gRPC messages cross the wire compressed', async (t) => {
   const wire = await startGrpcWireTap(t, rx.port);
   for (const compression of ['gzip', 'none'] as const) {
     const a = await startAgent(t, [...QUIET, `--otlp.endpoint=${wire.endpoint}`, `--otlp.compression=${compression}`]);
+    await a.agent.telemetry!.flush(); // the start's export is through
     const before = wire.messages.length;
     const got = await exportNow(a, rx);
     const sent = wire.messages.slice(before);
@@ -304,10 +313,11 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/metrics is appended for h
   for (const [i, c] of cases.entries()) {
     let file: string | undefined;
     if (c.file) writeFileSync((file = path.join(dir, `c${i}.yaml`)), c.file);
+    rx.requests.length = 0; // the last agent's final export is in
     const a = await startAgent(t, [...QUIET, ...(c.args ?? [])], { env: c.env, ...(file !== undefined && { file }) });
-    const before = rx.requests.length;
-    await a.agent.telemetry!.forceFlush();
-    t.same(rx.requests.slice(before).map((r) => r.path), [c.path], `${c.label}: POSTed to ${c.path}`);
+    await a.agent.telemetry!.flush();
+    t.ok(rx.requests.length > 0, `${c.label}: delivered`);
+    t.same([...new Set(rx.requests.map((r) => r.path))], [c.path], `${c.label}: POSTed to ${c.path}`);
     await a.agent.stop();
   }
 });
@@ -330,9 +340,9 @@ t.test('TLS: the CA from OTEL_EXPORTER_OTLP_CERTIFICATE is trusted; without it t
   for (const [protocol, rx] of [['grpc', grpcRx], ['http/protobuf', httpRx]] as const) {
     const before = rx.requests.length;
     const untrusted = await startAgent(t, [...QUIET, `--otlp.protocol=${protocol}`, `--otlp.endpoint=${rx.endpoint}`, '--otlp.timeout=5s']);
-    await untrusted.agent.telemetry!.forceFlush().catch(() => {});
+    const warned = await waitUntil(() => untrusted.lines.some((l) => l.includes(' warn ') && l.includes('code=EMP_EXPORT_FAILED')), 30_000);
     t.equal(rx.requests.length, before, `${protocol}: nothing delivered to an untrusted certificate`);
-    t.ok(untrusted.lines.some((l) => l.includes(' warn ') && l.includes('code=EMP_EXPORT_FAILED')), `${protocol}: EMP_EXPORT_FAILED warning`);
+    t.ok(warned, `${protocol}: EMP_EXPORT_FAILED warning`);
     await untrusted.agent.stop();
   }
 });

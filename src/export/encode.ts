@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * One collection as OTLP ExportMetricsServiceRequests, written straight into Buffers and
+ * split into requests of at most `maxRequestBytes`. Each request carries the resource and one
+ * scope block (the agent's scope) holding the per-map metrics and, in the first request, the
+ * Meter's metrics (host and self-telemetry) — what a backend sees is what the SDK's own
+ * serializer made of the same data.
+ *
+ * The per-map hot path builds no object per point: each map's attribute bytes come from the
+ * identity cache (encoded once per map), the start and time fields are one 18-byte block per
+ * collection, and a point is those bytes plus an 8-byte value, copied into the request.
+ */
+import { type HrTime, ValueType } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import type { Collection } from '../collector';
+import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
+import type { PressureReadout } from '../pressure/tracker';
+import { keyValues, otlpIdentityCache } from './attributes';
+import { fieldSize, MessageBuilder, ProtoWriter, varintSize, writeInt64 } from './proto';
+
+/** One encoded request: the bytes and how many data points they carry. */
+export interface EncodedRequest {
+  readonly bytes: Buffer;
+  readonly points: number;
+}
+
+export interface EncoderOptions {
+  resource: Resource;
+  scope: { name: string; version?: string };
+  /** Upper bound of one request's bytes. */
+  maxRequestBytes: number;
+  /** Upper bound of one request's data points (0: none). */
+  maxPointsPerRequest?: number;
+}
+
+// Field numbers of opentelemetry/proto/metrics/v1/metrics.proto.
+const F = {
+  request: { resourceMetrics: 1 },
+  resourceMetrics: { resource: 1, scopeMetrics: 2, schemaUrl: 3 },
+  resource: { attributes: 1 },
+  scopeMetrics: { scope: 1, metrics: 2 },
+  scope: { name: 1, version: 2 },
+  metric: { name: 1, description: 2, unit: 3, gauge: 5, sum: 7, histogram: 9 },
+  gauge: { dataPoints: 1 },
+  sum: { dataPoints: 1, temporality: 2, monotonic: 3 },
+  histogram: { dataPoints: 1, temporality: 2 },
+  number: { start: 2, time: 3, asDouble: 4, asInt: 6, attributes: 7 },
+  hist: { start: 2, time: 3, count: 4, sum: 5, bucketCounts: 6, bounds: 7, attributes: 9, min: 11, max: 12 },
+} as const;
+
+const TAG_START = (F.number.start << 3) | 1; // fixed64
+const TAG_TIME = (F.number.time << 3) | 1;
+const TAG_AS_DOUBLE = (F.number.asDouble << 3) | 1;
+const TAG_AS_INT = (F.number.asInt << 3) | 1; // sfixed64
+/** Per point besides its attributes: start, time and value, each a tag byte and 8 bytes. */
+const POINT_FIXED = 27;
+/** Tag plus the widest length varint we ever write (a request < 4 GiB). */
+const LEN_OVERHEAD = 6;
+
+const OTLP_TEMPORALITY: Record<AggregationTemporality, number> = {
+  [AggregationTemporality.DELTA]: 1,
+  [AggregationTemporality.CUMULATIVE]: 2,
+};
+
+export function msToNanos(ms: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+}
+
+function hrToNanos(t: HrTime): bigint {
+  return BigInt(t[0]) * 1_000_000_000n + BigInt(t[1]);
+}
+
+/** Metric name, description and unit: the fields before the data. */
+function metricHeader(name: string, description: string, unit: string): Buffer {
+  const b = new MessageBuilder().string(F.metric.name, name);
+  if (description) b.string(F.metric.description, description);
+  if (unit) b.string(F.metric.unit, unit);
+  return b.finish();
+}
+
+/** One of the SDK's metrics (the Meter's: host and self-telemetry) as an OTLP Metric. */
+export function encodeSdkMetric(m: MetricData): Buffer {
+  const d = m.descriptor;
+  const metric = new MessageBuilder().raw(metricHeader(d.name, d.description, d.unit));
+  const isInt = d.valueType === ValueType.INT;
+  if (m.dataPointType === DataPointType.HISTOGRAM) {
+    const h = new MessageBuilder();
+    for (const p of m.dataPoints) {
+      const v = p.value;
+      const dp = new MessageBuilder()
+        .raw(keyValues(F.hist.attributes, Object.entries(p.attributes)))
+        .fixed64(F.hist.start, hrToNanos(p.startTime))
+        .fixed64(F.hist.time, hrToNanos(p.endTime))
+        .int64(F.hist.count, v.count);
+      if (v.sum !== undefined) dp.double(F.hist.sum, v.sum);
+      dp.packed(F.hist.bucketCounts, v.buckets.counts, 'fixed64').packed(F.hist.bounds, v.buckets.boundaries, 'double');
+      if (v.min !== undefined) dp.double(F.hist.min, v.min);
+      if (v.max !== undefined) dp.double(F.hist.max, v.max);
+      h.message(F.histogram.dataPoints, dp);
+    }
+    h.varintField(F.histogram.temporality, OTLP_TEMPORALITY[m.aggregationTemporality]);
+    return metric.message(F.metric.histogram, h).finish();
+  }
+  if (m.dataPointType !== DataPointType.GAUGE && m.dataPointType !== DataPointType.SUM) return metric.finish();
+  const data = new MessageBuilder();
+  for (const p of m.dataPoints) {
+    const dp = new MessageBuilder()
+      .raw(keyValues(F.number.attributes, Object.entries(p.attributes)))
+      .fixed64(F.number.start, hrToNanos(p.startTime))
+      .fixed64(F.number.time, hrToNanos(p.endTime));
+    if (isInt) dp.int64(F.number.asInt, p.value as number);
+    else dp.double(F.number.asDouble, p.value as number);
+    data.message(F.gauge.dataPoints, dp);
+  }
+  if (m.dataPointType === DataPointType.SUM) {
+    data.varintField(F.sum.temporality, OTLP_TEMPORALITY[m.aggregationTemporality]);
+    if (m.isMonotonic) data.varintField(F.sum.monotonic, 1);
+    return metric.message(F.metric.sum, data).finish();
+  }
+  return metric.message(F.metric.gauge, data).finish();
+}
+
+/** A run of one per-map metric's points (maps [from, to)) inside one request. */
+interface Chunk {
+  series: number;
+  from: number;
+  to: number;
+  points: number;
+  gaugeBytes: number;
+}
+
+interface Plan {
+  sdk: Array<{ bytes: Buffer; points: number }>;
+  chunks: Chunk[];
+  points: number;
+}
+
+export class OtlpEncoder {
+  readonly #resourceField: Buffer;
+  readonly #schemaUrl: string;
+  readonly #scopeField: Buffer;
+  readonly #headers: Buffer[];
+  readonly #isInt: boolean[];
+  readonly #maxBytes: number;
+  readonly #maxPoints: number;
+  readonly #ids = otlpIdentityCache();
+  #values = new Float64Array(0);
+  #attrs: Buffer[] = [];
+  /** Maps of the collection being encoded: the stride of #values. */
+  #mapCount = 0;
+
+  constructor(o: EncoderOptions) {
+    const resource = new MessageBuilder().raw(keyValues(F.resource.attributes, Object.entries(o.resource.attributes)));
+    this.#resourceField = new MessageBuilder().message(F.resourceMetrics.resource, resource).finish();
+    this.#schemaUrl = o.resource.schemaUrl ?? '';
+    const scope = new MessageBuilder().string(F.scope.name, o.scope.name);
+    if (o.scope.version) scope.string(F.scope.version, o.scope.version);
+    this.#scopeField = new MessageBuilder().message(F.scopeMetrics.scope, scope).finish();
+    this.#headers = PER_MAP_SERIES.map((s) => metricHeader(s.spec.name, s.spec.description, s.spec.unit));
+    this.#isInt = PER_MAP_SERIES.map((s) => s.spec.valueType === 'int');
+    this.#maxBytes = o.maxRequestBytes;
+    this.#maxPoints = o.maxPointsPerRequest || Number.MAX_SAFE_INTEGER;
+  }
+
+  /** Maps whose attribute bytes are cached (for tests). */
+  get cachedMaps(): number {
+    return this.#ids.size;
+  }
+
+  /** Attribute encodings made so far (for tests: once per map, not per collection). */
+  get attributeEncodings(): number {
+    return this.#ids.encodings;
+  }
+
+  /**
+   * The requests for one export: the per-map points of `c` (none when null: a failed
+   * collection still exports the Meter's metrics), stamped with its time, and the Meter's
+   * metrics. `startMs` is the start time of every per-map point (never after its time).
+   */
+  encode(c: Collection | null, pressure: PressureReadout | null, sdkMetrics: readonly MetricData[], startMs: number): EncodedRequest[] {
+    const sdk = sdkMetrics.filter((m) => m.dataPoints.length > 0).map((m) => ({ bytes: encodeSdkMetric(m), points: m.dataPoints.length }));
+    const n = (this.#mapCount = c ? this.#fill(c, pressure) : 0);
+    const plans = this.#plan(sdk, n);
+    if (!c) return plans.map((p) => this.#write(p, Buffer.alloc(18)));
+    // start and time of every per-map point: one block per collection.
+    const times = Buffer.allocUnsafe(18);
+    times[0] = TAG_START;
+    times.writeBigUInt64LE(msToNanos(Math.min(startMs, c.time)), 1);
+    times[9] = TAG_TIME;
+    times.writeBigUInt64LE(msToNanos(c.time), 10);
+    return plans.map((p) => this.#write(p, times));
+  }
+
+  /** Values (NaN: no point) and attribute bytes of every map; returns the map count. */
+  #fill(c: Collection, pressure: PressureReadout | null): number {
+    const maps = c.maps;
+    const n = maps.length;
+    const k = PER_MAP_SERIES.length;
+    if (this.#values.length < n * k) this.#values = new Float64Array(Math.max(n * k, this.#values.length * 2));
+    if (this.#attrs.length < n) this.#attrs = new Array<Buffer>(n);
+    const readout = readoutFor(c, pressure)?.maps;
+    const values = this.#values;
+    for (let i = 0; i < n; i++) {
+      const m = maps[i]!;
+      this.#attrs[i] = this.#ids.get(m);
+      const p = readout?.get(m.id);
+      for (let s = 0; s < k; s++) values[s * n + i] = PER_MAP_SERIES[s]!.value(m, p) ?? NaN;
+    }
+    this.#ids.endCollection();
+    return n;
+  }
+
+  #plan(sdk: Plan['sdk'], n: number): Plan[] {
+    const fixed = LEN_OVERHEAD * 3 + this.#resourceField.length + this.#scopeField.length + (this.#schemaUrl ? fieldSize(3, Buffer.byteLength(this.#schemaUrl)) : 0);
+    const plans: Plan[] = [];
+    let cur: Plan = { sdk: [], chunks: [], points: 0 };
+    let used = fixed;
+    const close = () => {
+      plans.push(cur);
+      cur = { sdk: [], chunks: [], points: 0 };
+      used = fixed;
+    };
+    const empty = () => cur.sdk.length === 0 && cur.chunks.length === 0;
+    for (const m of sdk) {
+      const f = LEN_OVERHEAD + m.bytes.length;
+      if (!empty() && used + f > this.#maxBytes) close();
+      cur.sdk.push(m);
+      used += f;
+    }
+    const values = this.#values;
+    const attrs = this.#attrs;
+    for (let s = 0; s < PER_MAP_SERIES.length; s++) {
+      const chunkOverhead = LEN_OVERHEAD * 2 + this.#headers[s]!.length;
+      const base = s * n;
+      let chunk: Chunk | null = null;
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(values[base + i]!)) continue;
+        const len = attrs[i]!.length + POINT_FIXED;
+        const f = 1 + varintSize(len) + len;
+        if (chunk && (used + f > this.#maxBytes || cur.points >= this.#maxPoints)) {
+          close();
+          chunk = null;
+        }
+        if (!chunk) {
+          if (!empty() && (used + chunkOverhead + f > this.#maxBytes || cur.points >= this.#maxPoints)) close();
+          chunk = { series: s, from: i, to: i, points: 0, gaugeBytes: 0 };
+          cur.chunks.push(chunk);
+          used += chunkOverhead;
+        }
+        chunk.to = i + 1;
+        chunk.points++;
+        chunk.gaugeBytes += f;
+        cur.points++;
+        used += f;
+      }
+    }
+    if (!empty()) plans.push(cur);
+    return plans;
+  }
+
+  #write(plan: Plan, times: Buffer): EncodedRequest {
+    const metricLens = plan.chunks.map((c) => this.#headers[c.series]!.length + fieldSize(F.metric.gauge, c.gaugeBytes));
+    let sm = this.#scopeField.length;
+    for (const m of plan.sdk) sm += fieldSize(F.scopeMetrics.metrics, m.bytes.length);
+    for (const l of metricLens) sm += fieldSize(F.scopeMetrics.metrics, l);
+    const schema = this.#schemaUrl ? fieldSize(F.resourceMetrics.schemaUrl, Buffer.byteLength(this.#schemaUrl)) : 0;
+    const rm = this.#resourceField.length + fieldSize(F.resourceMetrics.scopeMetrics, sm) + schema;
+    const w = ProtoWriter.sized(fieldSize(F.request.resourceMetrics, rm));
+    w.header(F.request.resourceMetrics, rm);
+    w.raw(this.#resourceField);
+    w.header(F.resourceMetrics.scopeMetrics, sm);
+    w.raw(this.#scopeField);
+    let points = 0;
+    for (const m of plan.sdk) {
+      w.bytes(F.scopeMetrics.metrics, m.bytes);
+      points += m.points;
+    }
+    const values = this.#values;
+    const attrs = this.#attrs;
+    const buf = w.buf;
+    plan.chunks.forEach((c, j) => {
+      w.header(F.scopeMetrics.metrics, metricLens[j]!);
+      w.raw(this.#headers[c.series]!);
+      w.header(F.metric.gauge, c.gaugeBytes);
+      const base = c.series * this.#mapCount;
+      const isInt = this.#isInt[c.series]!;
+      for (let i = c.from; i < c.to; i++) {
+        const v = values[base + i]!;
+        if (Number.isNaN(v)) continue;
+        const a = attrs[i]!;
+        w.header(F.gauge.dataPoints, a.length + POINT_FIXED);
+        w.raw(a);
+        w.raw(times);
+        if (isInt) {
+          buf[w.pos++] = TAG_AS_INT;
+          writeInt64(buf, w.pos, v);
+        } else {
+          buf[w.pos++] = TAG_AS_DOUBLE;
+          buf.writeDoubleLE(v, w.pos);
+        }
+        w.pos += 8;
+      }
+      points += c.points;
+    });
+    if (this.#schemaUrl) w.string(F.resourceMetrics.schemaUrl, this.#schemaUrl);
+    if (w.pos !== buf.length) throw new Error(`OTLP encoder: wrote ${w.pos} of ${buf.length} bytes`);
+    return { bytes: buf, points };
+  }
+}
