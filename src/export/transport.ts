@@ -1,20 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * OTLP transports: the OpenTelemetry SDK's own export delegates (gRPC:
- * createOtlpGrpcExportDelegate; HTTP: createOtlpHttpExportDelegate), so headers, TLS,
- * compression, timeouts and the OTEL_EXPORTER_OTLP_* variables stay the SDK's. They get a
- * pass-through serializer: a request is already OTLP protobuf (src/export/encode.ts).
+ * OTLP transports through the OpenTelemetry SDK's export delegates, so headers, TLS,
+ * compression, timeouts and the OTEL_EXPORTER_OTLP_* variables stay the SDK's
+ * (convertLegacy*Options merge them). They get a pass-through serializer: a request is
+ * already OTLP protobuf (src/export/encode.ts).
+ *
+ * HTTP: createOtlpHttpExportDelegate, the SDK's own request code. gRPC:
+ * createOtlpNetworkExportDelegate with the SDK's gRPC configuration, over a channel of our
+ * own (GrpcChannel below), because the SDK's gRPC transport takes no channel options and
+ * (measured, issue 10) leaks a socket each time it replaces a client stuck on a peer that
+ * accepts TCP and never answers, and after an outage waits out grpc-js's reconnect backoff
+ * (up to 2 min; 6-20 s measured) before it tries the collector again.
  *
  * Each send resolves with what the endpoint answered, classified for the delivery loop
  * (src/export/delivery.ts): delivered (with any partial_success rejections), retryable (with
  * the server's RetryInfo or Retry-After delay when it gave one) or rejected for good.
  */
 import { readFileSync } from 'node:fs';
-import { credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import type { Socket } from 'node:net';
+import { type ChannelCredentials, Client, connectivityState, credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { ExportResultCode } from '@opentelemetry/core';
-import { CompressionAlgorithm, type ExportResponse, type IExporterTransport, type IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
+import {
+  CompressionAlgorithm,
+  createOtlpNetworkExportDelegate,
+  type ExportResponse,
+  type IExporterTransport,
+  type IOtlpExportDelegate,
+} from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
+import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExporterMetrics } from '@opentelemetry/otlp-grpc-exporter-base';
+import { VERSION } from '../version';
 import type { AgentConfig } from '../config';
 import { redactUrl } from '../config';
 import type { EncodedRequest } from './encode';
@@ -220,6 +235,107 @@ function capture(delegate: IOtlpExportDelegate<EncodedRequest>, unwrapRetrying: 
   };
 }
 
+/**
+ * ChannelCredentials that also keep the sockets grpc-js connects with them: grpc-js never
+ * destroys a socket whose HTTP/2 handshake is pending when its channel closes (the peer
+ * accepted and never answered), so closing a channel is followed by destroying these.
+ */
+function trackingCredentials(inner: ChannelCredentials, sockets: Set<Socket>): ChannelCredentials {
+  type Connector = { connect(socket: Socket): Promise<unknown> };
+  const c = inner as unknown as { _createSecureConnector(...a: unknown[]): Connector };
+  if (typeof c._createSecureConnector !== 'function') throw new Error('grpc-js ChannelCredentials lack _createSecureConnector');
+  const wrapped = Object.create(inner) as typeof c;
+  wrapped._createSecureConnector = (...args: unknown[]) => {
+    const connector = c._createSecureConnector.apply(inner, args);
+    const connect = connector.connect.bind(connector);
+    connector.connect = (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      return connect(socket);
+    };
+    return connector;
+  };
+  return wrapped as unknown as ChannelCredentials;
+}
+
+/**
+ * The gRPC channel under the delegate. After a failed call while the channel is not READY
+ * (refused, reset, a handshake that never completes), the next send gets a fresh channel:
+ * the delivery loop's backoff paces reconnects, not grpc-js's (which grows to 2 min), and
+ * the old channel's sockets are destroyed, so a black-holed peer costs one socket at a time.
+ */
+class GrpcChannel implements IExporterTransport {
+  readonly #address: string;
+  readonly #credentials: () => ChannelCredentials;
+  readonly #metadata: () => Metadata;
+  readonly #options: Record<string, string | number>;
+  #client: Client | null = null;
+  #sockets = new Set<Socket>();
+  #metadataValue: Metadata | null = null;
+
+  constructor(o: { address: string; credentials: () => ChannelCredentials; metadata: () => Metadata; compression: 'gzip' | 'none'; userAgent?: string }) {
+    this.#address = o.address;
+    this.#credentials = o.credentials;
+    this.#metadata = o.metadata;
+    this.#options = {
+      'grpc.default_compression_algorithm': o.compression === 'gzip' ? 2 : 0,
+      'grpc.primary_user_agent': `${o.userAgent ? `${o.userAgent} ` : ''}ebpf-map-pressure/${VERSION}`,
+      // Our own channel's subchannels: closing it closes them now, not after grpc-js's 10 s pool sweep.
+      'grpc.use_local_subchannel_pool': 1,
+      // The delivery loop retries; grpc-js must not retry behind it.
+      'grpc.enable_retries': 0,
+      'grpc.initial_reconnect_backoff_ms': 1000,
+      'grpc.max_reconnect_backoff_ms': 5000,
+      // Pings during a call find a peer that went silent mid-request.
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    };
+  }
+
+  /** Sockets the channel holds now (for tests: a black hole must not add up). */
+  get sockets(): number {
+    return this.#sockets.size;
+  }
+
+  send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
+    let client: Client;
+    try {
+      this.#metadataValue ??= this.#metadata();
+      client = this.#client ??= new Client(this.#address, trackingCredentials(this.#credentials(), this.#sockets), this.#options);
+    } catch (error) {
+      return Promise.resolve({ status: 'failure', error: error as Error });
+    }
+    return new Promise((resolve) => {
+      client.makeUnaryRequest(
+        GRPC_PATH,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        this.#metadataValue!,
+        { deadline: Date.now() + timeoutMillis },
+        (err, response) => {
+          if (!err) return resolve({ status: 'success', data: response });
+          if (client.getChannel().getConnectivityState(false) !== connectivityState.READY) this.#reset(client);
+          resolve({ status: 'failure', error: err });
+        },
+      );
+    });
+  }
+
+  #reset(client: Client): void {
+    if (this.#client !== client) return;
+    this.#client = null;
+    client.close();
+    const sockets = this.#sockets;
+    this.#sockets = new Set();
+    for (const s of sockets) s.destroy();
+  }
+
+  shutdown(): void {
+    if (this.#client) this.#reset(this.#client);
+  }
+}
+
 class DelegateTransport implements Transport {
   readonly describe: string;
   readonly #delegate: IOtlpExportDelegate<EncodedRequest>;
@@ -270,7 +386,8 @@ export function createTransport(config: AgentConfig, concurrency: number): Trans
       ? credentials.createInsecure()
       : credentials.createSsl(read(o.certificate) ?? null, read(o.clientKey) ?? null, read(o.clientCertificate) ?? null);
     const options = convertLegacyOtlpGrpcOptions({ url: o.endpoint, metadata, credentials: creds, compression, timeoutMillis: o.timeoutMs, concurrencyLimit }, 'METRICS');
-    const delegate = createOtlpGrpcExportDelegate(options, PASS_THROUGH, 'otlp_grpc_metric_exporter', POINTS_HELPER, undefined, 'MetricsExportService', GRPC_PATH);
+    const channel = new GrpcChannel({ address: options.url, credentials: options.credentials, metadata: options.metadata, compression: options.compression, ...(options.userAgent && { userAgent: options.userAgent }) });
+    const delegate = createOtlpNetworkExportDelegate(options, PASS_THROUGH, createOtlpGrpcExporterMetrics('otlp_grpc_metric_exporter', POINTS_HELPER, options.url, undefined), channel);
     return new DelegateTransport(describeOtlp(config), delegate, classifyGrpc, false);
   }
   const ca = read(o.certificate);
