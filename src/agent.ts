@@ -8,6 +8,7 @@
 import { type Collection, Collector } from './collector';
 import type { AgentConfig } from './config';
 import { AgentError, isAgentError } from './errors';
+import { prepareQueueDir } from './export/disk-queue';
 import { filters, makeFilter } from './filter';
 import type { Logger } from './log';
 import { SelfTelemetry } from './metrics/self';
@@ -88,6 +89,8 @@ export class Agent {
 
   /** Loads the iterator, makes the first collection, starts exporting. Throws AgentError. */
   async start(): Promise<void> {
+    // An unusable queue directory is a configuration error: found before the iterator loads.
+    if (this.#config.export.queue.dir && this.#config.exporters.includes('otlp') && !this.#config.sdkDisabled) prepareQueueDir(this.#config.export.queue.dir);
     this.#collector = createCollector(this.#config);
     try {
       // The first collection must work: a permission problem is fatal at start, not later.

@@ -61,6 +61,8 @@ export class Delivery {
   /** Consecutive failed sends (the backoff's exponent). */
   #failures = 0;
   #retryAt = 0;
+  /** The wait is the server's (RetryInfo, Retry-After): a new collection must not cut it short. */
+  #serverDelay = false;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
   /** Set while delivery is failing: what the recovery line reports. */
@@ -86,6 +88,10 @@ export class Delivery {
   enqueue(collectedAt: number, requests: readonly EncodedRequest[]): void {
     if (requests.length === 0) return;
     const { dropped, diskFailed } = this.#o.queue.push(collectedAt, requests, this.failing);
+    this.#o.log.debug('export queued', { collected_at: collectedAt, requests: requests.length, points: requests.reduce((n, r) => n + r.points, 0) });
+    // During an outage each new collection probes once (the oldest request): delivery
+    // resumes within an interval of the endpoint coming back, whatever the backoff has grown to.
+    if (!this.#serverDelay) this.#retryAt = Math.min(this.#retryAt, this.#now());
     if (diskFailed) this.#once('disk', () => this.#o.log.warn('the export queue directory cannot take more; queueing in memory meanwhile', { code: 'EMP_QUEUE_DISK' }));
     for (const e of dropped) this.#drop(e, 'queue_full');
     this.#pump();
@@ -104,8 +110,8 @@ export class Delivery {
         resolve(true);
       };
       this.#idle.push(done);
-      // A flush does not wait out a backoff: it tries now.
-      this.#retryAt = 0;
+      // A flush does not wait out our backoff (it tries now); a server-given delay it honours.
+      if (!this.#serverDelay) this.#retryAt = 0;
       this.#pump();
     });
   }
@@ -204,6 +210,7 @@ export class Delivery {
     if (outcome.kind === 'delivered') {
       this.#o.queue.done(e);
       this.#failures = 0;
+      this.#serverDelay = false;
       this.counters.delivered++;
       this.counters.deliveredPoints += e.points;
       if (e.attempts > 0 || e.delayed) this.counters.late++;
@@ -235,6 +242,7 @@ export class Delivery {
       e.attempts++;
       this.#failures++;
       const wait = outcome.retryAfterMs ?? backoffMs(this.#failures, this.#o.initialBackoffMs, this.#o.maxBackoffMs, this.#random);
+      this.#serverDelay = outcome.retryAfterMs !== null;
       this.#retryAt = Math.max(this.#retryAt, this.#now() + wait);
       this.#failing(outcome);
     }

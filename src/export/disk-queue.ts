@@ -197,7 +197,7 @@ function unusable(dir: string, why: string): AgentError {
 }
 
 /** Checks the directory (EMP_QUEUE_DIR when it cannot be used), takes its lock. */
-function prepare(dir: string): void {
+export function prepareQueueDir(dir: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -262,7 +262,7 @@ export interface OpenedDiskQueue {
  * not yet acknowledged, oldest first, cutting a torn or corrupt tail off (reported once).
  */
 export async function openDiskQueue(o: { dir: string; maxBytes: number; log: Logger }): Promise<OpenedDiskQueue> {
-  prepare(o.dir);
+  prepareQueueDir(o.dir);
   const acksFile = path.join(o.dir, 'acks');
   const acks = readAcks(acksFile);
   const names = fs.readdirSync(o.dir).filter((n) => SEGMENT_RE.test(n)).sort();

@@ -6,6 +6,10 @@
  * `otlp-proto-decoders`, an npm alias of @opentelemetry/otlp-transformer 0.57.2), never with
  * hand-written definitions. Each request is flattened into points that tests can compare.
  *
+ * Failure modes a test can switch on (fail(), delayMs, partial): gRPC status codes (with
+ * RetryInfo in grpc-status-details-bin), HTTP statuses (with Retry-After), a slow peer,
+ * partial_success; startBlackHole() is a TCP server that accepts and never answers.
+ *
  * grpc-js decompresses gRPC messages itself and hides the grpc-encoding header and the
  * per-message compressed flag; startGrpcWireTap() is an HTTP/2 forwarder that sits in front of
  * the receiver and records what actually crossed the wire, for the compression test.
@@ -15,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -58,6 +63,7 @@ export interface Point {
   valueKind: 'int' | 'double';
   scope: { name: string; version: string };
   timeUnixNano: number;
+  startTimeUnixNano: number;
 }
 
 export interface Received {
@@ -128,6 +134,7 @@ export function decodeRequest(bytes: Uint8Array): Pick<Received, 'resource' | 'r
             valueKind: isInt ? 'int' : 'double',
             scope,
             timeUnixNano: Number(dp.timeUnixNano ?? 0),
+            startTimeUnixNano: Number(dp.startTimeUnixNano ?? 0),
           });
         }
       }
@@ -136,8 +143,32 @@ export function decodeRequest(bytes: Uint8Array): Pick<Received, 'resource' | 'r
   return out;
 }
 
+/** What a receiver answers instead of OK. */
+export type Fault =
+  | { grpc: number; details?: string; retryDelayMs?: number }
+  | { http: number; retryAfter?: string; body?: string };
+
+/** One request as it arrived, accepted or refused. */
+export interface Attempt {
+  /** ms since the epoch */
+  time: number;
+  accepted: boolean;
+  /** The status answered (grpc code or http status); 0/200 when accepted. */
+  status: number;
+  /** Distinct collection times of the request's per-map points (what it carried). */
+  times: number[];
+}
+
 export interface Receiver {
   readonly transport: 'grpc' | 'http';
+  /** Every request that arrived, accepted or not, in order. */
+  readonly attempts: Attempt[];
+  /** The next `n` requests get `fault` (and are not put in `requests`). */
+  fail(n: number, fault: Fault): void;
+  /** Every answer waits this long (a slow peer). */
+  delayMs: number;
+  /** Accepted requests answer partial_success with this many rejected points. */
+  partial: { rejected: number; message: string } | null;
   readonly port: number;
   /** What an agent's otlp.endpoint should be: http://127.0.0.1:PORT (grpc) or .../v1/metrics (http). */
   readonly endpoint: string;
@@ -199,12 +230,63 @@ function flatHeaders(h: Record<string, unknown>): Record<string, string> {
 
 const EMPTY_RESPONSE = Buffer.from(PROTO.ExportMetricsServiceResponse.encode({}).finish());
 
+function response(partial: Receiver['partial']): Buffer {
+  if (!partial) return EMPTY_RESPONSE;
+  return Buffer.from(PROTO.ExportMetricsServiceResponse.encode({ partialSuccess: { rejectedDataPoints: partial.rejected, errorMessage: partial.message } }).finish());
+}
+
+/** Protobuf by hand for the one message the generated code here lacks: google.rpc.Status with RetryInfo. */
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+const field = (no: number, body: Buffer) => Buffer.concat([varint((no << 3) | 2), varint(body.length), body]);
+const num = (no: number, v: number) => Buffer.concat([varint(no << 3), varint(v)]);
+export function retryInfoStatus(code: number, message: string, delayMs: number): Buffer {
+  const duration = Buffer.concat([num(1, Math.floor(delayMs / 1000)), num(2, (delayMs % 1000) * 1e6)]);
+  const retryInfo = field(1, duration);
+  const any = Buffer.concat([field(1, Buffer.from('type.googleapis.com/google.rpc.RetryInfo')), field(2, retryInfo)]);
+  return Buffer.concat([num(1, code), field(2, Buffer.from(message)), field(3, any)]);
+}
+
+/** Faults, delay and partial_success of one receiver, shared by both transports. */
+class Control {
+  readonly attempts: Attempt[] = [];
+  #faults: Fault[] = [];
+  delayMs = 0;
+  partial: Receiver['partial'] = null;
+
+  fail(n: number, fault: Fault): void {
+    for (let i = 0; i < n; i++) this.#faults.push(fault);
+  }
+
+  next(): Fault | undefined {
+    return this.#faults.shift();
+  }
+
+  record(accepted: boolean, status: number, decoded: Pick<Received, 'points'> | null): void {
+    // ms from ns: rounded, the double holding ~1.8e18 ns is off by up to 256 ns.
+    const times = decoded ? [...new Set(decoded.points.filter((p) => 'ebpf.map.id' in p.attributes).map((p) => Math.round(p.timeUnixNano / 1e6)))] : [];
+    this.attempts.push({ time: Date.now(), accepted, status, times });
+  }
+
+  async wait(): Promise<void> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+  }
+}
+
 /**
  * An OTLP/gRPC receiver (grpc-js) on 127.0.0.1. port 0 (the default) picks a free one; a
  * given port lets a test bring a collector up where an agent is already trying to send.
  */
 export async function startGrpcReceiver(t: Teardown, options: { port?: number; tls?: TlsIdentity } = {}): Promise<Receiver> {
   const inbox = new Inbox();
+  const control = new Control();
   const server = new grpc.Server();
   const raw = (b: Buffer) => b;
   server.addService(
@@ -220,14 +302,25 @@ export async function startGrpcReceiver(t: Teardown, options: { port?: number; t
       },
     },
     {
-      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      Export: async (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         let decoded: ReturnType<typeof decodeRequest>;
         try {
           decoded = decodeRequest(call.request);
         } catch (e) {
+          control.record(false, grpc.status.INVALID_ARGUMENT, null);
           callback({ code: grpc.status.INVALID_ARGUMENT, details: (e as Error).message });
           return;
         }
+        await control.wait();
+        const fault = control.next();
+        if (fault && 'grpc' in fault) {
+          control.record(false, fault.grpc, decoded);
+          const metadata = new grpc.Metadata();
+          if (fault.retryDelayMs !== undefined) metadata.set('grpc-status-details-bin', retryInfoStatus(fault.grpc, fault.details ?? 'retry later', fault.retryDelayMs));
+          callback({ code: fault.grpc, details: fault.details ?? grpc.status[fault.grpc] ?? 'fault', metadata });
+          return;
+        }
+        control.record(true, 0, decoded);
         inbox.push({
           transport: 'grpc',
           path: EXPORT_METHOD,
@@ -236,7 +329,7 @@ export async function startGrpcReceiver(t: Teardown, options: { port?: number; t
           wireBody: null,
           ...decoded,
         });
-        callback(null, EMPTY_RESPONSE);
+        callback(null, response(control.partial));
       },
     },
   );
@@ -259,23 +352,24 @@ export async function startGrpcReceiver(t: Teardown, options: { port?: number; t
       setTimeout(() => server.forceShutdown(), 2000).unref();
     });
   t.teardown(close);
-  return {
+  return withControl(control, {
     transport: 'grpc',
     port,
     endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests: inbox.requests,
     waitFor: (p, what, ms) => inbox.waitFor(p, what, ms),
     close,
-  };
+  });
 }
 
 /** An OTLP/HTTP protobuf receiver (node:http) on 127.0.0.1; gunzips Content-Encoding gzip. */
 export async function startHttpReceiver(t: Teardown, options: { port?: number; tls?: TlsIdentity } = {}): Promise<Receiver> {
   const inbox = new Inbox();
+  const control = new Control();
   const handler: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const wireBody = Buffer.concat(chunks);
       const encoding = req.headers['content-encoding'] ?? null;
       let decoded: ReturnType<typeof decodeRequest>;
@@ -283,9 +377,18 @@ export async function startHttpReceiver(t: Teardown, options: { port?: number; t
         if (req.method !== 'POST') throw new Error(`method ${req.method}`);
         decoded = decodeRequest(encoding === 'gzip' ? zlib.gunzipSync(wireBody) : wireBody);
       } catch (e) {
+        control.record(false, 400, null);
         res.writeHead(400, { 'content-type': 'text/plain' }).end((e as Error).message);
         return;
       }
+      await control.wait();
+      const fault = control.next();
+      if (fault && 'http' in fault) {
+        control.record(false, fault.http, decoded);
+        res.writeHead(fault.http, { 'content-type': 'text/plain', ...(fault.retryAfter !== undefined && { 'retry-after': fault.retryAfter }) }).end(fault.body ?? 'fault');
+        return;
+      }
+      control.record(true, 200, decoded);
       inbox.push({
         transport: 'http',
         path: req.url ?? '',
@@ -294,7 +397,7 @@ export async function startHttpReceiver(t: Teardown, options: { port?: number; t
         wireBody,
         ...decoded,
       });
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(EMPTY_RESPONSE);
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(response(control.partial));
     });
   };
   const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
@@ -312,14 +415,58 @@ export async function startHttpReceiver(t: Teardown, options: { port?: number; t
       server.closeAllConnections();
     });
   t.teardown(close);
-  return {
+  return withControl(control, {
     transport: 'http',
     port,
     endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/v1/metrics`,
     requests: inbox.requests,
     waitFor: (p, what, ms) => inbox.waitFor(p, what, ms),
     close,
+  });
+}
+
+type BaseReceiver = Omit<Receiver, 'attempts' | 'fail' | 'delayMs' | 'partial'>;
+
+function withControl(control: Control, r: BaseReceiver): Receiver {
+  return {
+    ...r,
+    attempts: control.attempts,
+    fail: (n, fault) => control.fail(n, fault),
+    get delayMs() {
+      return control.delayMs;
+    },
+    set delayMs(ms: number) {
+      control.delayMs = ms;
+    },
+    get partial() {
+      return control.partial;
+    },
+    set partial(p) {
+      control.partial = p;
+    },
   };
+}
+
+/** A TCP server on 127.0.0.1 that accepts every connection and never writes a byte. */
+export async function startBlackHole(t: Teardown): Promise<{ port: number; open(): number; accepted(): number }> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer((s) => {
+    accepted++;
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    s.resume(); // read and discard, answer nothing
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, open: () => sockets.size, accepted: () => accepted };
 }
 
 /** A gRPC message as it crossed the wire: the 5-byte prefix of the gRPC framing. */
