@@ -2,7 +2,10 @@
 // The agent's own Prometheus endpoint, scraped over HTTP: the names the OpenTelemetry
 // Collector's Prometheus exporter would give (so one dashboard serves both paths), the values
 // of real maps against bpftool, and the loopback-only default.
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config';
 import { ATTR, METRICS, prometheusName } from '../../src/metrics/table';
@@ -180,4 +183,46 @@ t.test('a port already in use is EMP_PORT_IN_USE, not a crash', async (t) => {
   t.teardown(() => holder.close());
   const port = (holder.address() as net.AddressInfo).port;
   await t.rejects(startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`]), { code: 'EMP_PORT_IN_USE' });
+});
+
+t.test('host identity: target_info with the resource, and the dashboard\'s host label on every series', async (t) => {
+  const m = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 10, name: 'exp_pr_host' });
+  fill(m, 4, 8, 2);
+  const port = await freePort();
+  const a = await startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`], { resourceEnv: { OTEL_RESOURCE_ATTRIBUTES: 'k8s.node.name=exp-node' } });
+  const s = await scrape(port);
+  const info = s.samples.filter((x) => x.name === 'target_info');
+  t.equal(info.length, 1, 'one target_info');
+  t.equal(s.types.get('target_info'), 'gauge');
+  t.equal(info[0]?.value, 1);
+  t.equal(info[0]?.labels.host_name, os.hostname(), 'target_info carries host.name');
+  t.equal(info[0]?.labels.service_name, 'ebpf-map-pressure', 'and service.name');
+  t.equal(info[0]?.labels.k8s_node_name, 'exp-node', 'and what OTEL_RESOURCE_ATTRIBUTES adds');
+  t.equal(info[0]?.labels.os_type, 'linux');
+  // The Grafana dashboard picks hosts by the labels of its template variables; the collector
+  // path has them from resource_to_telemetry_conversion, this endpoint on every series.
+  const dashboard = JSON.parse(readFileSync(path.join(__dirname, '../../deploy/grafana/dashboards/ebpf-map-pressure.json'), 'utf8')) as { templating: { list: Array<{ query: unknown; definition?: string }> } };
+  const hostLabels = new Set<string>();
+  for (const v of dashboard.templating.list) {
+    const q = typeof v.query === 'string' ? v.query : ((v.query as { query?: string } | undefined)?.query ?? v.definition ?? '');
+    const lv = /label_values\([^,]+,\s*(\w+)\)/.exec(q);
+    if (lv) hostLabels.add(lv[1]!);
+  }
+  t.ok(hostLabels.has('host_name'), `the dashboard's variables use ${[...hostLabels].join(', ')}`);
+  const series = s.samples.filter((x) => x.name !== 'target_info');
+  for (const l of hostLabels) t.ok(series.length > 0 && series.every((x) => x.labels[l] === os.hostname()), `every series has ${l}`);
+  const mine = s.samples.filter((x) => x.labels.ebpf_map_id === String(m.id));
+  t.ok(mine.length >= 4, 'the map is exposed');
+  for (const x of mine) t.equal(x.labels.ebpf_map_count_method, a.agent.latest()!.maps.find((y) => y.id === m.id)?.countMethod, `${x.name}: count_method on every per-map series`);
+});
+
+t.test('one rendering per collection, served to concurrent scrapes alike', async (t) => {
+  const port = await freePort();
+  const a = await startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`]);
+  const bodies = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()));
+  t.equal(new Set(bodies).size, 1, '20 concurrent scrapes get the same exposition');
+  await a.agent.collectNow();
+  const next = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  t.not(next, bodies[0], 'the next collection renders a new one');
+  t.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404, 'other paths: 404');
 });
