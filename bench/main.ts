@@ -123,6 +123,11 @@ async function main(): Promise<void> {
         if (e) e.wireLargestRequestBytes = Math.max(...r.map((x) => x.maxRequestBytes));
       }
     }
+    // Scales only the running agent is measured at (the peers would take minutes there).
+    for (const n of plan.running.atMaps.filter((x) => x > Math.max(...plan.scales))) {
+      await phase(`create maps up to ${n}`, async () => pool.growTo(n));
+      running.push(...(await phase(`running agent at ${n} maps`, () => measureRunningAgents(plan.running.intervalsS, plan.running.tunings, plan.running.windowS, n, countMaps))));
+    }
     const worst = await phase('worst-case request size', async () => worstCaseExport(await pipeline.collector.collect()));
     meta.durationS = (now() - started) / 1000;
     meta.loadAverage.end = Math.round(os.loadavg()[0]! * 100) / 100;

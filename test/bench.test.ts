@@ -64,7 +64,7 @@ t.test('npm run bench -- --tiny: every scenario, and results of the right shape'
   }
   t.equal(r.count[0]!.agentOverEmpty, 1, 'the empty map is its own reference');
 
-  t.same(r.running.map((x) => [x.benchMaps, x.intervalS]), [[0, 1], [60, 1]], 'the running agent with no benchmark maps, then at 60 (tiny: one interval)');
+  t.same(r.running.map((x) => [x.benchMaps, x.intervalS, x.tuning.label]), [[0, 1, 'defaults'], [0, 1, 'scraped'], [60, 1, 'defaults'], [60, 1, 'scraped'], [80, 1, 'defaults'], [80, 1, 'scraped']], 'the running agent with no benchmark maps, at 60, and at 80 past the last scale (tiny: one interval), plain and scraped');
   for (const x of r.running) {
     t.ok(x.cpuPct >= 0 && x.cpuPctSchedstat > 0, 'CPU figures');
     t.ok(x.rssMedianBytes > 0 && x.rssMaxBytes >= x.rssMedianBytes && x.rssSamples >= 1, 'RSS figures');
@@ -83,7 +83,7 @@ t.test('npm run bench -- --tiny: every scenario, and results of the right shape'
   t.equal(md, renderMarkdown(r), 'latest.md is rendered from latest.json');
   t.equal(run.stdout, md, 'what the harness printed is latest.md');
   for (const h of ['### 1–2.', '### 3.', '### 4.', '### 5.', '### 6.', '### Targets']) t.ok(md.includes(h), `section ${h}`);
-  t.equal(targets(r).length, 6, 'every target has a row');
+  t.equal(targets(r).length, 7, 'every target has a row');
 });
 
 t.test('--write-md replaces only the generated part of BENCHMARKS.md', async (t) => {

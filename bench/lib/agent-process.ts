@@ -65,17 +65,50 @@ export interface Tuning {
   label: string;
   nodeFlags: readonly string[];
   env: Readonly<Record<string, string>>;
+  /** Also serve Prometheus and scrape /metrics this many times at once, every second. */
+  scrapes?: number;
 }
 
 export const DEFAULTS: Tuning = { label: 'defaults', nodeFlags: [], env: {} };
 
+/** Ports of the scraped agents' Prometheus endpoints (this project's bench range). */
+let nextPort = 47900;
+
+/** `n` scrapes of /metrics at once, every second, each read to its end; stop() ends them. */
+function startScraper(port: number, n: number): { stop(): void } {
+  let stopped = false;
+  const round = async () => {
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        try {
+          await (await fetch(`http://127.0.0.1:${port}/metrics`)).arrayBuffer();
+        } catch {
+          // the agent is starting or stopping
+        }
+      }),
+    );
+  };
+  const timer = setInterval(() => {
+    if (!stopped) void round();
+  }, 1000);
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
 export async function startRunningAgent(intervalS: number, tuning: Tuning = DEFAULTS): Promise<RunningAgent> {
   const sink = await startOtlpSink();
+  const port = tuning.scrapes ? nextPort++ : 0;
+  const exporters = tuning.scrapes ? ['--exporters=otlp,prometheus', `--prometheus.port=${port}`] : ['--exporters=otlp'];
   const child = spawn(
     process.execPath,
-    [...tuning.nodeFlags, BIN, 'run', `--interval=${intervalS}s`, '--exporters=otlp', '--otlp.protocol=http/protobuf', `--otlp.endpoint=${sink.url}`],
+    [...tuning.nodeFlags, BIN, 'run', `--interval=${intervalS}s`, ...exporters, '--otlp.protocol=http/protobuf', `--otlp.endpoint=${sink.url}`],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...tuning.env } },
   );
+  const scraper = tuning.scrapes ? startScraper(port, tuning.scrapes) : null;
   const log: string[] = [];
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => log.push(...d.split('\n').filter((l) => l !== '')));
@@ -87,6 +120,7 @@ export async function startRunningAgent(intervalS: number, tuning: Tuning = DEFA
     tuning,
     log,
     async stop() {
+      scraper?.stop();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;

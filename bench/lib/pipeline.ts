@@ -3,19 +3,18 @@
  * The agent's collection cycle, in process, built from the agent's own parts the way
  * src/agent.ts and src/telemetry.ts wire them, with the default configuration: the Collector
  * (iterator read, record parsing, memory), self-telemetry and the pressure layer (the
- * agent's collection listeners), a MeterProvider with the host resource whose reader carries
- * the per-map producer and the Meter's instruments (host and self-telemetry), and the OTLP
- * protobuf encoding of what the reader collected. One cycle = what the running agent does
- * every interval, minus the network.
+ * agent's collection listeners), a MeterProvider with the host resource whose reader the
+ * cycle drives (host and self-telemetry), and the OTLP encoder (src/export/encode.ts) writing
+ * the collection and the Meter's metrics as the agent's requests. One cycle = what the
+ * running agent does every interval, minus the network.
  */
-import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
-import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { createCollector } from '../../src/agent';
 import type { Collection, Collector } from '../../src/collector';
 import { loadConfig } from '../../src/config';
+import { type EncodedRequest, OtlpEncoder } from '../../src/export/encode';
 import { createLogger } from '../../src/log';
 import { registerHostInstruments } from '../../src/metrics/instruments';
-import { MapMetricsProducer } from '../../src/metrics/producer';
 import { SCOPE } from '../../src/metrics/scope';
 import { registerSelfInstruments, SelfTelemetry } from '../../src/metrics/self';
 import { PressureMonitor } from '../../src/pressure/monitor';
@@ -54,24 +53,17 @@ export function retainedHeap(): number | null {
   return process.memoryUsage().heapUsed;
 }
 
-export function countPoints(rm: ResourceMetrics): number {
-  let n = 0;
-  for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.dataPoints.length;
-  return n;
-}
-
-export function encodeOtlp(rm: ResourceMetrics): Uint8Array {
-  const bytes = ProtobufMetricsSerializer.serializeRequest(rm);
-  if (!bytes) throw new Error('the OTLP serializer returned nothing');
-  return bytes;
-}
+export const countPoints = (requests: readonly EncodedRequest[]) => requests.reduce((n, r) => n + r.points, 0);
+export const countBytes = (requests: readonly EncodedRequest[]) => requests.reduce((n, r) => n + r.bytes.length, 0);
 
 export class AgentPipeline {
   readonly collector: Collector;
   readonly self: SelfTelemetry;
   readonly pressure: PressureMonitor;
+  readonly encoder: OtlpEncoder;
   readonly #provider: MeterProvider;
   readonly #reader: BenchReader;
+  readonly #start = Date.now();
   #latest: Collection | null = null;
 
   constructor() {
@@ -80,13 +72,17 @@ export class AgentPipeline {
     this.collector = createCollector(config);
     this.self = new SelfTelemetry({ readMemory: config.counting.memory });
     this.pressure = new PressureMonitor(config, createLogger('none', () => {}));
-    const source = { latest: () => this.#latest, latestPressure: () => this.pressure.latest() };
-    const producer = new MapMetricsProducer(source, 60_000);
-    this.#reader = new BenchReader({ metricProducers: [producer] });
-    this.#provider = new MeterProvider({ resource: buildResource({ machineIdFile: config.paths.machineId }), readers: [this.#reader] });
+    const resource = buildResource({ machineIdFile: config.paths.machineId });
+    this.encoder = new OtlpEncoder({ resource, scope: SCOPE, maxRequestBytes: config.otlp.maxRequestBytes, maxPointsPerRequest: config.otlp.maxPointsPerRequest });
+    this.#reader = new BenchReader();
+    this.#provider = new MeterProvider({ resource, readers: [this.#reader] });
     const meter = this.#provider.getMeter(SCOPE.name, SCOPE.version);
-    registerHostInstruments(meter, source);
+    registerHostInstruments(meter, { latest: () => this.#latest });
     registerSelfInstruments(meter, this.self);
+  }
+
+  async #meterMetrics(): Promise<MetricData[]> {
+    return (await this.#reader.collect()).resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
   }
 
   /** One full cycle, timed stage by stage. */
@@ -98,11 +94,11 @@ export class AgentPipeline {
     this.self.collected(c);
     this.pressure.update(c);
     const t2 = now();
-    const { resourceMetrics } = await this.#reader.collect();
+    const metrics = await this.#meterMetrics();
     const t3 = now();
-    const bytes = encodeOtlp(resourceMetrics);
+    const requests = this.encoder.encode(c, this.pressure.latest(), metrics, this.#start);
     const t4 = now();
-    this.self.exported('otlp', { ok: true, points: countPoints(resourceMetrics) });
+    this.self.exported('otlp', { ok: true, points: countPoints(requests) });
     return {
       total: t4 - t0,
       collect: t1 - t0,
@@ -110,16 +106,16 @@ export class AgentPipeline {
       metrics: t3 - t2,
       encode: t4 - t3,
       maps: c.mapsSeen,
-      points: countPoints(resourceMetrics),
-      bytes: bytes.length,
+      points: countPoints(requests),
+      bytes: countBytes(requests),
     };
   }
 
-  /** What the reader would hand an exporter now (for export-size figures). */
-  async resourceMetrics(): Promise<ResourceMetrics> {
+  /** A collection now and what the encoder makes of it with `encoder` (for export-size figures). */
+  async requests(encoder: OtlpEncoder): Promise<EncodedRequest[]> {
     this.#latest = await this.collector.collect();
     this.pressure.update(this.#latest);
-    return (await this.#reader.collect()).resourceMetrics;
+    return encoder.encode(this.#latest, this.pressure.latest(), await this.#meterMetrics(), this.#start);
   }
 
   async close(): Promise<void> {

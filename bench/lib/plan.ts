@@ -18,6 +18,9 @@ export const TUNED: Tuning = {
   env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
 };
 
+/** The defaults, also serving Prometheus to 20 concurrent scrapes every second (the RSS target's case). */
+export const SCRAPED: Tuning = { label: 'scraped', nodeFlags: [], env: {}, scrapes: 20 };
+
 export interface Plan {
   mode: 'full' | 'tiny';
   seed: number;
@@ -30,7 +33,7 @@ export interface Plan {
   warmup: number;
   /** Count cost against map size: entries of one preallocated hash map. */
   count: { maxEntries: number; sizes: number[]; reps: number; warmupCycles: number; walkReps(entries: number): number; dumpUpTo: number };
-  /** The running agent: at which scales (and with no benchmark maps), which intervals (run side by side), window length. */
+  /** The running agent: at which scales (and with no benchmark maps; scales past the last of `scales` only here), which intervals and tunings (run side by side), window length. */
   running: { atMaps: number[]; intervalsS: number[]; windowS: number; baselineWindowS: number; tunings: Tuning[] };
   /** Scales at which the OTLP request size is measured. */
   exportAt: number[];
@@ -45,7 +48,7 @@ export function fullPlan(): Plan {
     peerReps: (n) => (n <= 100 ? 30 : n <= 1000 ? 15 : 5),
     warmup: 5,
     count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 500, warmupCycles: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
-    running: { atMaps: [1000, 10_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, tunings: [DEFAULTS, TUNED] },
+    running: { atMaps: [1000, 10_000, 30_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, tunings: [DEFAULTS, TUNED, SCRAPED] },
     exportAt: [1000, 10_000],
   };
 }
@@ -59,7 +62,7 @@ export function tinyPlan(): Plan {
     peerReps: () => 2,
     warmup: 1,
     count: { maxEntries: 2000, sizes: [0, 1000], reps: 8, warmupCycles: 4, walkReps: () => 2, dumpUpTo: 1000 },
-    running: { atMaps: [60], intervalsS: [1], windowS: 3, baselineWindowS: 3, tunings: [DEFAULTS] },
+    running: { atMaps: [60, 80], intervalsS: [1], windowS: 3, baselineWindowS: 3, tunings: [DEFAULTS, SCRAPED] },
     exportAt: [60],
   };
 }

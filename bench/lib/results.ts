@@ -62,7 +62,8 @@ export interface ExportSizeResult {
   points: number;
   /** One request with every point (no split). */
   unsplitBytes: number;
-  maxPointsPerRequest: number;
+  /** The bound the agent splits at (otlp.max_request_bytes, its default). */
+  maxRequestBytes: number;
   requests: number;
   largestRequestBytes: number;
   bytesPerPoint: number;
@@ -73,7 +74,7 @@ export interface ExportSizeResult {
 export interface WorstCaseExport {
   /** Longest escaped names, longest type and count-method strings, largest ids. */
   bytesPerPoint: number;
-  maxPointsPerRequest: number;
+  maxRequestBytes: number;
   requestBytes: number;
   limitBytes: number;
 }
