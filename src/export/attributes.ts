@@ -32,15 +32,18 @@ export const MAP_IDENTITY: readonly IdentityAttribute[] = [
 if (MAP_IDENTITY.map((a) => a.key).join() !== PER_MAP.join()) throw new Error('MAP_IDENTITY and the metric table disagree');
 
 interface Entry<T> {
-  readonly values: AttrValue[];
-  readonly encoded: T;
+  values: AttrValue[];
+  encoded: T;
+  /** The collection that last asked for it. */
+  generation: number;
 }
 
 /** Per-map encodings, by map id; call endCollection() after each collection's last get(). */
 export class IdentityCache<T> {
   readonly #encode: (values: readonly AttrValue[]) => T;
-  #entries = new Map<number, Entry<T>>();
-  #next = new Map<number, Entry<T>>();
+  readonly #entries = new Map<number, Entry<T>>();
+  #generation = 0;
+  #asked = 0;
   /** Encodings made (for tests: a map seen again is not encoded again). */
   encodings = 0;
 
@@ -49,20 +52,30 @@ export class IdentityCache<T> {
   }
 
   get(m: MapStats): T {
-    let e = this.#entries.get(m.id) ?? this.#next.get(m.id);
-    if (!e || !same(e.values, m)) {
+    let e = this.#entries.get(m.id);
+    if (!e) {
       const values = MAP_IDENTITY.map((a) => a.value(m));
-      e = { values, encoded: this.#encode(values) };
+      e = { values, encoded: this.#encode(values), generation: -1 };
+      this.#entries.set(m.id, e);
+      this.encodings++;
+    } else if (!same(e.values, m)) {
+      e.values = MAP_IDENTITY.map((a) => a.value(m));
+      e.encoded = this.#encode(e.values);
       this.encodings++;
     }
-    this.#next.set(m.id, e);
+    if (e.generation !== this.#generation) {
+      e.generation = this.#generation;
+      this.#asked++;
+    }
     return e.encoded;
   }
 
   /** Forgets the maps not asked for since the last call. */
   endCollection(): void {
-    this.#entries = this.#next;
-    this.#next = new Map();
+    // Only sweep when some map was not asked for (a map went away).
+    if (this.#entries.size > this.#asked) for (const [id, e] of this.#entries) if (e.generation !== this.#generation) this.#entries.delete(id);
+    this.#generation++;
+    this.#asked = 0;
   }
 
   get size(): number {
@@ -103,7 +116,19 @@ export function keyValues(field: number, pairs: Iterable<readonly [string, unkno
 /** NumberDataPoint.attributes is field 7. */
 export const NUMBER_POINT_ATTRIBUTES = 7;
 
-/** The OTLP cache: each map's KeyValues, tagged as NumberDataPoint attributes. */
+/** Bytes after the attributes in a point prefix: start and time, each a tag and a fixed64. */
+export const TIMES_BYTES = 18;
+
+/**
+ * The OTLP cache: each map's KeyValues, tagged as NumberDataPoint attributes, followed by
+ * room for the point's start and time (written once per collection), so that a point is
+ * one copy of this prefix and its value.
+ */
 export function otlpIdentityCache(): IdentityCache<Buffer> {
-  return new IdentityCache((values) => keyValues(NUMBER_POINT_ATTRIBUTES, MAP_IDENTITY.map((a, i) => [a.key, values[i]] as const)));
+  return new IdentityCache((values) => {
+    const kv = keyValues(NUMBER_POINT_ATTRIBUTES, MAP_IDENTITY.map((a, i) => [a.key, values[i]] as const));
+    const prefix = Buffer.alloc(kv.length + TIMES_BYTES);
+    kv.copy(prefix);
+    return prefix;
+  });
 }

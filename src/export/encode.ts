@@ -7,8 +7,9 @@
  * serializer made of the same data.
  *
  * The per-map hot path builds no object per point: each map's attribute bytes come from the
- * identity cache (encoded once per map), the start and time fields are one 18-byte block per
- * collection, and a point is those bytes plus an 8-byte value, copied into the request.
+ * identity cache (encoded once per map) with room after them for the start and time fields,
+ * written there once per collection; a point is that prefix copied into the request and an
+ * 8-byte value.
  */
 import { type HrTime, ValueType } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
@@ -16,7 +17,7 @@ import { AggregationTemporality, DataPointType, type MetricData } from '@opentel
 import type { Collection } from '../collector';
 import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
 import type { PressureReadout } from '../pressure/tracker';
-import { keyValues, otlpIdentityCache } from './attributes';
+import { keyValues, otlpIdentityCache, TIMES_BYTES } from './attributes';
 import { fieldSize, MessageBuilder, ProtoWriter, varintSize, writeInt64 } from './proto';
 
 /** One encoded request: the bytes and how many data points they carry. */
@@ -53,8 +54,8 @@ const TAG_START = (F.number.start << 3) | 1; // fixed64
 const TAG_TIME = (F.number.time << 3) | 1;
 const TAG_AS_DOUBLE = (F.number.asDouble << 3) | 1;
 const TAG_AS_INT = (F.number.asInt << 3) | 1; // sfixed64
-/** Per point besides its attributes: start, time and value, each a tag byte and 8 bytes. */
-const POINT_FIXED = 27;
+/** Per point after its prefix (attributes, start, time): the value, a tag byte and 8 bytes. */
+const POINT_VALUE = 9;
 /** Tag plus the widest length varint we ever write (a request < 4 GiB). */
 const LEN_OVERHEAD = 6;
 
@@ -181,20 +182,22 @@ export class OtlpEncoder {
    */
   encode(c: Collection | null, pressure: PressureReadout | null, sdkMetrics: readonly MetricData[], startMs: number): EncodedRequest[] {
     const sdk = sdkMetrics.filter((m) => m.dataPoints.length > 0).map((m) => ({ bytes: encodeSdkMetric(m), points: m.dataPoints.length }));
-    const n = (this.#mapCount = c ? this.#fill(c, pressure) : 0);
-    const plans = this.#plan(sdk, n);
-    if (!c) return plans.map((p) => this.#write(p, Buffer.alloc(18)));
-    // start and time of every per-map point: one block per collection.
-    const times = Buffer.allocUnsafe(18);
-    times[0] = TAG_START;
-    times.writeBigUInt64LE(msToNanos(Math.min(startMs, c.time)), 1);
-    times[9] = TAG_TIME;
-    times.writeBigUInt64LE(msToNanos(c.time), 10);
-    return plans.map((p) => this.#write(p, times));
+    let n = 0;
+    if (c) {
+      // start and time of every per-map point: one block per collection, put in each prefix.
+      const times = Buffer.allocUnsafe(TIMES_BYTES);
+      times[0] = TAG_START;
+      times.writeBigUInt64LE(msToNanos(Math.min(startMs, c.time)), 1);
+      times[9] = TAG_TIME;
+      times.writeBigUInt64LE(msToNanos(c.time), 10);
+      n = this.#fill(c, pressure, times);
+    }
+    this.#mapCount = n;
+    return this.#plan(sdk, n).map((p) => this.#write(p));
   }
 
-  /** Values (NaN: no point) and attribute bytes of every map; returns the map count. */
-  #fill(c: Collection, pressure: PressureReadout | null): number {
+  /** Values (NaN: no point) and point prefixes of every map; returns the map count. */
+  #fill(c: Collection, pressure: PressureReadout | null, times: Buffer): number {
     const maps = c.maps;
     const n = maps.length;
     const k = PER_MAP_SERIES.length;
@@ -204,7 +207,9 @@ export class OtlpEncoder {
     const values = this.#values;
     for (let i = 0; i < n; i++) {
       const m = maps[i]!;
-      this.#attrs[i] = this.#ids.get(m);
+      const prefix = this.#ids.get(m);
+      prefix.set(times, prefix.length - TIMES_BYTES);
+      this.#attrs[i] = prefix;
       const p = readout?.get(m.id);
       for (let s = 0; s < k; s++) values[s * n + i] = PER_MAP_SERIES[s]!.value(m, p) ?? NaN;
     }
@@ -237,7 +242,7 @@ export class OtlpEncoder {
       let chunk: Chunk | null = null;
       for (let i = 0; i < n; i++) {
         if (Number.isNaN(values[base + i]!)) continue;
-        const len = attrs[i]!.length + POINT_FIXED;
+        const len = attrs[i]!.length + POINT_VALUE;
         const f = 1 + varintSize(len) + len;
         if (chunk && (used + f > this.#maxBytes || cur.points >= this.#maxPoints)) {
           close();
@@ -260,7 +265,7 @@ export class OtlpEncoder {
     return plans;
   }
 
-  #write(plan: Plan, times: Buffer): EncodedRequest {
+  #write(plan: Plan): EncodedRequest {
     const metricLens = plan.chunks.map((c) => this.#headers[c.series]!.length + fieldSize(F.metric.gauge, c.gaugeBytes));
     let sm = this.#scopeField.length;
     for (const m of plan.sdk) sm += fieldSize(F.scopeMetrics.metrics, m.bytes.length);
@@ -290,9 +295,8 @@ export class OtlpEncoder {
         const v = values[base + i]!;
         if (Number.isNaN(v)) continue;
         const a = attrs[i]!;
-        w.header(F.gauge.dataPoints, a.length + POINT_FIXED);
+        w.header(F.gauge.dataPoints, a.length + POINT_VALUE);
         w.raw(a);
-        w.raw(times);
         if (isInt) {
           buf[w.pos++] = TAG_AS_INT;
           writeInt64(buf, w.pos, v);
