@@ -123,7 +123,19 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       await Promise.all(closers.map((c) => c()));
       throw e;
     }
-    const queue = new DeliveryQueue({ maxMemoryBytes: config.export.queue.maxBytes, store: disk?.store ?? null, recovered: disk?.recovered ?? [], nextSeq: disk?.nextSeq ?? 0 });
+    const encoder = new OtlpEncoder({
+      resource: options.resource,
+      scope: SCOPE,
+      maxRequestBytes: config.otlp.maxRequestBytes,
+      maxPointsPerRequest: config.otlp.maxPointsPerRequest,
+    });
+    const queue = new DeliveryQueue({
+      maxMemoryBytes: config.export.queue.maxBytes,
+      store: disk?.store ?? null,
+      recovered: disk?.recovered ?? [],
+      nextSeq: disk?.nextSeq ?? 0,
+      recycle: (r) => encoder.pool.recycle(r),
+    });
     const transport = createTransport(config, config.export.maxInFlight);
     const delivery = new Delivery({
       transport,
@@ -134,12 +146,6 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       maxAgeMs: config.export.queue.maxAgeMs,
       log,
       onSend: (o, e) => self?.exported('otlp', { ok: o.kind === 'delivered', points: o.kind === 'delivered' ? e.points : 0 }),
-    });
-    const encoder = new OtlpEncoder({
-      resource: options.resource,
-      scope: SCOPE,
-      maxRequestBytes: config.otlp.maxRequestBytes,
-      maxPointsPerRequest: config.otlp.maxPointsPerRequest,
     });
     otlp = { reader: new DrivenReader({ aggregationTemporalitySelector: otlpTemporality(config) }), encoder, delivery };
     self?.bindDelivery(delivery);

@@ -312,6 +312,7 @@ export async function openDiskQueue(o: { dir: string; maxBytes: number; log: Log
           points: header.readUInt32LE(12),
           size: len,
           bytes: null,
+          slab: null,
           disk: { segment: id, offset: off },
           inFlight: false,
           attempts: 0,

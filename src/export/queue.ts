@@ -29,6 +29,8 @@ export interface QueueEntry {
   readonly size: number;
   /** In memory: the request; null when it is on disk. */
   bytes: Buffer | null;
+  /** The pooled buffer under `bytes` (src/export/encode.ts RequestPool). */
+  slab: Buffer | null;
   readonly disk: DiskLocation | null;
   inFlight: boolean;
   /** Failed sends so far. */
@@ -70,8 +72,11 @@ export class DeliveryQueue {
    * @param recovered entries found on disk at start (oldest first)
    * @param nextSeq the first request number to use (the disk's, above every record it had)
    */
-  constructor(options: { maxMemoryBytes: number; store?: QueueStore | null; recovered?: QueueEntry[]; nextSeq?: number }) {
+  readonly #recycle: (r: EncodedRequest) => void;
+
+  constructor(options: { maxMemoryBytes: number; store?: QueueStore | null; recovered?: QueueEntry[]; nextSeq?: number; recycle?: (r: EncodedRequest) => void }) {
     this.#maxMemoryBytes = options.maxMemoryBytes;
+    this.#recycle = options.recycle ?? (() => {});
     this.#store = options.store ?? null;
     for (const e of options.recovered ?? []) {
       this.#entries.push(e);
@@ -112,7 +117,9 @@ export class DeliveryQueue {
       const seq = this.#seq++;
       const disk = this.#store ? this.#store.append(seq, collection, collectedAt, r) : null;
       if (this.#store && !disk) diskFailed = true;
-      const e: QueueEntry = { seq, collection, collectedAt, points: r.points, size: r.bytes.length, bytes: disk ? null : r.bytes, disk, inFlight: false, attempts: 0, delayed };
+      // On disk, the request's buffer is free again at once.
+      if (disk) this.#recycle(r);
+      const e: QueueEntry = { seq, collection, collectedAt, points: r.points, size: r.bytes.length, bytes: disk ? null : r.bytes, slab: disk ? null : (r.slab ?? null), disk, inFlight: false, attempts: 0, delayed };
       this.#entries.push(e);
       if (disk) this.#diskBytes += e.size;
       else this.#memoryBytes += e.size;
@@ -171,6 +178,11 @@ export class DeliveryQueue {
   done(e: QueueEntry): void {
     const i = this.#entries.indexOf(e);
     if (i >= 0) this.#remove(i);
+    // Reused only when no send of it ever timed out or failed midway: then nothing may
+    // still be reading the bytes.
+    if (e.slab && e.attempts === 0 && !e.inFlight && e.bytes) this.#recycle({ bytes: e.bytes, points: e.points, slab: e.slab });
+    e.bytes = null;
+    e.slab = null;
   }
 
   #remove(i: number): void {
