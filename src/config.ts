@@ -947,6 +947,12 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     }
   }
   if (!problems.length) problems.push(...pressureProblems(conf.get('pressure') as { warning: unknown; critical: unknown }));
+  if (!problems.length) {
+    const initial = parseDuration(conf.get('export.retry.initial_backoff' as never));
+    const max = parseDuration(conf.get('export.retry.max_backoff' as never));
+    if (initial > max)
+      problems.push(`export.retry.initial_backoff: must not exceed export.retry.max_backoff (${max} ms): value was ${JSON.stringify(rawValueOf('export.retry.initial_backoff'))} (${originOf('export.retry.initial_backoff')})`);
+  }
   if (problems.length) {
     throw new AgentError('EMP_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
       hint: 'fix the keys above; `ebpf-map-pressure --help` lists sources and docs/configuration.md every key',

@@ -97,6 +97,15 @@ const BAD: BadCase[] = [
   // enumerations and durations
   { what: 'compression br (env)', options: { env: { OTEL_EXPORTER_OTLP_COMPRESSION: 'br' } }, key: 'otlp.compression', value: '"br"', source: 'env OTEL_EXPORTER_OTLP_COMPRESSION' },
   { what: 'timeout of 0 (env)', options: { env: { OTEL_EXPORTER_OTLP_TIMEOUT: '0' } }, key: 'otlp.timeout', value: '"0"', source: 'env OTEL_EXPORTER_OTLP_TIMEOUT' },
+  // export: the delivery queue and retries
+  { what: 'queue size not a size (env)', options: { env: { EMP_EXPORT_QUEUE_MAX_BYTES: 'lots' } }, key: 'export.queue.max_bytes', value: '"lots"', source: 'env EMP_EXPORT_QUEUE_MAX_BYTES' },
+  { what: 'queue size below 1 MiB (flag)', options: { args: ['--export.queue.max-bytes=100KiB'] }, key: 'export.queue.max_bytes', value: '"100KiB"', source: 'flag --export.queue.max-bytes' },
+  { what: 'queue dir relative (flag)', options: { args: ['--export.queue.dir=var/queue'] }, key: 'export.queue.dir', value: '"var/queue"', source: 'flag --export.queue.dir' },
+  { what: 'queue age not a duration (env)', options: { env: { EMP_EXPORT_QUEUE_MAX_AGE: 'forever' } }, key: 'export.queue.max_age', value: '"forever"', source: 'env EMP_EXPORT_QUEUE_MAX_AGE' },
+  { what: 'no requests in flight (flag)', options: { args: ['--export.max-in-flight=0'] }, key: 'export.max_in_flight', value: '0', source: 'flag --export.max-in-flight' },
+  { what: 'backoff not a duration (flag)', options: { args: ['--export.retry.initial-backoff=soon'] }, key: 'export.retry.initial_backoff', value: '"soon"', source: 'flag --export.retry.initial-backoff' },
+  { what: 'initial backoff above the max (flag)', options: { args: ['--export.retry.initial-backoff=1m', '--export.retry.max-backoff=10s'] }, key: 'export.retry.initial_backoff', value: '"1m"', source: 'flag --export.retry.initial-backoff' },
+  { what: 'request bound above 3 MiB (flag)', options: { args: ['--otlp.max-request-bytes=8MiB'] }, key: 'otlp.max_request_bytes', value: '"8MiB"', source: 'flag --otlp.max-request-bytes' },
   // structure
   fileCase('a section given as a string (file)', 'section.json', { otlp: 'http://collector:4317' }, 'otlp', '"http://collector:4317"'),
 ];

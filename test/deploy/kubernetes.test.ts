@@ -134,6 +134,16 @@ t.test("DaemonSet: host PID, every node, the measured capabilities, the host's f
   }
 });
 
+t.test('DaemonSet: the export queue on a writable hostPath of the node', async (t) => {
+  const dir = agent.env.find((e: Any) => e.name === 'EMP_EXPORT_QUEUE_DIR')?.value as string | undefined;
+  t.ok(dir, 'EMP_EXPORT_QUEUE_DIR is set');
+  t.equal(loadConfig({ env: { EMP_EXPORT_QUEUE_DIR: dir! } }).config.export.queue.dir, dir, 'the agent reads it');
+  const m = agent.volumeMounts.find((x: Any) => dir!.startsWith(`${x.mountPath}/`));
+  t.ok(m, 'the queue directory is under a mount');
+  t.notOk(m?.readOnly, 'a writable one (the root file system is read-only)');
+  t.same(pod.volumes.find((v: Any) => v.name === m?.name)?.hostPath, { path: m?.mountPath, type: 'DirectoryOrCreate' }, "the node's own directory: the queue outlives the pod");
+});
+
 t.test('DaemonSet: downward API feeds OTEL_RESOURCE_ATTRIBUTES as the agent reads it', async (t) => {
   const env: Any[] = agent.env;
   const byName = Object.fromEntries(env.map((e) => [e.name, e]));

@@ -69,7 +69,11 @@ t.test('unit: hardening that V8 survives', async (t) => {
     t.equal(one(k), v, `${k}=${v}`);
   t.notOk(svc.MemoryDenyWriteExecute, "no MemoryDenyWriteExecute: V8's JIT writes code it then runs");
   t.notOk(svc.PrivateUsers, 'no PrivateUsers: CAP_SYS_ADMIN in a user namespace does not count for bpf()');
-  t.notOk(svc.ReadWritePaths, 'nothing writable: the agent writes no file');
+  t.notOk(svc.ReadWritePaths, 'nothing writable but its state directory');
+  t.equal(one('StateDirectory'), 'ebpf-map-pressure', 'the state directory: /var/lib/ebpf-map-pressure');
+  const queueDir = (svc.Environment ?? []).map((e) => /^EMP_EXPORT_QUEUE_DIR=(.*)$/.exec(e)?.[1]).find(Boolean);
+  t.ok(queueDir?.startsWith('/var/lib/ebpf-map-pressure/'), `the export queue on disk, in the state directory (${queueDir})`);
+  t.equal(loadConfig({ env: { EMP_EXPORT_QUEUE_DIR: queueDir! } }).config.export.queue.dir, queueDir, 'the agent reads it');
   t.equal(one('RestartPreventExitStatus'), '2', 'bad configuration (exit 2) is not restarted in a loop');
 });
 
