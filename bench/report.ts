@@ -100,7 +100,7 @@ export function renderMarkdown(r: BenchResults): string {
   );
 
   out.push('', '### 5. The running agent', '');
-  out.push('`node bin/ebpf-map-pressure.js run --exporters=otlp --otlp.protocol=http/protobuf` to a local sink; agents at both intervals and every tuning run side by side ("scraped": `--exporters=otlp,prometheus` with 20 concurrent scrapes of /metrics every second). CPU is the process\'s utime+stime over the window (/proc/<pid>/stat, 10 ms ticks; in parentheses the threads\' schedstat, ns-exact), per interval and per map seen from the schedstat; RSS sampled every second (/proc/<pid>/status). "× bare read": CPU per interval over the floor (the bare iterator read) of table 1 at the same scale, in this run.', '');
+  out.push('`node bin/ebpf-map-pressure.js run --exporters=otlp --otlp.protocol=http/protobuf` to a local sink; agents at both intervals and every tuning run side by side ("scraped": `--exporters=otlp,prometheus` with 20 concurrent scrapes of /metrics every 10 s). CPU is the process\'s utime+stime over the window (/proc/<pid>/stat, 10 ms ticks; in parentheses the threads\' schedstat, ns-exact), per interval and per map seen from the schedstat; RSS sampled every second (/proc/<pid>/status). "× bare read": CPU per interval over the floor (the bare iterator read) of table 1 at the same scale, in this run.', '');
   out.push(
     table(
       ['benchmark maps', 'maps seen (min–max)', 'interval', 'tuning', 'window', 'CPU, % of a core', 'CPU per interval', 'per map', '× bare read', 'RSS median', 'RSS max', 'requests in window', 'largest request'],

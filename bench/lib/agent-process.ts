@@ -65,7 +65,7 @@ export interface Tuning {
   label: string;
   nodeFlags: readonly string[];
   env: Readonly<Record<string, string>>;
-  /** Also serve Prometheus and scrape /metrics this many times at once, every second. */
+  /** Also serve Prometheus and scrape /metrics this many times at once, every 10 s. */
   scrapes?: number;
 }
 
@@ -74,9 +74,13 @@ export const DEFAULTS: Tuning = { label: 'defaults', nodeFlags: [], env: {} };
 /** Ports of the scraped agents' Prometheus endpoints (this project's bench range). */
 let nextPort = 47900;
 
-/** `n` scrapes of /metrics at once, every second, each read to its end; stop() ends them. */
+/**
+ * `n` scrapes of /metrics at once, each read to its end, a round every 10 s (a round starts
+ * only once the last has ended: scrapes never pile up); stop() ends them.
+ */
 function startScraper(port: number, n: number): { stop(): void } {
   let stopped = false;
+  let busy = false;
   const round = async () => {
     await Promise.all(
       Array.from({ length: n }, async () => {
@@ -89,8 +93,10 @@ function startScraper(port: number, n: number): { stop(): void } {
     );
   };
   const timer = setInterval(() => {
-    if (!stopped) void round();
-  }, 1000);
+    if (stopped || busy) return;
+    busy = true;
+    void round().finally(() => (busy = false));
+  }, 10_000);
   return {
     stop() {
       stopped = true;

@@ -18,7 +18,7 @@ export const TUNED: Tuning = {
   env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
 };
 
-/** The defaults, also serving Prometheus to 20 concurrent scrapes every second (the RSS target's case). */
+/** The defaults, also serving Prometheus to 20 concurrent scrapes every 10 s (the RSS target's case). */
 export const SCRAPED: Tuning = { label: 'scraped', nodeFlags: [], env: {}, scrapes: 20 };
 
 export interface Plan {

@@ -292,11 +292,6 @@ class GrpcChannel implements IExporterTransport {
     };
   }
 
-  /** Sockets the channel holds now (for tests: a black hole must not add up). */
-  get sockets(): number {
-    return this.#sockets.size;
-  }
-
   send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
     let client: Client;
     try {

@@ -43,32 +43,36 @@ function collectionTimes(a: InProcessAgent): number[] {
 const delivery = (a: InProcessAgent): Delivery => a.agent.telemetry!.delivery!;
 const logLines = (a: InProcessAgent, re: RegExp) => a.lines.filter((l) => re.test(l));
 
-t.test('collector down 60 s: every collection made meanwhile arrives after recovery, in order, each once with its own time', async (t) => {
-  const m = expMap(t, 'exp_dl_down');
-  const port = 47101;
-  const rx1 = await startGrpcReceiver(t, { port });
-  const a = await startAgent(t, ['--interval=2s', `--otlp.endpoint=${rx1.endpoint}`, '--filter.include-names=exp_dl_down']);
-  const times = collectionTimes(a);
-  await until(() => arrivedTimes([rx1], m.id).length > 0, 30_000, 'the first export');
-  await rx1.close();
-  await sleep(60_000);
-  const duringOutage = times.length;
-  const rx2 = await startGrpcReceiver(t, { port });
-  const recoveredAt = times.length;
-  await until(() => arrivedTimes([rx2], m.id).includes(times[recoveredAt - 1]!), 60_000, 'the collections of the outage');
-  const arrived = arrivedTimes([rx1, rx2], m.id);
-  const made = times.slice(0, recoveredAt);
-  t.ok(duringOutage >= 25, `${duringOutage} collections made, most of them during the outage`);
-  t.same(arrived.slice(0, made.length), made, 'every collection arrived, in collection order, each once, with its own time');
-  t.same(new Set(arrived).size, arrived.length, 'no collection arrived twice');
-  t.equal(logLines(a, / warn .*exporter cannot deliver/).length, 1, 'one line when delivery started failing');
-  const recovered = logLines(a, / info .*exporter recovered/);
-  t.equal(recovered.length, 1, 'one line when it recovered');
-  const late = Number(/delivered_late=(\d+)/.exec(recovered[0] ?? '')?.[1]);
-  t.ok(late >= duringOutage - 2, `the recovery line counts the late deliveries (${late})`);
-  t.match(recovered[0], /dropped=0/, 'nothing dropped');
-  t.equal(delivery(a).counters.dropped.queue_full + delivery(a).counters.dropped.max_age, 0);
-});
+for (const transport of ['grpc', 'http'] as const) {
+  t.test(`${transport}: collector down 60 s: every collection made meanwhile arrives after recovery, in order, each once with its own time`, async (t) => {
+    const name = `exp_down_${transport}`;
+    const m = expMap(t, name);
+    const port = transport === 'grpc' ? 47101 : 47102;
+    const start = (o: { port: number }) => (transport === 'grpc' ? startGrpcReceiver(t, o) : startHttpReceiver(t, o));
+    const rx1 = await start({ port });
+    const a = await startAgent(t, ['--interval=2s', `--otlp.protocol=${transport === 'grpc' ? 'grpc' : 'http/protobuf'}`, `--otlp.endpoint=${rx1.endpoint}`, `--filter.include-names=${name}`]);
+    const times = collectionTimes(a);
+    await until(() => arrivedTimes([rx1], m.id).length > 0, 30_000, 'the first export');
+    await rx1.close();
+    await sleep(60_000);
+    const duringOutage = times.length;
+    const rx2 = await start({ port });
+    const recoveredAt = times.length;
+    await until(() => arrivedTimes([rx2], m.id).includes(times[recoveredAt - 1]!), 60_000, 'the collections of the outage');
+    const arrived = arrivedTimes([rx1, rx2], m.id);
+    const made = times.slice(0, recoveredAt);
+    t.ok(duringOutage >= 25, `${duringOutage} collections made, most of them during the outage`);
+    t.same(arrived.slice(0, made.length), made, 'every collection arrived, in collection order, each once, with its own time');
+    t.same(new Set(arrived).size, arrived.length, 'no collection arrived twice');
+    t.equal(logLines(a, / warn .*exporter cannot deliver/).length, 1, 'one line when delivery started failing');
+    const recovered = logLines(a, / info .*exporter recovered/);
+    t.equal(recovered.length, 1, 'one line when it recovered');
+    const late = Number(/delivered_late=(\d+)/.exec(recovered[0] ?? '')?.[1]);
+    t.ok(late >= duringOutage - 2, `the recovery line counts the late deliveries (${late})`);
+    t.match(recovered[0], /dropped=0/, 'nothing dropped');
+    t.equal(delivery(a).counters.dropped.queue_full + delivery(a).counters.dropped.max_age, 0);
+  });
+}
 
 interface FaultCase {
   what: string;

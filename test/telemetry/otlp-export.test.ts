@@ -171,6 +171,10 @@ t.test('OTLP/gRPC: metric names, units, values, attributes and resource', async 
   t.equal(got.path, '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export');
   checkMaps(t, got, made, a.agent.latest()!);
   checkResource(t, got);
+  // Every point of every export so far, the start's first one included: start <= time.
+  const all = rx.requests.flatMap((r) => r.points);
+  const backwards = all.filter((p) => !(p.startTimeUnixNano > 0 && p.startTimeUnixNano <= p.timeUnixNano));
+  t.same(backwards.map((p) => `${p.metric} ${p.startTimeUnixNano} > ${p.timeUnixNano}`), [], `every point's start is at or before its time (${all.length} points, ${rx.requests.length} requests)`);
   // The table is what the wire carries: descriptions too.
   for (const spec of [METRICS.entries, METRICS.maxEntries, METRICS.utilization, METRICS.memory, METRICS.count]) {
     const p = pointsOf(got, spec.name)[0];
