@@ -13,6 +13,7 @@ import { seededRandom } from './stats';
 const F_NO_PREALLOC = 1;
 
 export interface BenchMap {
+  /** -1 once held by an outer map (see FD_HELD). */
   fd: number;
   id: number;
   type: string;
@@ -68,11 +69,20 @@ export function possibleCpus(): number {
   return n;
 }
 
+/**
+ * Past this many maps, new ones are held by an outer hash_of_maps instead of an fd (the
+ * process's fd limit is 20,000 here and cannot be raised): the outer map keeps each alive,
+ * the agent still sees and counts every one, and their fds are closed.
+ */
+const FD_HELD = 15_000;
+
 export class MapPool {
   readonly maps: BenchMap[] = [];
   readonly #ops: MapOps;
   readonly #random: () => number;
   readonly #cpus = possibleCpus();
+  /** Outer maps by inner-map template (type, sizes, flags, max_entries), with their next slot. */
+  readonly #outers = new Map<string, { fd: number; next: number }>();
 
   constructor(seed: number) {
     this.#ops = loadAddon().mapOps;
@@ -81,7 +91,33 @@ export class MapPool {
 
   /** Adds maps until the pool holds `total`. */
   growTo(total: number): void {
-    while (this.maps.length < total) this.maps.push(this.#create(this.maps.length));
+    while (this.maps.length < total) {
+      const m = this.#create(this.maps.length);
+      if (this.maps.length >= FD_HELD) this.#hold(m);
+      this.maps.push(m);
+    }
+  }
+
+  /** Moves a map into an outer map of its template and closes its fd (kept if the kernel refuses). */
+  #hold(m: BenchMap & { template?: string }): void {
+    const key = m.template!;
+    let outer = this.#outers.get(key);
+    try {
+      if (!outer) {
+        const hashOfMaps = mapTypeByName('hash_of_maps')!.id;
+        outer = { fd: this.#ops.createMap({ type: hashOfMaps, keySize: 4, valueSize: 4, maxEntries: 40_000, innerMapFd: m.fd, name: 'bench_outer' }), next: 0 };
+        this.#outers.set(key, outer);
+      }
+      const k = Buffer.alloc(4);
+      k.writeUInt32LE(outer.next++);
+      const v = Buffer.alloc(4);
+      v.writeUInt32LE(m.fd);
+      this.#ops.update(outer.fd, k, v);
+    } catch {
+      return; // this type cannot be an inner map: it keeps its fd
+    }
+    this.#ops.close(m.fd);
+    m.fd = -1;
   }
 
   /** The hash-family maps: what a get-next-key walk or a dump must visit to count. */
@@ -90,7 +126,9 @@ export class MapPool {
   }
 
   closeAll(): void {
-    for (const m of this.maps.splice(0)) this.#ops.close(m.fd);
+    for (const m of this.maps.splice(0)) if (m.fd >= 0) this.#ops.close(m.fd);
+    for (const o of this.#outers.values()) this.#ops.close(o.fd);
+    this.#outers.clear();
   }
 
   #pick(): Kind {
@@ -128,7 +166,8 @@ export class MapPool {
       flags: kind.flags ?? 0,
       rawName: this.#name(i),
     });
-    const m: BenchMap = { fd, id: this.#ops.mapId(fd), type: kind.type, keySize: kind.keySize, maxEntries, inserted: 0 };
+    const m: BenchMap & { template?: string } = { fd, id: this.#ops.mapId(fd), type: kind.type, keySize: kind.keySize, maxEntries, inserted: 0 };
+    m.template = `${kind.type}/${kind.keySize}/${kind.valueSize}/${kind.flags ?? 0}/${maxEntries}`;
     const valueBytes = kind.percpu ? Math.ceil(kind.valueSize / 8) * 8 * this.#cpus : kind.valueSize;
     if (kind.fill === 'keys') {
       m.inserted = this.#ops.fill(fd, kind.keySize, valueBytes, 0, want).inserted;

@@ -174,7 +174,9 @@ export class Delivery {
       this.#arm(this.#retryAt - now);
       return;
     }
-    for (const e of q.sendable(this.#o.maxInFlight - this.#inFlight)) this.#send(e);
+    // While failing, one request at a time (a probe); all of max_in_flight once one gets through.
+    const limit = this.failing ? 1 : this.#o.maxInFlight;
+    for (const e of q.sendable(limit - this.#inFlight)) this.#send(e);
   }
 
   #arm(ms: number): void {
