@@ -284,7 +284,7 @@ export class Delivery {
     if (this.#o.queue.entries.some((e) => e.seq <= o.backlogSeq)) return;
     const dropped = Object.fromEntries(Object.entries(this.counters.dropped).map(([k, v]) => [k, v - o.droppedAtStart[k as DropReason]]));
     this.#outage = null;
-    this.#o.log.info('exporter recovered: the queued requests are delivered', {
+    this.#o.log.info('exporter recovered', {
       exporter: this.#o.transport.describe,
       outage_s: Math.round((o.recoveredAt - o.since) / 100) / 10,
       delivered_late: this.counters.late - o.lateAtStart,

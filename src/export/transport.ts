@@ -337,10 +337,14 @@ class DelegateTransport implements Transport {
   readonly #classify: (r: ExportResponse) => SendOutcome;
   readonly #responses = new WeakMap<Uint8Array, ExportResponse>();
 
-  constructor(describe: string, delegate: IOtlpExportDelegate<EncodedRequest>, classify: (r: ExportResponse) => SendOutcome, unwrapRetrying: boolean) {
+  readonly #close: () => void;
+
+  /** @param close ends what is in flight at shutdown (the gRPC channel), so shutdown never waits a timeout out */
+  constructor(describe: string, delegate: IOtlpExportDelegate<EncodedRequest>, classify: (r: ExportResponse) => SendOutcome, unwrapRetrying: boolean, close: () => void = () => {}) {
     this.describe = describe;
     this.#delegate = delegate;
     this.#classify = classify;
+    this.#close = close;
     capture(delegate, unwrapRetrying, this.#responses);
   }
 
@@ -357,8 +361,13 @@ class DelegateTransport implements Transport {
     });
   }
 
+  /**
+   * Closes without waiting for requests in flight (the delegate's own shutdown waits for each
+   * to settle, up to its timeout: a peer that never answers would hold the stop that long).
+   */
   async shutdown(): Promise<void> {
-    await this.#delegate.shutdown();
+    this.#close();
+    void this.#delegate.shutdown().catch(() => {});
   }
 }
 
@@ -383,7 +392,7 @@ export function createTransport(config: AgentConfig, concurrency: number): Trans
     const options = convertLegacyOtlpGrpcOptions({ url: o.endpoint, metadata, credentials: creds, compression, timeoutMillis: o.timeoutMs, concurrencyLimit }, 'METRICS');
     const channel = new GrpcChannel({ address: options.url, credentials: options.credentials, metadata: options.metadata, compression: options.compression, ...(options.userAgent && { userAgent: options.userAgent }) });
     const delegate = createOtlpNetworkExportDelegate(options, PASS_THROUGH, createOtlpGrpcExporterMetrics('otlp_grpc_metric_exporter', POINTS_HELPER, options.url, undefined), channel);
-    return new DelegateTransport(describeOtlp(config), delegate, classifyGrpc, false);
+    return new DelegateTransport(describeOtlp(config), delegate, classifyGrpc, false, () => channel.shutdown());
   }
   const ca = read(o.certificate);
   const key = read(o.clientKey);
