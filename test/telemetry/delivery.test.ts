@@ -65,6 +65,10 @@ for (const transport of ['grpc', 'http'] as const) {
     t.same(arrived.slice(0, made.length), made, 'every collection arrived, in collection order, each once, with its own time');
     t.same(new Set(arrived).size, arrived.length, 'no collection arrived twice');
     t.equal(logLines(a, / warn .*exporter cannot deliver/).length, 1, 'one line when delivery started failing');
+    // The recovery line comes once the whole backlog is through (collections queued until
+    // the first delivery included).
+    await until(() => logLines(a, / info .*exporter recovered/).length > 0, 60_000, 'the recovery line');
+    await sleep(3000);
     const recovered = logLines(a, / info .*exporter recovered/);
     t.equal(recovered.length, 1, 'one line when it recovered');
     const late = Number(/delivered_late=(\d+)/.exec(recovered[0] ?? '')?.[1]);
@@ -197,6 +201,7 @@ t.test('a peer that accepts TCP and never answers: sockets stay flat', async (t)
       `--otlp.protocol=${transport === 'grpc' ? 'grpc' : 'http/protobuf'}`,
       `--otlp.endpoint=${endpoint}`,
       '--otlp.timeout=1s',
+      '--export.retry.initial-backoff=200ms',
       '--export.retry.max-backoff=500ms',
       '--filter.include-names=exp_dl_none',
     ]);

@@ -52,7 +52,7 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     fill(m, 4, 8, 3);
     const dir = path.join(t.testdir(), 'queue');
     const port = signal === 'SIGKILL' ? 47121 : 47122;
-    const args = ['run', '--interval=500ms', '--log.level=debug', `--otlp.endpoint=http://127.0.0.1:${port}`, `--export.queue.dir=${dir}`, '--filter.include-names=exp_dq_kill', '--export.retry.max-backoff=200ms'];
+    const args = ['run', '--interval=500ms', '--log.level=debug', `--otlp.endpoint=http://127.0.0.1:${port}`, `--export.queue.dir=${dir}`, '--filter.include-names=exp_dq_kill', '--export.retry.initial-backoff=100ms', '--export.retry.max-backoff=200ms'];
     const first = startAgentProcess(t, args);
     const queued = () => first.logs().filter((l) => l.message === 'export queued').map((l) => Number(l.fields.collected_at));
     await until(() => queued().length >= 6, 60_000, 'six collections queued');
@@ -95,7 +95,7 @@ t.test('a disk that fills while the agent runs: one warning, the rest queues in 
   const dir = tmpfs(t, 'size=48k');
   writeFileSync(path.join(dir, 'ballast'), Buffer.alloc(8192));
   const port = 47123;
-  const a = await startAgent(t, ['--interval=250ms', `--otlp.endpoint=http://127.0.0.1:${port}`, `--export.queue.dir=${dir}`, '--filter.include-names=exp_dq_full', '--export.retry.max-backoff=200ms']);
+  const a = await startAgent(t, ['--interval=250ms', `--otlp.endpoint=http://127.0.0.1:${port}`, `--export.queue.dir=${dir}`, '--filter.include-names=exp_dq_full', '--export.retry.initial-backoff=100ms', '--export.retry.max-backoff=200ms']);
   const times = [a.agent.latest()!.time];
   a.agent.onCollection((c) => times.push(c.time));
   await until(() => a.lines.some((l) => l.includes('code=EMP_QUEUE_DISK')), 60_000, 'the disk filled');
