@@ -140,6 +140,7 @@ export class Agent {
       }
       this.#warnOnce(c.memoryError, 'map memory is not readable; ebpf.map.memory will be missing');
       this.#warnOnce(c.walkError, 'maps that need an element walk are not counted');
+      this.#warnOnce(c.walkUnsupported, 'this kernel does not run every element-walk program; the maps only a walk can count report no entries');
       for (const listener of this.#listeners) {
         try {
           listener(c);

@@ -74,6 +74,12 @@ export const ERRORS = {
     fix: 'Grant CAP_SYS_ADMIN (a walk opens the map by id); on kernels < 5.9 there is no element iterator. Those maps report no entries meanwhile.',
     exitCode: 1,
   },
+  EMP_WALK_UNSUPPORTED: {
+    summary:
+      'The kernel refuses (EPERM at load) or lacks an element-walk iterator program (iter/bpf_map_elem, iter/sockmap): maps only a walk can count (sockmap always; before 6.6 preallocated and LRU hash maps) are reported without entries. Logged once at start.',
+    fix: 'Nothing to change in the agent: the kernel decides which BPF program types it runs (hardened kernels and security policies refuse some). Those maps keep their limit and memory, with count_method none and not_counted saying why; a kernel that allows these iterators (stock kernels do) counts them.',
+    exitCode: 1,
+  },
   EMP_EXPORT_FAILED: {
     summary: 'An exporter could not deliver metrics.',
     fix: 'Check that the endpoint in the message is reachable; the agent keeps collecting and retries.',

@@ -61,6 +61,14 @@ export interface ReaderOptions {
   walkBudgetMs?: number;
 }
 
+/** Why each element-walk program is not loaded (null: it is, or walks are disabled). */
+export interface WalkSupport {
+  /** iter/bpf_map_elem: hash maps on kernels without bpf_map_sum_elem_count. */
+  readonly elements: SystemError | null;
+  /** iter/sockmap: sockmap, which keeps no count on any kernel. */
+  readonly sockets: SystemError | null;
+}
+
 /** One byte per record of the iterator's output: 1 for the maps the caller reports. */
 export type RecordSelector = (records: Buffer) => Uint8Array;
 
@@ -68,6 +76,7 @@ interface NativeReader {
   collect(select?: RecordSelector): Promise<RawCollection>;
   close(): void;
   readonly kfuncAvailable: boolean;
+  readonly walkSupport: WalkSupport;
 }
 
 export interface CreateMapOptions {
@@ -105,6 +114,8 @@ interface Addon {
   Reader: new (options: ReaderOptions) => NativeReader;
   recordSize: number;
   recordVersion: number;
+  /** The MAP_STATS_F_* bits of bpf/map_stats.h, for the test that keeps records.ts in step. */
+  recordFlags: Record<'needsWalk' | 'countStale' | 'walkSkipped' | 'walkUnsupported', number>;
   mapOps: MapOps;
   /** Bytes malloc has out (glibc mallinfo2), for the leak test; -1 where unknown. */
   mallocInUse(): number;
@@ -199,6 +210,11 @@ export class MapStatsReader {
 
   get kfuncAvailable(): boolean {
     return this.#native.kfuncAvailable;
+  }
+
+  /** Which element-walk programs the kernel refused or lacks, known from the start. */
+  get walkSupport(): WalkSupport {
+    return this.#native.walkSupport;
   }
 
   get closed(): boolean {

@@ -33,15 +33,24 @@ export function snapshotJson(c: Collection, pressure: PressureReadout | null = n
     value_size: m.valueSize,
     flags: m.mapFlags,
     not_counted: m.notCounted,
+    not_counted_reason: m.notCountedReason,
     level: pressure?.maps.get(m.id)?.level ?? null,
     growth_per_s: pressure?.maps.get(m.id)?.growthPerS ?? null,
     time_to_full_s: pressure?.maps.get(m.id)?.timeToFullS ?? null,
   }));
   const brief = (e: AgentError | null) => e && { code: e.code, message: e.message, hint: e.hint };
-  // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN), and why maps that
-  // need an element walk (kernels < 6.6) have no count: scripts can tell them from a per-map gap.
+  // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN), why maps that need an
+  // element walk (kernels < 6.6) have no count, and which walk programs this kernel refuses:
+  // scripts can tell them from a per-map gap.
   return JSON.stringify(
-    { time: new Date(c.time).toISOString(), maps_seen: c.mapsSeen, memory_error: brief(c.memoryError), walk_error: brief(c.walkError), maps },
+    {
+      time: new Date(c.time).toISOString(),
+      maps_seen: c.mapsSeen,
+      memory_error: brief(c.memoryError),
+      walk_error: brief(c.walkError),
+      walk_unsupported: brief(c.walkUnsupported),
+      maps,
+    },
     null,
     2,
   );
@@ -72,9 +81,12 @@ export function snapshotTable(c: Collection, pressure: PressureReadout | null = 
   out += `\n${c.maps.length} maps`;
   if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
   if (c.memoryError) out += `\nmemory not readable (${c.memoryError.code}): ${c.memoryError.hint}`;
-  if (c.walkError) {
-    const n = c.maps.filter(awaitsWalk).length;
-    out += `\n${n} map${n === 1 ? '' : 's'} not counted (${c.walkError.code}): ${c.walkError.hint}`;
+  const uncounted = (n: number, e: AgentError, why: string) => `\n${n} map${n === 1 ? '' : 's'} not counted (${e.code}): ${why}`;
+  if (c.walkError) out += uncounted(c.maps.filter(awaitsWalk).length, c.walkError, c.walkError.hint);
+  if (c.walkUnsupported) {
+    // Said whenever a map pays for it; the agent logs it at start in any case.
+    const n = c.maps.filter((m) => m.notCountedReason === 'walk_unsupported').length;
+    if (n > 0) out += uncounted(n, c.walkUnsupported, c.walkUnsupported.message);
   }
   return out;
 }

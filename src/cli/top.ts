@@ -10,7 +10,7 @@
  * transition log lines or webhooks, which would tear the screen).
  */
 import { createCollector } from '../agent';
-import type { Collection, MapStats } from '../collector';
+import type { Collection, MapStats, NotCountedReason } from '../collector';
 import type { AgentConfig } from '../config';
 import { globToRegExp } from '../filter';
 import { formatGrowth, formatTimeToFull } from '../pressure/format';
@@ -230,9 +230,20 @@ function bar(u: number | null, level: Level | null | undefined): Segment[] {
 
 const COLS = { id: 9, name: 17, type: 16, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9 };
 
+/** In the ENTRIES column of a map that could be counted and is not: a word for why. */
+const UNCOUNTED: Record<NotCountedReason, string> = {
+  type: '-',
+  kernel: 'n/a',
+  config: 'off',
+  walk_disabled: 'off',
+  walk_deferred: 'later',
+  walk_failed: 'failed',
+  walk_unsupported: 'refused',
+};
+
 function rowLine(r: Row, width: number): string {
   const { m, p } = r;
-  const fill = m.entries ?? m.pendingBytes;
+  const fill = m.entries ?? m.pendingBytes ?? UNCOUNTED[m.notCountedReason ?? 'type'];
   const level = p?.level;
   const util = m.utilization === null ? '-' : `${(m.utilization * 100).toFixed(1)}%`;
   const segs: Segment[] = [
@@ -247,6 +258,8 @@ function rowLine(r: Row, width: number): string {
     [formatGrowth(p?.growthPerS ?? null).padStart(COLS.growth - 1) + ' '],
     [formatTimeToFull(p?.timeToFullS ?? null).padStart(COLS.ttf - 1)],
   ];
+  // Why a countable map has no count, where the width leaves room (the status line sums it up).
+  if (m.notCountedReason && m.notCountedReason !== 'type') segs.push([`  ${termSafe(m.notCounted ?? '')}`, STYLE.dim]);
   return fit(segs, width);
 }
 
@@ -262,6 +275,16 @@ function headerLine(width: number): string {
     'GROWTH'.padStart(COLS.growth - 1) + ' ' +
     'FULL IN'.padStart(COLS.ttf - 1);
   return fit([[h.padEnd(width), STYLE.inverse]], width);
+}
+
+/** Maps left uncounted because a walk failed or the kernel refuses it: how many, and why. */
+function uncountedLine(c: Collection | null, width: number): string {
+  if (!c) return '';
+  for (const [reason, e] of [['walk_failed', c.walkError], ['walk_unsupported', c.walkUnsupported]] as const) {
+    const n = e ? c.maps.filter((m) => m.notCountedReason === reason).length : 0;
+    if (e && n > 0) return fit([[`${n} map${n === 1 ? '' : 's'} not counted (${e.code}): ${termSafe(reason === 'walk_failed' ? e.hint : e.message)}`, STYLE.warning]], width);
+  }
+  return '';
 }
 
 export interface Frame {
@@ -304,7 +327,7 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
       width,
     ),
   );
-  lines.push(f.error ? fit([[`collection failed: ${termSafe(f.error)}`, STYLE.critical]], width) : '');
+  lines.push(f.error ? fit([[`collection failed: ${termSafe(f.error)}`, STYLE.critical]], width) : uncountedLine(c, width));
   lines.push(headerLine(width));
   const rows = c ? visibleRows(c, f.pressure, v) : [];
   const room = Math.max(1, height - lines.length - 1);

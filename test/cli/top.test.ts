@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import type { Collection, MapStats } from '../../src/collector';
 import { formatBytes } from '../../src/cli/format';
+import { AgentError } from '../../src/errors';
 import { handleKeys, initialView, renderScreen, termSafe, visibleRows } from '../../src/cli/top';
 import { runCli } from '../helpers/agent-process';
 import { bpftoolMap, createMap, F_NO_PREALLOC, fill, mapOps } from '../helpers/kernel';
@@ -215,4 +216,17 @@ t.test('the screen never carries control bytes from names, and fits the width', 
   t.ok(lines.some((l) => l.includes('evil\\x1b]0;pw')), 'the name shown escaped (and cut to its column)');
   t.equal(termSafe('a\nb'), 'a\\x0ab');
   t.same(visibleRows(c, null, { ...initialView(), nameFilter: 'e*' }).map((r) => r.m.id), [1], 'a glob filter');
+});
+
+t.test('a map the kernel will not walk: "refused" in its ENTRIES, the reason on its row, a count on the status line', async (t) => {
+  const refused = new AgentError('EMP_WALK_UNSUPPORTED', 'element walks: this kernel refuses iter/sockmap programs (EPERM at load). Sockmap maps are not counted');
+  const sock: MapStats = { ...map(7, 'socks', null, 'sockmap'), countMethod: 'none', notCounted: 'needs an element walk (no count), which this kernel does not run: refused', notCountedReason: 'walk_unsupported' };
+  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, walkError: null, walkUnsupported: refused, walks: 0, maps: [sock, map(2, 'ok', 10)] };
+  const { lines } = renderScreen({ collection: c, pressure: null, error: null, refreshMs: 1000 }, initialView(), 220, 12);
+  const plain = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
+  t.match(plain[2], /^1 map not counted \(EMP_WALK_UNSUPPORTED\): element walks: this kernel refuses iter\/sockmap/, 'the status line');
+  const row = plain.find((l) => l.includes('socks'));
+  t.match(row, /refused\/100/, 'ENTRIES says why there is no figure');
+  t.match(row, /which this kernel does not run/, 'and the row carries the reason where the width allows');
+  t.notMatch(plain.find((l) => l.includes(' ok ')), /refused|not run/, 'a counted map has no note');
 });

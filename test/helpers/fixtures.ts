@@ -17,6 +17,8 @@ interface FixturesAddon {
   RingbufWriter: new (o: { ringSize: number; recordSize: number }) => RingbufWriterNative;
   produceUserRingbuf(fd: number, size: number, n: number): number;
   tcpListener(): number;
+  /** 0 when the kernel loads an iterator program for the target ("bpf_map_elem", "sockmap"), else -errno. */
+  probeIterator(target: string): number;
 }
 
 interface Teardown {
