@@ -62,7 +62,7 @@ t.test('without the kfunc, hash maps are counted exactly by the kernel counter o
     t.equal(col.walkUnsupported, null, 'the kernel runs every walk program the agent needs here');
   } else {
     t.equal(col.walkUnsupported?.code, 'EMP_WALK_UNSUPPORTED', 'the refusal is reported, with its code');
-    t.match(col.walkUnsupported?.message, /iter\/bpf_map_elem.*hash maps without a kernel counter \(preallocated and LRU ones\) are not counted/, 'naming the program and what it costs');
+    t.match(col.walkUnsupported?.message, /iter\/bpf_map_elem.*Hash maps without a kernel counter \(preallocated and LRU ones\) are not counted/, 'naming the program and what it costs');
     t.equal(col.walks, 0, 'and no walk is attempted');
   }
   for (const x of made) {
