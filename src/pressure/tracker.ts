@@ -29,7 +29,7 @@ export interface MapPressure {
   readonly level: Level | null;
   readonly thresholds: Thresholds;
   readonly growthPerS: number | null;
-  /** Seconds until full; null unless growing. */
+  /** Seconds until full from the latest fill; 0 when full; null unless growing. */
   readonly timeToFullS: number | null;
 }
 
@@ -106,7 +106,7 @@ export class PressureTracker {
         level = st.level.level;
         if (fill !== null) {
           st.window.add(c.time, fill, m.maxEntries);
-          ({ growthPerS, timeToFullS } = forecast(st.window.samples(), m.maxEntries));
+          ({ growthPerS, timeToFullS } = forecast(st.window, m.maxEntries));
         }
         const p = { id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: m.utilization, level, thresholds, growthPerS, timeToFullS };
         maps.set(m.id, p);

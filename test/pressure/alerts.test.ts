@@ -82,7 +82,7 @@ t.test('no summary by default (the daemon logs transitions only)', async (t) => 
 
 t.test('wording of growth and time to full', async (t) => {
   t.equal(formatTimeToFull(null), '-');
-  t.equal(formatTimeToFull(0.4), 'now');
+  t.equal(formatTimeToFull(0.4), '<1 s', 'never "now": that would say full');
   t.equal(formatTimeToFull(45), '~45 s');
   t.equal(formatTimeToFull(12 * 60 + 10), '~12 min');
   t.equal(formatTimeToFull(5 * 3600), '~5 h');
