@@ -23,10 +23,10 @@ import {
 
 // ---- formats ---------------------------------------------------------------------------
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "10s", "500ms", "2m", "1h" or a number of milliseconds -> milliseconds; NaN if neither. */
+/** "10s", "500ms", "2m", "1h", "7d" or a number of milliseconds -> milliseconds; NaN if neither. */
 export function parseDuration(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) ? value : NaN;
   if (typeof value !== 'string') return NaN;
@@ -193,6 +193,14 @@ convict.addFormats({
   retries: intRangeFormat('retries', 0, 10),
   'queue-size': intRangeFormat('queue-size', 1, 100_000),
   'forecast-window': durationFormat('forecast-window', 1000, 86_400_000),
+  'peak-window': durationFormat('peak-window', 60_000, 90 * 86_400_000),
+  headroom: {
+    name: 'headroom',
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !(v >= 0 && v <= 10)) throw new Error('must be a share of the peak from 0 to 10, like 0.5 (the peak at two thirds of the suggested size)');
+    },
+    coerce: (v: string) => Number(v),
+  },
   'off-duration': durationFormat('off-duration', 0, 86_400_000),
   'demo-duration': durationFormat('demo-duration', 2000, 3_600_000),
   'walk-budget': durationFormat('walk-budget', 0, 60_000),
@@ -532,6 +540,20 @@ export const SCHEMA = {
       default: '2m',
       env: 'EMP_PRESSURE_FORECAST_WINDOW',
       arg: 'pressure.forecast-window',
+    },
+    peak_window: {
+      doc: 'Right-sizing: each map\'s peak fill is kept over this much history (in memory, a few bytes a map whatever its length). A week holds the busiest hour of daily and weekly cycles; a map sized on a quiet day overflows on a busy one.',
+      format: 'peak-window',
+      default: '7d',
+      env: 'EMP_PRESSURE_PEAK_WINDOW',
+      arg: 'pressure.peak-window',
+    },
+    headroom: {
+      doc: 'Right-sizing: the suggested max_entries holds the peak fill with this share of it to spare, ceil(peak x (1 + headroom)). 0.5 puts the peak at two thirds of the size, under the default warning threshold (70 %), so the busiest moment seen would not warn.',
+      format: 'headroom',
+      default: 0.5,
+      env: 'EMP_PRESSURE_HEADROOM',
+      arg: 'pressure.headroom',
     },
     summary_interval: {
       doc: 'Log a summary line (maps by level, the three fullest) this often; 0: never. Off by default for the daemon: transitions are logged as they happen and metrics carry the rest, so a routine line every 30 s would only bury them.',
@@ -889,6 +911,8 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       hysteresisMargin: raw.pressure.hysteresis_margin,
       clearAfter: raw.pressure.clear_after,
       forecastWindowMs: parseDuration(raw.pressure.forecast_window),
+      peakWindowMs: parseDuration(raw.pressure.peak_window),
+      headroom: raw.pressure.headroom,
       summaryIntervalMs: parseDuration(raw.pressure.summary_interval),
       snapshotIntervalMs: parseDuration(raw.pressure.snapshot_interval),
     },

@@ -5,7 +5,7 @@
  */
 import type { Fields, Logger } from '../log';
 import { formatFill, formatGrowth, formatTimeToFull } from './format';
-import { LEVEL_VALUE, type Level } from './levels';
+import { LEVEL_VALUE, type MapLevel } from './levels';
 import type { MapPressure, PressureReadout, Transition } from './tracker';
 
 function percent(u: number | null): string {
@@ -42,7 +42,7 @@ export function transitionText(t: Transition): string {
 
 /** The summary line's fields: maps by level and the three fullest. */
 export function summaryFields(r: PressureReadout): Fields {
-  const counts: Record<Level, number> = { normal: 0, warning: 0, critical: 0 };
+  const counts: Record<MapLevel, number> = { off: 0, normal: 0, warning: 0, critical: 0 };
   const filled: MapPressure[] = [];
   for (const m of r.maps.values()) {
     if (m.level) counts[m.level]++;

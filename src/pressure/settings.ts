@@ -106,6 +106,10 @@ export interface PressureConfig extends Thresholds {
   hysteresisMargin: number;
   clearAfter: number;
   forecastWindowMs: number;
+  /** How far back each map's peak fill reaches (right-sizing). */
+  peakWindowMs: number;
+  /** The suggested max_entries holds the peak with this share of it to spare. */
+  headroom: number;
   /** 0: no summary lines. */
   summaryIntervalMs: number;
   /** `snapshot`: time between its two collections; 0: one collection, no growth. */

@@ -71,7 +71,7 @@ t.test('the summary line: maps by level and the three fullest, at its interval o
   for (let i = 0; i < 13; i++) mon.update(coll(i, maps)); // 120 s
   const summaries = logs().filter((l) => l.message === 'pressure summary');
   t.equal(summaries.length, 5, 'at 0, 30, 60, 90 and 120 s');
-  t.match(summaries[0]?.fields, { maps: '6', normal: '2', warning: '1', critical: '2', top: 'm6 100.0% normal, m1 95.0% critical, m4 82.0% critical' });
+  t.match(summaries[0]?.fields, { maps: '6', off: '1', normal: '1', warning: '1', critical: '2', top: 'm6 100.0% off, m1 95.0% critical, m4 82.0% critical' }, 'the LRU is off, not normal');
 });
 
 t.test('no summary by default (the daemon logs transitions only)', async (t) => {
