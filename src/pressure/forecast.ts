@@ -7,8 +7,8 @@
  * - **Time to full is measured from the latest fill**, the last thing actually seen:
  *   (capacity - latest) / rate. Not from a fitted line, which lags behind a map that stopped.
  * - **The rate is the current pace.** A Theil–Sen line (the median of the slopes between every
- *   pair of samples; noise and outliers barely move it) over the window (pressure.forecast_window,
- *   at most MAX_SAMPLES samples). When the newest collections all stray to one side of that
+ *   pair of samples; noise and outliers barely move it) over the window (pressure.forecast_window:
+ *   the newest RAW collections and older ones thinned, at most MAX_SAMPLES samples). When the newest collections all stray to one side of that
  *   line by more than the noise, the map changed pace (stopped, sped up, started again): the
  *   rate is then that of the longest recent stretch they do not stray from, at the shortest the
  *   last RECENT collections alone.
@@ -37,7 +37,7 @@ export interface Sample {
 
 /** What the forecast reads of one map: see SampleWindow. */
 export interface History {
-  /** The window, oldest first, thinned to MAX_SAMPLES; the newest always last. */
+  /** The window, oldest first: the newest RAW collections as they came, older ones thinned. */
   readonly samples: readonly Sample[];
   /** The last RECENT collections as they came (never thinned), oldest first. */
   readonly recent: readonly Sample[];
@@ -60,6 +60,8 @@ export const CYCLE_DROP = 0.02;
 export const PEAK_MEMORY = 5;
 /** Samples kept per window: bounds the pairwise work at n(n-1)/2 per map. */
 export const MAX_SAMPLES = 24;
+/** The newest collections kept as they came; older ones are thinned. */
+export const RAW = 12;
 /**
  * Collections after a change of pace by which the forecast follows it: a map that stops
  * growing has none by the RECENT-th collection after, renewed growth has one by then. Those
@@ -208,54 +210,57 @@ function breakout(samples: readonly Sample[], recent: readonly Sample[], noise: 
 }
 
 /**
- * The history of one map: the last `windowMs` of samples, at most MAX_SAMPLES of them (older
- * ones thinned to an even spacing; the newest always kept), the last RECENT + 1 collections
- * as they came, and the peaks before recent drops. A drop of more than RESET_DROP of the
- * capacity restarts the window.
+ * The history of one map over the last `windowMs`: the newest RAW collections as they came,
+ * and older ones thinned to an even spacing (at most MAX_SAMPLES - RAW of them), so the window
+ * is sharp where the forecast decides (now) and still reaches back its whole length at any
+ * interval; plus the peaks before recent drops. A drop of more than RESET_DROP of the capacity
+ * restarts the window.
  */
 export class SampleWindow implements History {
   readonly #windowMs: number;
   readonly #spacingMs: number;
-  #samples: Sample[] = [];
-  #recent: Sample[] = [];
+  #old: Sample[] = [];
+  #raw: Sample[] = [];
   #peaks: Sample[] = [];
+  #joined: Sample[] | null = null;
 
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
-    this.#spacingMs = windowMs / (MAX_SAMPLES - 2);
+    this.#spacingMs = windowMs / (MAX_SAMPLES - RAW);
   }
 
   add(t: number, v: number, capacity: number): void {
-    const prev = this.#recent[this.#recent.length - 1];
+    this.#joined = null;
+    const prev = this.#raw[this.#raw.length - 1];
     if (prev && v < prev.v - CYCLE_DROP * capacity) {
       this.#peaks.push(prev);
       if (this.#peaks.length > MAX_PEAKS) this.#peaks.shift();
     }
     while (this.#peaks.length && this.#peaks[0]!.t < t - PEAK_MEMORY * this.#windowMs) this.#peaks.shift();
     if (prev && v < prev.v - RESET_DROP * capacity) {
-      this.#samples = [];
-      this.#recent = [];
+      this.#old = [];
+      this.#raw = [];
     }
-    const r = this.#recent;
-    r.push({ t, v });
-    if (r.length > RECENT) r.shift();
-
-    const s = this.#samples;
+    const raw = this.#raw;
+    raw.push({ t, v });
+    if (raw.length > RAW) {
+      const x = raw.shift()!;
+      const last = this.#old[this.#old.length - 1];
+      if (!last || x.t - last.t >= this.#spacingMs) this.#old.push(x);
+      if (this.#old.length > MAX_SAMPLES - RAW) this.#old.shift();
+    }
     const start = t - this.#windowMs;
-    let old = 0;
-    while (old < s.length && s[old]!.t < start) old++;
-    if (old) s.splice(0, old);
-    if (s.length >= 2 && t - s[s.length - 2]!.t < this.#spacingMs) s[s.length - 1] = { t, v };
-    else s.push({ t, v });
-    if (s.length > MAX_SAMPLES) s.shift();
+    while (this.#old.length && this.#old[0]!.t < start) this.#old.shift();
+    while (raw.length > 1 && raw[0]!.t < start) raw.shift();
   }
 
   get samples(): readonly Sample[] {
-    return this.#samples;
+    this.#joined ??= this.#old.length ? [...this.#old, ...this.#raw] : this.#raw;
+    return this.#joined;
   }
 
   get recent(): readonly Sample[] {
-    return this.#recent;
+    return this.#raw.length > RECENT ? this.#raw.slice(-RECENT) : this.#raw;
   }
 
   get peaks(): readonly Sample[] {
