@@ -51,7 +51,8 @@ export interface MapPressure {
 
 export interface Transition {
   readonly map: MapPressure;
-  readonly from: Level;
+  /** null: the level the map was found at when the agent started. */
+  readonly from: Level | null;
   readonly to: Level;
   /** Collection time, ms since the epoch. */
   readonly time: number;
