@@ -181,8 +181,8 @@ export function forecast(h: History, capacity: number): Forecast {
 
 /**
  * The pace since the map changed it: the line of the longest recent stretch of the window
- * (halving from the whole) that its own last collections do not leave, else of the last
- * RECENT + 1 collections alone.
+ * (halving from the whole) that its own last collections do not leave, else of the
+ * last RECENT collections alone.
  */
 function currentPace(samples: readonly Sample[], recent: readonly Sample[], noise: number): Line {
   const tail = recent.slice(1);
