@@ -49,7 +49,10 @@ export class Agent {
   readonly #warned = new Set<string>();
   #stopping: Promise<void> | null = null;
 
-  /** Levels, forecasts, transition log lines and webhooks: the first collection listener. */
+  /**
+   * Levels, forecasts, transition log lines and webhooks: the first collection listener. It
+   * computes from the first collection on, and speaks once start() has succeeded.
+   */
   readonly pressure: PressureMonitor;
   /** The agent's own telemetry: every collection's outcome, and every export's. */
   readonly self: SelfTelemetry;
@@ -108,6 +111,8 @@ export class Agent {
       exporters: this.#telemetry.describe.join(', ') || 'none',
       kfunc: this.#collector.kfuncAvailable,
     });
+    // Only now may the pressure layer speak: a start that failed above said nothing.
+    this.pressure.begin();
     this.#schedule();
   }
 

@@ -23,10 +23,10 @@ import {
 
 // ---- formats ---------------------------------------------------------------------------
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "10s", "500ms", "2m", "1h" or a number of milliseconds -> milliseconds; NaN if neither. */
+/** "10s", "500ms", "2m", "1h", "7d" or a number of milliseconds -> milliseconds; NaN if neither. */
 export function parseDuration(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) ? value : NaN;
   if (typeof value !== 'string') return NaN;
@@ -193,6 +193,16 @@ convict.addFormats({
   retries: intRangeFormat('retries', 0, 10),
   'queue-size': intRangeFormat('queue-size', 1, 100_000),
   'forecast-window': durationFormat('forecast-window', 1000, 86_400_000),
+  'peak-window': durationFormat('peak-window', 60_000, 90 * 86_400_000),
+  'transition-lines': intRangeFormat('transition-lines', 0, 10_000),
+  'max-maps': intRangeFormat('max-maps', 1, 1000),
+  headroom: {
+    name: 'headroom',
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !(v >= 0 && v <= 10)) throw new Error('must be a share of the peak from 0 to 10, like 0.5 (the peak at two thirds of the suggested size)');
+    },
+    coerce: (v: string) => Number(v),
+  },
   'off-duration': durationFormat('off-duration', 0, 86_400_000),
   'demo-duration': durationFormat('demo-duration', 2000, 3_600_000),
   'walk-budget': durationFormat('walk-budget', 0, 60_000),
@@ -533,6 +543,27 @@ export const SCHEMA = {
       env: 'EMP_PRESSURE_FORECAST_WINDOW',
       arg: 'pressure.forecast-window',
     },
+    max_transition_lines: {
+      doc: 'Level transitions logged one line each per collection (the most severe first); the rest of that collection go in one line with their counts, so a host full of maps past a threshold cannot flood the log. 0: only that line.',
+      format: 'transition-lines',
+      default: 10,
+      env: 'EMP_PRESSURE_MAX_TRANSITION_LINES',
+      arg: 'pressure.max-transition-lines',
+    },
+    peak_window: {
+      doc: 'Right-sizing: each map\'s peak fill is kept over this much history (in memory, a few bytes a map whatever its length). A week holds the busiest hour of daily and weekly cycles; a map sized on a quiet day overflows on a busy one.',
+      format: 'peak-window',
+      default: '7d',
+      env: 'EMP_PRESSURE_PEAK_WINDOW',
+      arg: 'pressure.peak-window',
+    },
+    headroom: {
+      doc: 'Right-sizing: the suggested max_entries holds the peak fill with this share of it to spare, ceil(peak x (1 + headroom)). 0.5 puts the peak at two thirds of the size, under the default warning threshold (70 %), so the busiest moment seen would not warn.',
+      format: 'headroom',
+      default: 0.5,
+      env: 'EMP_PRESSURE_HEADROOM',
+      arg: 'pressure.headroom',
+    },
     summary_interval: {
       doc: 'Log a summary line (maps by level, the three fullest) this often; 0: never. Off by default for the daemon: transitions are logged as they happen and metrics carry the rest, so a routine line every 30 s would only bury them.',
       format: 'off-duration',
@@ -550,7 +581,7 @@ export const SCHEMA = {
   },
   webhook: {
     urls: {
-      doc: 'Send level transitions to these URLs (POST, JSON). Secret: only scheme://host is ever logged.',
+      doc: 'Send level transitions to these URLs (POST, JSON): one notification per collection listing the maps that changed level, and one when the agent has started listing the maps already past a threshold. Secret: only scheme://host is ever logged.',
       format: 'webhook-urls',
       default: [] as string[],
       sensitive: true,
@@ -558,14 +589,14 @@ export const SCHEMA = {
       arg: 'webhook.urls',
     },
     format: {
-      doc: 'Payload: generic (a JSON object per transition) or slack (Slack-compatible {"text": ...}).',
+      doc: 'Payload: generic (a JSON object listing the transitions of a collection) or slack (Slack-compatible {"text": ...}, a line per map).',
       format: ['generic', 'slack'],
       default: 'generic',
       env: 'EMP_WEBHOOK_FORMAT',
       arg: 'webhook.format',
     },
     cooldown: {
-      doc: 'A map reaching the same level again within this is not re-sent (it is still logged); 0: send every transition.',
+      doc: 'A map reaching the same level again within this is left out of the notifications (it is still logged); 0: send every transition.',
       format: 'off-duration',
       default: '10m',
       env: 'EMP_WEBHOOK_COOLDOWN',
@@ -598,6 +629,13 @@ export const SCHEMA = {
       default: 100,
       env: 'EMP_WEBHOOK_QUEUE_SIZE',
       arg: 'webhook.queue-size',
+    },
+    max_maps: {
+      doc: 'Maps listed in one notification (a notification covers one collection: every map that changed level, the most severe first); beyond this only their count is given.',
+      format: 'max-maps',
+      default: 20,
+      env: 'EMP_WEBHOOK_MAX_MAPS',
+      arg: 'webhook.max-maps',
     },
   },
   top: {
@@ -889,6 +927,9 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       hysteresisMargin: raw.pressure.hysteresis_margin,
       clearAfter: raw.pressure.clear_after,
       forecastWindowMs: parseDuration(raw.pressure.forecast_window),
+      maxTransitionLines: raw.pressure.max_transition_lines,
+      peakWindowMs: parseDuration(raw.pressure.peak_window),
+      headroom: raw.pressure.headroom,
       summaryIntervalMs: parseDuration(raw.pressure.summary_interval),
       snapshotIntervalMs: parseDuration(raw.pressure.snapshot_interval),
     },
@@ -900,6 +941,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       retries: raw.webhook.retries,
       backoffMs: parseDuration(raw.webhook.backoff),
       queueSize: raw.webhook.queue_size,
+      maxMaps: raw.webhook.max_maps,
     },
     top: { refreshMs: parseDuration(raw.top.refresh) },
     demo: { durationMs: parseDuration(raw.demo.duration), intervalMs: parseDuration(raw.demo.interval), export: raw.demo.export },

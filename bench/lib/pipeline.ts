@@ -80,6 +80,8 @@ export class AgentPipeline {
     this.collector = createCollector(config);
     this.self = new SelfTelemetry({ readMemory: config.counting.memory });
     this.pressure = new PressureMonitor(config, createLogger('none', () => {}));
+    // The running agent's pressure layer is live (it logs and sends transitions) once started.
+    this.pressure.begin();
     const source = { latest: () => this.#latest, latestPressure: () => this.pressure.latest() };
     const producer = new MapMetricsProducer(source, 60_000);
     this.#reader = new BenchReader({ metricProducers: [producer] });

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `snapshot`: the maps, printed as a table sorted by utilization, or as JSON, with each
- * map's level, growth and time to full. Growth needs two readings: by default two
- * collections pressure.snapshot_interval (1 s) apart, a plain difference over that second
- * (the daemon fits a window instead); with the interval at 0, one collection and no growth.
+ * map's level (`off` where its levels are off), growth, time to full, peak fill and suggested
+ * max_entries. Growth needs two readings: by default two collections
+ * pressure.snapshot_interval (1 s) apart, a plain difference over that second (the daemon fits
+ * a window instead); with the interval at 0, one collection and no growth. The peak is that of
+ * these readings only: snapshot has no history (the daemon keeps pressure.peak_window).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCollector } from '../agent';
 import { awaitsWalk, type Collection, type MapStats } from '../collector';
 import type { AgentError } from '../errors';
 import type { AgentConfig } from '../config';
-import { formatGrowth, formatTimeToFull } from '../pressure/format';
+import { formatFullIn, formatGrowth } from '../pressure/format';
 import { type PressureReadout, PressureTracker } from '../pressure/tracker';
 import { byUtilization, formatBytes, formatPercent, renderTable } from './format';
 
@@ -37,6 +39,10 @@ export function snapshotJson(c: Collection, pressure: PressureReadout | null = n
     level: pressure?.maps.get(m.id)?.level ?? null,
     growth_per_s: pressure?.maps.get(m.id)?.growthPerS ?? null,
     time_to_full_s: pressure?.maps.get(m.id)?.timeToFullS ?? null,
+    peak_entries: pressure?.maps.get(m.id)?.peakFill ?? null,
+    peak_utilization: pressure?.maps.get(m.id)?.peakUtilization ?? null,
+    peak_over_s: pressure?.maps.get(m.id)?.peakOverS ?? null,
+    suggested_max_entries: pressure?.maps.get(m.id)?.suggestedMaxEntries ?? null,
   }));
   const brief = (e: AgentError | null) => e && { code: e.code, message: e.message, hint: e.hint };
   // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN), why maps that need an
@@ -62,22 +68,28 @@ function staleNote(m: MapStats): string {
 }
 
 export function snapshotTable(c: Collection, pressure: PressureReadout | null = null): string {
-  const rows = [...c.maps].sort(byUtilization).map((m) => [
-    String(m.id),
-    m.name || '-',
-    m.type,
-    m.entries !== null ? String(m.entries) : m.pendingBytes !== null ? formatBytes(m.pendingBytes) : '-',
-    m.type.endsWith('ringbuf') ? formatBytes(m.maxEntries) : String(m.maxEntries),
-    formatPercent(m.utilization),
-    pressure?.maps.get(m.id)?.level ?? '-',
-    formatGrowth(pressure?.maps.get(m.id)?.growthPerS ?? null),
-    formatTimeToFull(pressure?.maps.get(m.id)?.timeToFullS ?? null),
-    formatBytes(m.memoryBytes),
-    m.countMethod,
-    m.notCounted ?? staleNote(m),
-  ]);
-  const header = ['ID', 'NAME', 'TYPE', 'ENTRIES', 'MAX', 'UTIL', 'LEVEL', 'GROWTH', 'FULL IN', 'MEMORY', 'METHOD', 'NOTE'];
-  let out = renderTable(header, rows, new Set([0, 3, 4, 5, 7, 8, 9]));
+  const rows = [...c.maps].sort(byUtilization).map((m) => {
+    const p = pressure?.maps.get(m.id);
+    const ring = m.type.endsWith('ringbuf');
+    return [
+      String(m.id),
+      m.name || '-',
+      m.type,
+      m.entries !== null ? String(m.entries) : m.pendingBytes !== null ? formatBytes(m.pendingBytes) : '-',
+      ring ? formatBytes(m.maxEntries) : String(m.maxEntries),
+      formatPercent(m.utilization),
+      p?.level ?? '-',
+      formatGrowth(p?.growthPerS ?? null),
+      p ? formatFullIn(p) : '-',
+      formatPercent(p?.peakUtilization ?? null),
+      p?.suggestedMaxEntries == null ? '-' : ring ? formatBytes(p.suggestedMaxEntries) : String(p.suggestedMaxEntries),
+      formatBytes(m.memoryBytes),
+      m.countMethod,
+      m.notCounted ?? staleNote(m),
+    ];
+  });
+  const header = ['ID', 'NAME', 'TYPE', 'ENTRIES', 'MAX', 'UTIL', 'LEVEL', 'GROWTH', 'FULL IN', 'PEAK', 'SUGGESTED', 'MEMORY', 'METHOD', 'NOTE'];
+  let out = renderTable(header, rows, new Set([0, 3, 4, 5, 7, 8, 9, 10, 11]));
   out += `\n${c.maps.length} maps`;
   if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
   if (c.memoryError) out += `\nmemory not readable (${c.memoryError.code}): ${c.memoryError.hint}`;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `top`: a live terminal view of every map, fullest first — a bar per map coloured by level,
- * entries/max, memory, growth and time to full — redrawn every top.refresh. Keys change the
+ * `top`: a live terminal view of every map, fullest first — a bar per map coloured by level
+ * (dim where levels are off), entries/max, memory, growth, time to full, the peak fill seen
+ * while it runs and the max_entries that would hold it — redrawn every top.refresh. Keys change the
  * sort, filter by name or type, scroll and quit. It runs in the alternate screen with the
  * cursor hidden and puts the terminal back on every way out (q, Ctrl-C, SIGINT, SIGTERM,
  * SIGHUP, an error). When stdout is not a terminal it prints a plain table once instead.
@@ -13,8 +14,8 @@ import { createCollector } from '../agent';
 import type { Collection, MapStats, NotCountedReason } from '../collector';
 import type { AgentConfig } from '../config';
 import { globToRegExp } from '../filter';
-import { formatGrowth, formatTimeToFull } from '../pressure/format';
-import type { Level } from '../pressure/levels';
+import { formatFullIn, formatGrowth } from '../pressure/format';
+import type { MapLevel } from '../pressure/levels';
 import { type MapPressure, type PressureReadout, PressureTracker } from '../pressure/tracker';
 import { byUtilization, formatBytes } from './format';
 import { readTwice, snapshotTable } from './snapshot';
@@ -221,14 +222,21 @@ const SORT_LABEL: Record<SortKey, string> = {
   id: 'id, lowest first',
 };
 
-function bar(u: number | null, level: Level | null | undefined): Segment[] {
+function bar(u: number | null, level: MapLevel | null | undefined): Segment[] {
   if (u === null) return [['·'.repeat(BAR), STYLE.dim]];
   const n = Math.max(0, Math.min(BAR, Math.round(u * BAR)));
-  const style = level ? STYLE[level] : STYLE.dim;
+  // Off is not normal: a full LRU is not shown green.
+  const style = level && level !== 'off' ? STYLE[level] : STYLE.dim;
   return [['█'.repeat(n), style], ['░'.repeat(BAR - n), STYLE.dim]];
 }
 
-const COLS = { id: 9, name: 17, type: 16, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9 };
+const COLS = { id: 9, name: 17, type: 16, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9, peak: 7, suggest: 11 };
+
+/** A suggestion above the map's size (raise it) stands out at the map's level colour. */
+function raiseStyle(p: MapPressure | undefined): string | undefined {
+  if (!p || p.suggestedMaxEntries === null || p.suggestedMaxEntries <= p.maxEntries) return undefined;
+  return p.level === 'warning' || p.level === 'critical' ? `${STYLE[p.level]}${STYLE.bold}` : STYLE.bold;
+}
 
 /** In the ENTRIES column of a map that could be counted and is not: a word for why. */
 const UNCOUNTED: Record<NotCountedReason, string> = {
@@ -252,11 +260,13 @@ function rowLine(r: Row, width: number): string {
     [cut(m.type, COLS.type - 1) + ' '],
     ...bar(m.utilization, level),
     [' '],
-    [util.padStart(COLS.util - 1) + ' ', level && level !== 'normal' ? `${STYLE[level]}${STYLE.bold}` : undefined],
+    [util.padStart(COLS.util - 1) + ' ', level === 'warning' || level === 'critical' ? `${STYLE[level]}${STYLE.bold}` : undefined],
     [`${fill === null ? '-' : fill}/${m.maxEntries}`.padStart(COLS.fill - 1) + ' '],
     [formatBytes(m.memoryBytes).padStart(COLS.memory - 1) + ' '],
     [formatGrowth(p?.growthPerS ?? null).padStart(COLS.growth - 1) + ' '],
-    [formatTimeToFull(p?.timeToFullS ?? null).padStart(COLS.ttf - 1)],
+    [(p ? formatFullIn(p) : '-').padStart(COLS.ttf - 1) + ' '],
+    [(p?.peakUtilization == null ? '-' : `${(p.peakUtilization * 100).toFixed(1)}%`).padStart(COLS.peak - 1) + ' '],
+    [(p?.suggestedMaxEntries == null ? '-' : String(p.suggestedMaxEntries)).padStart(COLS.suggest - 1), raiseStyle(p)],
   ];
   // Why a countable map has no count, where the width leaves room (the status line sums it up).
   if (m.notCountedReason && m.notCountedReason !== 'type') segs.push([`  ${termSafe(m.notCounted ?? '')}`, STYLE.dim]);
@@ -273,7 +283,9 @@ function headerLine(width: number): string {
     'ENTRIES/MAX'.padStart(COLS.fill - 1) + ' ' +
     'MEMORY'.padStart(COLS.memory - 1) + ' ' +
     'GROWTH'.padStart(COLS.growth - 1) + ' ' +
-    'FULL IN'.padStart(COLS.ttf - 1);
+    'FULL IN'.padStart(COLS.ttf - 1) + ' ' +
+    'PEAK'.padStart(COLS.peak - 1) + ' ' +
+    'SUGGEST'.padStart(COLS.suggest - 1);
   return fit([[h.padEnd(width), STYLE.inverse]], width);
 }
 
@@ -298,7 +310,7 @@ export interface Frame {
 export function renderScreen(f: Frame, v: ViewState, width: number, height: number): { lines: string[]; scroll: number } {
   const lines: string[] = [];
   const c = f.collection;
-  const counts = { normal: 0, warning: 0, critical: 0 };
+  const counts = { off: 0, normal: 0, warning: 0, critical: 0 };
   for (const p of f.pressure?.maps.values() ?? []) if (p.level) counts[p.level]++;
   const time = c ? new Date(c.time).toISOString().slice(11, 19) : '--:--:--';
   lines.push(
@@ -311,6 +323,8 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
         [`● ${counts.warning} warning`, STYLE.warning],
         ['  '],
         [`● ${counts.normal} normal`, STYLE.normal],
+        ['  '],
+        [`● ${counts.off} off`, STYLE.dim],
         [`  refresh ${f.refreshMs >= 1000 ? `${f.refreshMs / 1000}s` : `${f.refreshMs}ms`}`],
       ],
       width,

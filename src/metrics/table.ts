@@ -86,7 +86,7 @@ export const METRICS = {
     // `{level}`, not `1`: a level is not a ratio, and `1` would make the Prometheus name
     // ebpf_map_alert_level_ratio (the collector suffixes unit-1 gauges with _ratio).
     unit: '{level}',
-    description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis); only maps with a utilization.',
+    description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis), -1 when both its levels are off (LRU hashes by default); only maps with a utilization.',
     instrument: 'gauge',
     valueType: 'int',
     attributes: PER_MAP,

@@ -42,7 +42,7 @@ t.test('the producer exports levels, and time to full only for growing maps', as
   const metrics = (await producer.collect()).resourceMetrics.scopeMetrics[0]!.metrics;
   const points = (name: string) =>
     new Map(metrics.find((m) => m.descriptor.name === name)?.dataPoints.map((p) => [p.attributes[ATTR.id], p.value as number]) ?? []);
-  t.same([...points(METRICS.alertLevel.name)].sort(), [[1, 1], [2, 2], [4, 0]], 'warning 1, critical 2, LRU normal 0; none for the array');
+  t.same([...points(METRICS.alertLevel.name)].sort(), [[1, 1], [2, 2], [4, -1]], 'warning 1, critical 2, the LRU (levels off) -1, never 0 (normal); none for the array');
   const ttf = points(METRICS.timeToFull.name);
   t.same([...ttf.keys()], [1], 'only the growing map has a time to full');
   t.equal(ttf.get(1), (1000 - 750) / 10);
