@@ -122,6 +122,8 @@ export async function measureReal(plan: ForecastPlan): Promise<TraceResult[]> {
     return { spec, fd, id: ops.mapId(fd), inserted: 0, steps: [] as Array<{ t: number; v: number; readAt: number }>, pieces: [] as Array<{ startS: number; rate: number; began: number }> };
   });
   const collector = new Collector({ filter: (name) => name.startsWith('prs_fc_') });
+  // The first collection loads the iterator: done before the clock starts, as in a running agent.
+  await collector.collect();
   const start = Date.now();
   // The filler inserts whatever is due by the wall clock, so each plan holds on a busy machine.
   // It notes when each piece of a plan really began (its first tick in it, after inserting):
