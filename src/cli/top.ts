@@ -13,6 +13,7 @@ import { createCollector } from '../agent';
 import type { Collection, MapStats, NotCountedReason } from '../collector';
 import type { AgentConfig } from '../config';
 import { globToRegExp } from '../filter';
+import { ownerLabel, ownerWords } from '../owners/format';
 import { formatGrowth, formatTimeToFull } from '../pressure/format';
 import type { Level } from '../pressure/levels';
 import { type MapPressure, type PressureReadout, PressureTracker } from '../pressure/tracker';
@@ -79,15 +80,17 @@ export interface ViewState {
   reverse: boolean;
   /** Substring (case-insensitive), or a glob when it has * or ?. */
   nameFilter: string;
+  /** Substring (case-insensitive) of an owner: comm, pid, executable, namespace, pod, program, pin. */
+  ownerFilter: string;
   typeFilter: string | null;
-  /** Typing a name filter: the text before, to restore on Esc. */
-  editing: { before: string } | null;
+  /** Typing a name (or owner) filter: the text before, to restore on Esc. */
+  editing: { before: string; field?: 'nameFilter' | 'ownerFilter' } | null;
   scroll: number;
   quit: boolean;
 }
 
 export function initialView(): ViewState {
-  return { sort: 'util', reverse: false, nameFilter: '', typeFilter: null, editing: null, scroll: 0, quit: false };
+  return { sort: 'util', reverse: false, nameFilter: '', ownerFilter: '', typeFilter: null, editing: null, scroll: 0, quit: false };
 }
 
 export interface Row {
@@ -130,8 +133,10 @@ function nameMatcher(filter: string): (name: string) => boolean {
 /** The rows the view shows, filtered and sorted. */
 export function visibleRows(c: Collection, pressure: PressureReadout | null, v: ViewState): Row[] {
   const match = nameMatcher(v.nameFilter);
+  const owner = v.ownerFilter.toLowerCase();
+  const ownedBy = (m: MapStats) => !owner || ownerWords(m.owners ?? null).some((w) => w.toLowerCase().includes(owner));
   const rows = c.maps
-    .filter((m) => match(m.name) && (v.typeFilter === null || m.type === v.typeFilter))
+    .filter((m) => match(m.name) && (v.typeFilter === null || m.type === v.typeFilter) && ownedBy(m))
     .map((m) => ({ m, p: pressure?.maps.get(m.id) }));
   rows.sort(compare(v.sort));
   if (v.reverse) rows.reverse();
@@ -146,10 +151,11 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
     const esc = ch === '\x1b' ? /^\x1b\[(A|B|5~|6~|H|F)/.exec(data.slice(i)) : null;
     if (ch === '\x03') return { ...s, quit: true }; // Ctrl-C in raw mode
     if (s.editing) {
+      const field = s.editing.field ?? 'nameFilter';
       if (ch === '\r' || ch === '\n') s.editing = null;
-      else if (ch === '\x1b' && !esc) s = { ...s, nameFilter: s.editing.before, editing: null };
-      else if (ch === '\x7f' || ch === '\b') s.nameFilter = [...s.nameFilter].slice(0, -1).join('');
-      else if (ch >= ' ' && ch !== '\x7f') s.nameFilter += ch;
+      else if (ch === '\x1b' && !esc) s = { ...s, [field]: s.editing.before, editing: null };
+      else if (ch === '\x7f' || ch === '\b') s[field] = [...s[field]].slice(0, -1).join('');
+      else if (ch >= ' ' && ch !== '\x7f') s[field] += ch;
       if (esc) i += esc[0].length - 1;
       s.scroll = 0;
       continue;
@@ -183,6 +189,10 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
         s.editing = { before: s.nameFilter };
         s.nameFilter = '';
         break;
+      case 'o':
+        s.editing = { before: s.ownerFilter, field: 'ownerFilter' };
+        s.ownerFilter = '';
+        break;
       case 't': {
         const all = [null, ...types];
         s.typeFilter = all[(all.indexOf(s.typeFilter) + 1) % all.length] ?? null;
@@ -191,6 +201,7 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
       }
       case 'c':
         s.nameFilter = '';
+        s.ownerFilter = '';
         s.typeFilter = null;
         s.scroll = 0;
         break;
@@ -228,7 +239,7 @@ function bar(u: number | null, level: Level | null | undefined): Segment[] {
   return [['█'.repeat(n), style], ['░'.repeat(BAR - n), STYLE.dim]];
 }
 
-const COLS = { id: 9, name: 17, type: 16, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9 };
+const COLS = { id: 9, name: 17, type: 16, owner: 22, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9 };
 
 /** In the ENTRIES column of a map that could be counted and is not: a word for why. */
 const UNCOUNTED: Record<NotCountedReason, string> = {
@@ -250,6 +261,7 @@ function rowLine(r: Row, width: number): string {
     [String(m.id).padStart(COLS.id - 1) + ' '],
     [cut(termSafe(m.name || '-'), COLS.name - 1) + ' '],
     [cut(m.type, COLS.type - 1) + ' '],
+    [cut(termSafe(ownerLabel(m.owners ?? null)), COLS.owner - 1) + ' '],
     ...bar(m.utilization, level),
     [' '],
     [util.padStart(COLS.util - 1) + ' ', level && level !== 'normal' ? `${STYLE[level]}${STYLE.bold}` : undefined],
@@ -268,6 +280,7 @@ function headerLine(width: number): string {
     'ID'.padStart(COLS.id - 1) + ' ' +
     'NAME'.padEnd(COLS.name) +
     'TYPE'.padEnd(COLS.type) +
+    'OWNER'.padEnd(COLS.owner) +
     'FILL'.padEnd(BAR + 1) +
     'UTIL'.padStart(COLS.util - 1) + ' ' +
     'ENTRIES/MAX'.padStart(COLS.fill - 1) + ' ' +
@@ -316,12 +329,15 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
       width,
     ),
   );
-  const filter = v.editing ? `name: ${termSafe(v.nameFilter)}▏` : `name: ${v.nameFilter ? termSafe(v.nameFilter) : 'any'}`;
+  const editingOwner = v.editing?.field === 'ownerFilter';
+  const filter = v.editing && !editingOwner ? `name: ${termSafe(v.nameFilter)}▏` : `name: ${v.nameFilter ? termSafe(v.nameFilter) : 'any'}`;
+  const ownerFilter = editingOwner ? `owner: ${termSafe(v.ownerFilter)}▏` : `owner: ${v.ownerFilter ? termSafe(v.ownerFilter) : 'any'}`;
   lines.push(
     fit(
       [
         [`sort: ${SORT_LABEL[v.sort]}${v.reverse ? ' (reversed)' : ''}   `],
-        [`filter ${filter}`, v.editing ? STYLE.inverse : undefined],
+        [`filter ${filter}`, v.editing && !editingOwner ? STYLE.inverse : undefined],
+        [`   ${ownerFilter}`, editingOwner ? STYLE.inverse : undefined],
         [`   type: ${v.typeFilter ?? 'any'}`],
       ],
       width,
@@ -338,7 +354,14 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
   lines.push(
     fit(
       [
-        [v.editing ? 'type a name (glob with * ?), Enter keep, Esc cancel' : 'q quit  s/S sort  r reverse  / name  t type  c clear  ↑↓ PgUp PgDn scroll', STYLE.dim],
+        [
+          v.editing
+            ? editingOwner
+              ? 'type part of an owner (comm, pid, namespace, pod, program, pin), Enter keep, Esc cancel'
+              : 'type a name (glob with * ?), Enter keep, Esc cancel'
+            : 'q quit  s/S sort  r reverse  / name  o owner  t type  c clear  ↑↓ PgUp PgDn scroll',
+          STYLE.dim,
+        ],
         [`   ${shown}`, STYLE.dim],
       ],
       width,

@@ -30,6 +30,8 @@ export function transitionFields(t: Transition): Fields {
     utilization: percent(m.utilization),
     growth: formatGrowth(m.growthPerS),
     full_in: m.timeToFullS === null ? 'not growing' : formatTimeToFull(m.timeToFullS),
+    owner: t.owner?.label,
+    ...(t.owner?.program && { program: t.owner.program.name || `#${t.owner.program.id}` }),
   };
 }
 
@@ -37,7 +39,8 @@ export function transitionFields(t: Transition): Fields {
 export function transitionText(t: Transition): string {
   const m = t.map;
   const growth = m.growthPerS !== null && m.growthPerS > 0 ? `growing ${formatGrowth(m.growthPerS)}, ${fullIn(m)}` : 'not growing';
-  return `eBPF map ${m.name || '(no name)'} (id ${m.id}, ${m.type}) ${t.from} -> ${t.to}: ${formatFill(m.fill, m.maxEntries)} (${percent(m.utilization)}), ${growth}`;
+  const owner = t.owner ? `, owned by ${t.owner.label}` : '';
+  return `eBPF map ${m.name || '(no name)'} (id ${m.id}, ${m.type}${owner}) ${t.from} -> ${t.to}: ${formatFill(m.fill, m.maxEntries)} (${percent(m.utilization)}), ${growth}`;
 }
 
 /** The summary line's fields: maps by level and the three fullest. */

@@ -6,6 +6,7 @@
  * Reads only the Collection: never the kernel.
  */
 import type { Collection, MapStats } from '../collector';
+import { ownerBrief } from '../owners/format';
 import { forecast, SampleWindow } from './forecast';
 import { INITIAL_LEVEL, type Level, type LevelState, nextLevel, thresholdResolver, type ThresholdConfig } from './levels';
 import type { Thresholds } from './settings';
@@ -39,6 +40,8 @@ export interface Transition {
   readonly to: Level;
   /** Collection time, ms since the epoch. */
   readonly time: number;
+  /** Who owns the map (its first owner and program), when known: log lines and webhooks name it. */
+  readonly owner: ReturnType<typeof ownerBrief>;
 }
 
 /** The pressure of every map of one collection. */
@@ -110,7 +113,7 @@ export class PressureTracker {
         }
         const p = { id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: m.utilization, level, thresholds, growthPerS, timeToFullS };
         maps.set(m.id, p);
-        if (level !== before) transitions.push({ map: p, from: before, to: level, time: c.time });
+        if (level !== before) transitions.push({ map: p, from: before, to: level, time: c.time, owner: ownerBrief(m.owners ?? null) });
         continue;
       }
       maps.set(m.id, { id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: null, level, thresholds, growthPerS, timeToFullS });

@@ -31,6 +31,7 @@ export function genericPayload(t: Transition, host: string): Record<string, unkn
     host,
     time: new Date(t.time).toISOString(),
     map: { id: m.id, name: m.name, type: m.type },
+    owner: t.owner ?? null,
     from: t.from,
     to: t.to,
     entries: m.fill,
@@ -57,7 +58,7 @@ export function slackPayload(t: Transition, host: string): Record<string, unknow
   const forecast = m.timeToFullS === null ? 'not growing' : `full in ${formatTimeToFull(m.timeToFullS)}`;
   return {
     text:
-      `${SLACK_ICON[t.to]} *${t.to}* eBPF map \`${name}\` (id ${m.id}, ${m.type}) on ${slackEscape(host)}: ` +
+      `${SLACK_ICON[t.to]} *${t.to}* eBPF map \`${name}\` (id ${m.id}, ${m.type}${t.owner ? `, owned by ${slackEscape(t.owner.label).replace(/`/g, "'")}` : ''}) on ${slackEscape(host)}: ` +
       `${t.from} -> ${t.to}, ${m.fill ?? '-'}/${m.maxEntries} (${pct}), ${forecast}`,
   };
 }
