@@ -92,7 +92,7 @@ t.test('top in a real terminal', async (t) => {
   });
   t.equal(pane('v', '#{alternate_on} #{cursor_flag}'), '1 0', 'alternate screen, cursor hidden');
   t.match(first, /ebpf-map-pressure top/);
-  t.match(first, /ID +NAME +TYPE +FILL +UTIL +ENTRIES\/MAX +MEMORY +GROWTH +FULL IN/);
+  t.match(first, /ID +NAME +TYPE +OWNER +FILL +UTIL +ENTRIES\/MAX +MEMORY +GROWTH +FULL IN/);
   t.same(namesIn(first), ['emp_top_crit', 'emp_top_warn', 'emp_top_norm', 'emp_top_grow', 'emp_top_arr'], 'fullest first, no utilization last');
   t.match(first, /1 critical .* 1 warning .* 2 normal/, 'maps by level in the header');
   for (const [m, name, n] of [[crit, 'emp_top_crit', 90], [warn, 'emp_top_warn', 75], [norm, 'emp_top_norm', 10]] as const) {
@@ -168,8 +168,8 @@ t.test('stdout not a terminal: a plain table, once', async (t) => {
   const r = await runCli(t, ['top', '--filter.include-names=emp_top_pipe', '--pressure.snapshot-interval=200ms', '--log.level=warn']);
   t.equal(r.code, 0);
   t.notMatch(r.stdout, /\x1b/, 'no escape sequences');
-  t.match(r.stdout, /^ *ID +NAME +TYPE +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +MEMORY/);
-  t.match(r.stdout, new RegExp(`${m.id} +emp_top_pipe +hash +85 +100 +85\\.0% +critical +0/s +- `));
+  t.match(r.stdout, /^ *ID +NAME +TYPE +OWNER +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +MEMORY/);
+  t.match(r.stdout, new RegExp(`${m.id} +emp_top_pipe +hash +node\\[${process.pid}\\] +85 +100 +85\\.0% +critical +0/s +- `), 'the OWNER column names this process');
   t.match(r.stdout, /\n1 maps/, 'printed once');
   t.equal(r.stdout.match(/emp_top_pipe/g)?.length, 1);
 });

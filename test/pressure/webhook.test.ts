@@ -48,6 +48,7 @@ t.test('generic payload: every field, as JSON', async (t) => {
     host: 'host-1',
     time: new Date(T0).toISOString(),
     map: { id: 42, name: 'm42', type: 'hash' },
+    owner: null,
     from: 'warning',
     to: 'critical',
     entries: 850,
