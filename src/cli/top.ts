@@ -379,7 +379,8 @@ export interface TopIo {
 
 /** Runs the view until quit; resolves with the exit code. */
 export async function top(config: AgentConfig, io: TopIo = { stdin: process.stdin, stdout: process.stdout }): Promise<number> {
-  const collector = createCollector(config);
+  // Owner passes follow the view's refresh, not the daemon's interval.
+  const collector = createCollector({ ...config, intervalMs: config.top.refreshMs });
   if (!io.stdout.isTTY) {
     try {
       const { collection, pressure } = await readTwice(collector, config);

@@ -174,17 +174,15 @@ export class OwnerResolver {
   async #pass(covered: ReadonlySet<number>): Promise<OwnerTable> {
     const started = performance.now();
     const startedAt = Date.now();
-    let raw: RawOwners;
     try {
-      raw = await this.#source.read(Math.max(1, this.#s.budgetMs / 2));
+      const raw = await this.#source.read(Math.max(1, this.#s.budgetMs / 2));
+      const table = this.#build(raw, covered, started);
+      this.#table = table;
+      this.#covered = covered;
+      return table;
     } finally {
       this.#schedule(startedAt, performance.now() - started);
     }
-    const table = this.#build(raw, covered, started);
-    this.#schedule(startedAt, table.durationMs);
-    this.#table = table;
-    this.#covered = covered;
-    return table;
   }
 
   #schedule(startedAt: number, durationMs: number): void {
