@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Node-API glue only: the Reader class (collect() -> Promise, close()) and mapOps.
+// Node-API glue only: the Reader class (collect() -> Promise, close()), the OwnersReader
+// (owners_glue.cc) and mapOps.
 #include <malloc.h>
 #include <napi.h>
 
@@ -9,6 +10,7 @@
 #include "map_ops.h"
 #include "map_stats.h"
 #include "map_stats_reader.h"
+#include "owners_glue.h"
 
 namespace emp {
 namespace {
@@ -123,6 +125,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   flags.Set("walkUnsupported", MAP_STATS_F_WALK_UNSUPPORTED);
   exports.Set("recordFlags", flags);
   exports.Set("mallocInUse", Napi::Function::New(env, MallocInUse, "mallocInUse"));
+  InitOwners(env, exports);
   return InitMapOps(env, exports);
 }
 

@@ -8,9 +8,11 @@ import { type Collection, Collector } from './collector';
 import type { AgentConfig } from './config';
 import { type AgentError, isAgentError } from './errors';
 import { filters, makeFilter } from './filter';
-import type { Logger } from './log';
+import { createLogger, type Logger } from './log';
 import { SelfTelemetry } from './metrics/self';
-import { toAgentError } from './native';
+import { OwnersReader, toAgentError } from './native';
+import { PodNames } from './owners/kubernetes';
+import { OwnerResolver, procCgroupReader } from './owners/resolver';
 import { PressureMonitor } from './pressure/monitor';
 import type { PressureReadout } from './pressure/tracker';
 import { buildResource } from './resource';
@@ -18,9 +20,28 @@ import { startTelemetry, type Telemetry } from './telemetry';
 
 export type CollectionListener = (c: Collection) => void;
 
+/** The owner resolver a configuration asks for, or null when owners are off. */
+export function createOwnerResolver(config: AgentConfig, log: Logger): OwnerResolver | null {
+  const o = config.owners;
+  if (!o.enabled) return null;
+  const source = new OwnersReader({ btfPath: config.paths.btf, bpffs: config.paths.bpffs, procfs: config.paths.procfs, pins: o.pins, maxPins: o.maxPins });
+  const kube = { podLogs: config.paths.podLogs, containerLogs: config.paths.containerLogs, kubeletUrl: o.kubelet.url };
+  const names =
+    kube.kubeletUrl || kube.podLogs || kube.containerLogs
+      ? new PodNames({ ...kube, kubeletTokenFile: o.kubelet.tokenFile, refreshMs: o.kubelet.refreshMs, timeoutMs: o.kubelet.timeoutMs }, log)
+      : null;
+  return new OwnerResolver(
+    source,
+    { intervalMs: o.intervalMs, collectionIntervalMs: config.intervalMs, budgetMs: o.budgetMs, maxPerMap: o.maxPerMap, pins: o.pins, bpffs: config.paths.bpffs },
+    { readCgroup: procCgroupReader(config.paths.procfs), names },
+  );
+}
+
 /** Builds the collector a configuration asks for. */
-export function createCollector(config: AgentConfig): Collector {
+export function createCollector(config: AgentConfig, log: Logger = createLogger(config.logLevel)): Collector {
+  const owners = createOwnerResolver(config, log);
   return new Collector({
+    ...(owners && { owners }),
     reader: {
       useKfunc: config.counting.kfunc,
       useKernelState: config.counting.kernelState,
@@ -88,7 +109,7 @@ export class Agent {
 
   /** Loads the iterator, makes the first collection, starts exporting. Throws AgentError. */
   async start(): Promise<void> {
-    this.#collector = createCollector(this.#config);
+    this.#collector = createCollector(this.#config, this.#log);
     try {
       // The first collection must work: a permission problem is fatal at start, not later.
       await this.#collectOnce(true);
@@ -146,6 +167,10 @@ export class Agent {
       this.#warnOnce(c.memoryError, 'map memory is not readable; ebpf.map.memory will be missing');
       this.#warnOnce(c.walkError, 'maps that need an element walk are not counted');
       this.#warnOnce(c.walkUnsupported, 'this kernel does not run every element-walk program; the maps only a walk can count report no entries');
+      const owners = c.ownerProblems;
+      this.#warnOnce(owners?.unsupported ?? null, 'owners: part of each map\'s owners is unknown on this kernel (each map says which)');
+      this.#warnOnce(owners?.failed ?? null, 'owners: an owner pass failed; the previous owners are kept');
+      this.#warnOnce(owners?.pins ?? null, 'owners: pins are not all readable; maps pinned there lack those pins');
       for (const listener of this.#listeners) {
         try {
           listener(c);

@@ -7,7 +7,9 @@
 import { AgentError } from './errors';
 import type { MapFilter } from './filter';
 import { HASH_FAMILY, mapType } from './map-types';
-import { MapStatsReader, type ReaderOptions, type SystemError, toAgentError, type WalkSupport } from './native';
+import { MapStatsReader, type RawCollection, type ReaderOptions, type RecordSelector, type SystemError, toAgentError, type WalkSupport } from './native';
+import type { MapOwners } from './owners/model';
+import type { OwnerProblems, OwnerResolver } from './owners/resolver';
 import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, type MapRecord, parseRecords, selectRecords } from './records';
 
 export interface MapStats {
@@ -46,6 +48,11 @@ export interface MapStats {
    * fdinfo: on kernels before 6.4, whose fdinfo memlock is rough (see the README).
    */
   memoryEstimated: boolean;
+  /**
+   * Who owns the map (processes, programs, pins), from the latest owner pass; null when
+   * owner resolution is off (owners.enabled false).
+   */
+  owners: MapOwners | null;
 }
 
 /**
@@ -80,6 +87,19 @@ export interface Collection {
    * collection of a reader (EMP_WALK_UNSUPPORTED); null when both load or walks are off.
    */
   readonly walkUnsupported: AgentError | null;
+  /** Partial failures of the owner pass these owners come from; null when owners are off or none has finished. */
+  readonly ownerProblems: OwnerProblems | null;
+}
+
+/**
+ * Where a collection's records come from: the addon's MapStatsReader, or recorded fixtures
+ * (test/helpers/fixture-source.ts), so the per-type rules can be tested without root.
+ */
+export interface CollectionSource {
+  collect(select?: RecordSelector): Promise<RawCollection>;
+  readonly kfuncAvailable: boolean;
+  readonly walkSupport: WalkSupport;
+  close(): void;
 }
 
 interface FillContext {
@@ -177,18 +197,30 @@ function fillOf(rec: MapRecord, age: number, ctx: FillContext): Fill {
   return { entries: rec.entries, pendingBytes: null, utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null, countAgeMs, countStale, notCounted: null, notCountedReason: null };
 }
 
+export interface CollectorOptions {
+  /** Options of the addon's reader, and of how its records are read (kernel state, walks). */
+  reader?: ReaderOptions;
+  /** The records' source; default: a MapStatsReader made with `reader`. */
+  source?: CollectionSource;
+  filter?: MapFilter;
+  /** Owner resolution, run beside the collections (never awaited by one). */
+  owners?: OwnerResolver;
+}
+
 export class Collector {
-  readonly #reader: MapStatsReader;
+  readonly #reader: CollectionSource;
   readonly #options: ReaderOptions;
   readonly #filter: MapFilter | null;
   readonly #walkSupport: WalkSupport;
   readonly #walkUnsupported: AgentError | null;
+  readonly #owners: OwnerResolver | null;
   #inFlight: Promise<Collection> | null = null;
 
-  constructor(options: { reader?: ReaderOptions; filter?: MapFilter } = {}) {
-    this.#reader = new MapStatsReader(options.reader);
+  constructor(options: CollectorOptions = {}) {
+    this.#reader = options.source ?? new MapStatsReader(options.reader);
     this.#options = options.reader ?? {};
     this.#filter = options.filter ?? null;
+    this.#owners = options.owners ?? null;
     // Known once the programs are loaded, and for the reader's life.
     this.#walkSupport = this.#reader.walkSupport;
     this.#walkUnsupported = walkUnsupported(this.#walkSupport, this.#reader.kfuncAvailable);
@@ -196,6 +228,22 @@ export class Collector {
 
   get kfuncAvailable(): boolean {
     return this.#reader.kfuncAvailable;
+  }
+
+  /** The owner resolver, when owners are on. */
+  get owners(): OwnerResolver | null {
+    return this.#owners;
+  }
+
+  /**
+   * The collection with owners from a pass made after it: for one-shot views (`snapshot`),
+   * which print once and may wait; the agent's collections never do.
+   */
+  async withFreshOwners(c: Collection): Promise<Collection> {
+    const owners = this.#owners;
+    if (!owners) return c;
+    await owners.refresh(new Set(c.maps.map((m) => m.id)));
+    return { ...c, maps: c.maps.map((m) => ({ ...m, owners: owners.owners(m.id) })), ownerProblems: owners.table()?.problems ?? null };
   }
 
   /** One collection; concurrent callers share the one in flight. */
@@ -251,7 +299,14 @@ export class Collector {
         notCountedReason: fill.notCountedReason,
         memoryBytes: memory >= 0 ? memory : null,
         memoryEstimated: memory >= 0 && raw.memoryEstimated[i] === 1,
+        owners: null,
       });
+    }
+    const owners = this.#owners;
+    if (owners) {
+      // Every map on the host, not only those reported: a pass covers what it was shown.
+      owners.observe(new Set(records.map((r) => r.id)));
+      for (const m of maps) m.owners = owners.owners(m.id);
     }
     return {
       time: Date.now(),
@@ -263,12 +318,15 @@ export class Collector {
       walks: raw.walks,
       walkError,
       walkUnsupported: this.#walkUnsupported,
+      ownerProblems: owners?.table()?.problems ?? null,
     };
   }
 
-  /** Detaches the iterator; waits for a collection in flight. */
+  /** Detaches the iterators; waits for a collection and an owner pass in flight. */
   async close(): Promise<void> {
     await this.#inFlight?.catch(() => undefined);
+    await this.#owners?.settled();
+    this.#owners?.close();
     this.#reader.close();
   }
 }

@@ -10,6 +10,7 @@ import convict from 'convict';
 import * as YAML from 'yaml';
 import { AgentError } from './errors';
 import { MAP_TYPES } from './map-types';
+import { OWNER_ATTR } from './owners/model';
 import {
   intRangeFormat,
   parseRules,
@@ -48,6 +49,16 @@ function durationFormat(name: string, minMs: number, maxMs: number) {
 }
 
 const EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
+/** Owner attributes that may be copied onto every per-map series: the stable ones (no pid). */
+export const COPYABLE_OWNER_ATTRIBUTES = [
+  OWNER_ATTR.executable,
+  OWNER_ATTR.command,
+  OWNER_ATTR.containerId,
+  OWNER_ATTR.podUid,
+  OWNER_ATTR.pod,
+  OWNER_ATTR.namespace,
+  OWNER_ATTR.container,
+] as const;
 const TYPE_NAMES = MAP_TYPES.map((t) => t.name);
 
 /** A comma-separated list (from env or flags) or an array (from a file). */
@@ -206,6 +217,15 @@ convict.addFormats({
   'off-duration': durationFormat('off-duration', 0, 86_400_000),
   'demo-duration': durationFormat('demo-duration', 2000, 3_600_000),
   'walk-budget': durationFormat('walk-budget', 0, 60_000),
+  'owners-budget': durationFormat('owners-budget', 1, 60_000),
+  'owners-per-map': intRangeFormat('owners-per-map', 1, 1000),
+  'owner-attributes': listFormat('owner-attributes', COPYABLE_OWNER_ATTRIBUTES, 'owner attribute'),
+  'optional-path': {
+    name: 'optional-path',
+    validate(value: unknown) {
+      if (value !== '' && (typeof value !== 'string' || !value.startsWith('/'))) throw new Error('must be an absolute path, or "" for none');
+    },
+  },
   'webhook-urls': {
     name: 'webhook-urls',
     validate(v: unknown) {
@@ -479,11 +499,25 @@ export const SCHEMA = {
       arg: 'paths.procfs',
     },
     bpffs: {
-      doc: 'Where bpffs is mounted.',
+      doc: 'Where bpffs is mounted: the root of the pin walk that finds where each map, program and link is pinned (owners.pins).',
       format: 'path',
       default: '/sys/fs/bpf',
       env: 'EMP_PATHS_BPFFS',
       arg: 'paths.bpffs',
+    },
+    pod_logs: {
+      doc: "Kubernetes: the kubelet's pod log directory (<namespace>_<pod>_<uid>/): pod names for the pod uids of owners' cgroups. Only directory names are read. \"\": not read.",
+      format: 'optional-path',
+      default: '/var/log/pods',
+      env: 'EMP_PATHS_POD_LOGS',
+      arg: 'paths.pod-logs',
+    },
+    container_logs: {
+      doc: "Kubernetes: the kubelet's container log links (<pod>_<namespace>_<container>-<id>.log): container names for the container ids of owners' cgroups. \"\": not read.",
+      format: 'optional-path',
+      default: '/var/log/containers',
+      env: 'EMP_PATHS_CONTAINER_LOGS',
+      arg: 'paths.container-logs',
     },
     machine_id: {
       doc: "The host's machine id file, for host.id and a stable service.instance.id.",
@@ -491,6 +525,87 @@ export const SCHEMA = {
       default: '/etc/machine-id',
       env: 'EMP_PATHS_MACHINE_ID',
       arg: 'paths.machine-id',
+    },
+  },
+  owners: {
+    enabled: {
+      doc: 'Find who owns each map: the processes holding it (iter/task_file), the programs using it (iter/bpf_prog), its pins, and each process\'s container and Kubernetes pod. Runs beside the collections; a collection never waits for it.',
+      format: 'boolean',
+      default: true,
+      env: 'EMP_OWNERS_ENABLED',
+      arg: 'owners.enabled',
+    },
+    interval: {
+      doc: 'Time between owner passes; 0: one per collection. A map no pass has covered yet gets one at once, so a new map has its owners by the next collection.',
+      format: 'off-duration',
+      default: '0',
+      env: 'EMP_OWNERS_INTERVAL',
+      arg: 'owners.interval',
+    },
+    budget: {
+      doc: 'Time one owner pass may take: the pin walk stops at half of it (and goes on from its cache next pass), and a pass over budget spaces the next ones out in proportion.',
+      format: 'owners-budget',
+      default: '50ms',
+      env: 'EMP_OWNERS_BUDGET',
+      arg: 'owners.budget',
+    },
+    max_per_map: {
+      doc: 'Owning processes listed (and exported as ebpf.map.owner series) per map; the rest are counted (owners_omitted, ebpf.map.owners.omitted).',
+      format: 'owners-per-map',
+      default: 10,
+      env: 'EMP_OWNERS_MAX_PER_MAP',
+      arg: 'owners.max-per-map',
+    },
+    pins: {
+      doc: 'Walk bpffs (paths.bpffs) for the pins of maps, programs and links.',
+      format: 'boolean',
+      default: true,
+      env: 'EMP_OWNERS_PINS',
+      arg: 'owners.pins',
+    },
+    max_pins: {
+      doc: 'Pins visited at most per walk (deeper than 16 directories is not walked).',
+      format: 'nat',
+      default: 10_000,
+      env: 'EMP_OWNERS_MAX_PINS',
+      arg: 'owners.max-pins',
+    },
+    copy_attributes: {
+      doc: 'Attributes of each map\'s first owner copied onto every per-map series, so a backend can group by them without a join (absent where unknown, e.g. k8s.* outside Kubernetes). Any of: process.executable.name, process.command, container.id, k8s.pod.uid, k8s.pod.name, k8s.namespace.name, k8s.container.name.',
+      format: 'owner-attributes',
+      default: [OWNER_ATTR.executable, OWNER_ATTR.namespace, OWNER_ATTR.pod] as string[],
+      env: 'EMP_OWNERS_COPY_ATTRIBUTES',
+      arg: 'owners.copy-attributes',
+    },
+    kubelet: {
+      url: {
+        doc: 'Kubernetes: a kubelet pod list (JSON PodList) for pod, namespace and container names, e.g. http://127.0.0.1:10255/pods (the read-only port) or https://127.0.0.1:10250/pods with token_file (needs nodes/proxy get). "": not asked (the log directories still are).',
+        format: 'optional-url',
+        default: '',
+        env: 'EMP_OWNERS_KUBELET_URL',
+        arg: 'owners.kubelet.url',
+      },
+      token_file: {
+        doc: 'Bearer token file sent to the kubelet (e.g. a projected service-account token). Never logged.',
+        format: 'optional-file',
+        default: '',
+        env: 'EMP_OWNERS_KUBELET_TOKEN_FILE',
+        arg: 'owners.kubelet.token-file',
+      },
+      refresh: {
+        doc: 'How often the kubelet pod list and the log directories are read again (early, rate-limited, when an owner\'s pod is not found).',
+        format: 'interval',
+        default: '30s',
+        env: 'EMP_OWNERS_KUBELET_REFRESH',
+        arg: 'owners.kubelet.refresh',
+      },
+      timeout: {
+        doc: 'Timeout of one kubelet request; a slow kubelet costs only the names it would have given.',
+        format: 'timeout',
+        default: '2s',
+        env: 'EMP_OWNERS_KUBELET_TIMEOUT',
+        arg: 'owners.kubelet.timeout',
+      },
     },
   },
   pressure: {
@@ -698,7 +813,17 @@ export interface AgentConfig {
   filter: { includeNames: string[]; excludeNames: string[]; includeTypes: string[]; excludeTypes: string[] };
   counting: { kfunc: boolean; kernelState: boolean; memory: boolean };
   walk: { enabled: boolean; maxEntries: number; budgetMs: number };
-  paths: { btf: string; procfs: string; bpffs: string; machineId: string };
+  paths: { btf: string; procfs: string; bpffs: string; podLogs: string; containerLogs: string; machineId: string };
+  owners: {
+    enabled: boolean;
+    intervalMs: number;
+    budgetMs: number;
+    maxPerMap: number;
+    pins: boolean;
+    maxPins: number;
+    copyAttributes: Array<(typeof COPYABLE_OWNER_ATTRIBUTES)[number]>;
+    kubelet: { url: string; tokenFile: string; refreshMs: number; timeoutMs: number };
+  };
   pressure: PressureConfig;
   webhook: WebhookConfig;
   top: { refreshMs: number };
@@ -918,7 +1043,29 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     },
     counting: { kfunc: raw.counting.kfunc, kernelState: raw.counting.kernel_state, memory: raw.counting.memory },
     walk: { enabled: raw.walk.enabled, maxEntries: raw.walk.max_entries, budgetMs: parseDuration(raw.walk.budget) },
-    paths: { btf: raw.paths.btf, procfs: raw.paths.procfs, bpffs: raw.paths.bpffs, machineId: raw.paths.machine_id },
+    paths: {
+      btf: raw.paths.btf,
+      procfs: raw.paths.procfs,
+      bpffs: raw.paths.bpffs,
+      podLogs: raw.paths.pod_logs,
+      containerLogs: raw.paths.container_logs,
+      machineId: raw.paths.machine_id,
+    },
+    owners: {
+      enabled: raw.owners.enabled,
+      intervalMs: parseDuration(raw.owners.interval),
+      budgetMs: parseDuration(raw.owners.budget),
+      maxPerMap: raw.owners.max_per_map,
+      pins: raw.owners.pins,
+      maxPins: raw.owners.max_pins,
+      copyAttributes: raw.owners.copy_attributes,
+      kubelet: {
+        url: raw.owners.kubelet.url,
+        tokenFile: raw.owners.kubelet.token_file,
+        refreshMs: parseDuration(raw.owners.kubelet.refresh),
+        timeoutMs: parseDuration(raw.owners.kubelet.timeout),
+      },
+    },
     pressure: {
       warning: parseThreshold(raw.pressure.warning),
       critical: parseThreshold(raw.pressure.critical),
@@ -960,6 +1107,7 @@ function printableConfig(raw: Record<string, any>): string { // eslint-disable-l
   copy.otlp.headers = Object.fromEntries(names.map((n) => [n, '[redacted]']));
   if (copy.otlp.endpoint) copy.otlp.endpoint = redactUrl(copy.otlp.endpoint);
   copy.webhook.urls = copy.webhook.urls.map(redactWebhookUrl);
+  if (copy.owners.kubelet.url) copy.owners.kubelet.url = redactUrl(copy.owners.kubelet.url);
   return JSON.stringify(copy, null, 2);
 }
 

@@ -80,6 +80,27 @@ export const ERRORS = {
     fix: 'Nothing to change in the agent: the kernel decides which BPF program types it runs (hardened kernels and security policies refuse some). Those maps keep their limit and memory, with count_method none and not_counted saying why; a kernel that allows these iterators (stock kernels do) counts them.',
     exitCode: 1,
   },
+  EMP_OWNERS_UNSUPPORTED: {
+    summary:
+      'The kernel lacks or refuses an owner iterator (iter/task_file: the processes holding maps; iter/bpf_prog, Linux >= 5.9, without which listing programs needs CAP_SYS_ADMIN): that part of every map\'s owners is unknown, and each map says so (owners_unknown), never "no owner". Logged once.',
+    fix: 'Nothing to change in the agent where the kernel refuses the program type; on kernels without iter/bpf_prog grant CAP_SYS_ADMIN for the programs.',
+    exitCode: 1,
+  },
+  EMP_OWNERS_FAILED: {
+    summary: 'An owner pass could not read the processes or programs; the previous owners are kept and the pass is retried on its cadence.',
+    fix: 'Transient errors pass by themselves; see the errno in the message.',
+    exitCode: 1,
+  },
+  EMP_PINS_UNREADABLE: {
+    summary: 'The bpffs root (paths.bpffs) or some pins under it cannot be opened: the objects pinned there are not attributed to their pins, and each map says its pins may be incomplete.',
+    fix: 'Mount the host\'s bpffs at paths.bpffs (read-only is enough) and run as the user that owns the pins, or with CAP_DAC_OVERRIDE.',
+    exitCode: 1,
+  },
+  EMP_OWNER_SOURCE: {
+    summary: 'The source of Kubernetes names (the kubelet pod list, or its log directories) is unreachable, slow or answers garbage: owners keep their pod uid and container id, without names. Warned once; retried with backoff.',
+    fix: 'Check owners.kubelet.url (the read-only port, or 10250 with owners.kubelet.token_file) and that paths.pod_logs / paths.container_logs are mounted.',
+    exitCode: 1,
+  },
   EMP_EXPORT_FAILED: {
     summary: 'An exporter could not deliver metrics.',
     fix: 'Check that the endpoint in the message is reachable; the agent keeps collecting and retries.',

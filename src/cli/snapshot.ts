@@ -12,6 +12,7 @@ import { createCollector } from '../agent';
 import { awaitsWalk, type Collection, type MapStats } from '../collector';
 import type { AgentError } from '../errors';
 import type { AgentConfig } from '../config';
+import { ownerLabel, ownersJson } from '../owners/format';
 import { formatFullIn, formatGrowth } from '../pressure/format';
 import { type PressureReadout, PressureTracker } from '../pressure/tracker';
 import { byUtilization, formatBytes, formatPercent, renderTable } from './format';
@@ -43,6 +44,7 @@ export function snapshotJson(c: Collection, pressure: PressureReadout | null = n
     peak_utilization: pressure?.maps.get(m.id)?.peakUtilization ?? null,
     peak_over_s: pressure?.maps.get(m.id)?.peakOverS ?? null,
     suggested_max_entries: pressure?.maps.get(m.id)?.suggestedMaxEntries ?? null,
+    ...ownersJson(m.owners ?? null),
   }));
   const brief = (e: AgentError | null) => e && { code: e.code, message: e.message, hint: e.hint };
   // Why every memory_bytes is null, when it is (e.g. no CAP_SYS_ADMIN), why maps that need an
@@ -55,6 +57,9 @@ export function snapshotJson(c: Collection, pressure: PressureReadout | null = n
       memory_error: brief(c.memoryError),
       walk_error: brief(c.walkError),
       walk_unsupported: brief(c.walkUnsupported),
+      owners_unsupported: brief(c.ownerProblems?.unsupported ?? null),
+      owners_error: brief(c.ownerProblems?.failed ?? null),
+      pins_error: brief(c.ownerProblems?.pins ?? null),
       maps,
     },
     null,
@@ -75,6 +80,7 @@ export function snapshotTable(c: Collection, pressure: PressureReadout | null = 
       String(m.id),
       m.name || '-',
       m.type,
+      ownerLabel(m.owners ?? null),
       m.entries !== null ? String(m.entries) : m.pendingBytes !== null ? formatBytes(m.pendingBytes) : '-',
       ring ? formatBytes(m.maxEntries) : String(m.maxEntries),
       formatPercent(m.utilization),
@@ -88,8 +94,8 @@ export function snapshotTable(c: Collection, pressure: PressureReadout | null = 
       m.notCounted ?? staleNote(m),
     ];
   });
-  const header = ['ID', 'NAME', 'TYPE', 'ENTRIES', 'MAX', 'UTIL', 'LEVEL', 'GROWTH', 'FULL IN', 'PEAK', 'SUGGESTED', 'MEMORY', 'METHOD', 'NOTE'];
-  let out = renderTable(header, rows, new Set([0, 3, 4, 5, 7, 8, 9, 10, 11]));
+  const header = ['ID', 'NAME', 'TYPE', 'OWNER', 'ENTRIES', 'MAX', 'UTIL', 'LEVEL', 'GROWTH', 'FULL IN', 'PEAK', 'SUGGESTED', 'MEMORY', 'METHOD', 'NOTE'];
+  let out = renderTable(header, rows, new Set([0, 4, 5, 6, 8, 9, 10, 11, 12]));
   out += `\n${c.maps.length} maps`;
   if (c.mapsSeen !== c.maps.length) out += ` (${c.mapsSeen - c.maps.length} filtered out)`;
   if (c.memoryError) out += `\nmemory not readable (${c.memoryError.code}): ${c.memoryError.hint}`;
@@ -100,13 +106,18 @@ export function snapshotTable(c: Collection, pressure: PressureReadout | null = 
     const n = c.maps.filter((m) => m.notCountedReason === 'walk_unsupported').length;
     if (n > 0) out += uncounted(n, c.walkUnsupported, c.walkUnsupported.message);
   }
+  // What the OWNER column cannot say ("?" cells): why.
+  for (const e of [c.ownerProblems?.unsupported, c.ownerProblems?.failed, c.ownerProblems?.pins]) if (e) out += `\nowners incomplete (${e.code}): ${e.message}`;
   return out;
 }
 
 export async function snapshot(config: AgentConfig, output: 'table' | 'json'): Promise<string> {
   const collector = createCollector(config);
   try {
-    const { collection, pressure } = await readTwice(collector, config);
+    const read = await readTwice(collector, config);
+    // A one-shot view may wait for owners (the agent's collections never do).
+    const collection = await collector.withFreshOwners(read.collection);
+    const pressure = read.pressure;
     return output === 'json' ? snapshotJson(collection, pressure) : snapshotTable(collection, pressure);
   } finally {
     await collector.close();

@@ -14,6 +14,7 @@ import { createCollector } from '../agent';
 import type { Collection, MapStats, NotCountedReason } from '../collector';
 import type { AgentConfig } from '../config';
 import { globToRegExp } from '../filter';
+import { ownerLabel, ownerWords } from '../owners/format';
 import { formatFullIn, formatGrowth } from '../pressure/format';
 import type { MapLevel } from '../pressure/levels';
 import { type MapPressure, type PressureReadout, PressureTracker } from '../pressure/tracker';
@@ -80,15 +81,17 @@ export interface ViewState {
   reverse: boolean;
   /** Substring (case-insensitive), or a glob when it has * or ?. */
   nameFilter: string;
+  /** Substring (case-insensitive) of an owner: comm, pid, executable, namespace, pod, program, pin. */
+  ownerFilter: string;
   typeFilter: string | null;
-  /** Typing a name filter: the text before, to restore on Esc. */
-  editing: { before: string } | null;
+  /** Typing a name (or owner) filter: the text before, to restore on Esc. */
+  editing: { before: string; field?: 'nameFilter' | 'ownerFilter' } | null;
   scroll: number;
   quit: boolean;
 }
 
 export function initialView(): ViewState {
-  return { sort: 'util', reverse: false, nameFilter: '', typeFilter: null, editing: null, scroll: 0, quit: false };
+  return { sort: 'util', reverse: false, nameFilter: '', ownerFilter: '', typeFilter: null, editing: null, scroll: 0, quit: false };
 }
 
 export interface Row {
@@ -131,8 +134,10 @@ function nameMatcher(filter: string): (name: string) => boolean {
 /** The rows the view shows, filtered and sorted. */
 export function visibleRows(c: Collection, pressure: PressureReadout | null, v: ViewState): Row[] {
   const match = nameMatcher(v.nameFilter);
+  const owner = v.ownerFilter.toLowerCase();
+  const ownedBy = (m: MapStats) => !owner || ownerWords(m.owners ?? null).some((w) => w.toLowerCase().includes(owner));
   const rows = c.maps
-    .filter((m) => match(m.name) && (v.typeFilter === null || m.type === v.typeFilter))
+    .filter((m) => match(m.name) && (v.typeFilter === null || m.type === v.typeFilter) && ownedBy(m))
     .map((m) => ({ m, p: pressure?.maps.get(m.id) }));
   rows.sort(compare(v.sort));
   if (v.reverse) rows.reverse();
@@ -147,10 +152,11 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
     const esc = ch === '\x1b' ? /^\x1b\[(A|B|5~|6~|H|F)/.exec(data.slice(i)) : null;
     if (ch === '\x03') return { ...s, quit: true }; // Ctrl-C in raw mode
     if (s.editing) {
+      const field = s.editing.field ?? 'nameFilter';
       if (ch === '\r' || ch === '\n') s.editing = null;
-      else if (ch === '\x1b' && !esc) s = { ...s, nameFilter: s.editing.before, editing: null };
-      else if (ch === '\x7f' || ch === '\b') s.nameFilter = [...s.nameFilter].slice(0, -1).join('');
-      else if (ch >= ' ' && ch !== '\x7f') s.nameFilter += ch;
+      else if (ch === '\x1b' && !esc) s = { ...s, [field]: s.editing.before, editing: null };
+      else if (ch === '\x7f' || ch === '\b') s[field] = [...s[field]].slice(0, -1).join('');
+      else if (ch >= ' ' && ch !== '\x7f') s[field] += ch;
       if (esc) i += esc[0].length - 1;
       s.scroll = 0;
       continue;
@@ -184,6 +190,10 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
         s.editing = { before: s.nameFilter };
         s.nameFilter = '';
         break;
+      case 'o':
+        s.editing = { before: s.ownerFilter, field: 'ownerFilter' };
+        s.ownerFilter = '';
+        break;
       case 't': {
         const all = [null, ...types];
         s.typeFilter = all[(all.indexOf(s.typeFilter) + 1) % all.length] ?? null;
@@ -192,6 +202,7 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
       }
       case 'c':
         s.nameFilter = '';
+        s.ownerFilter = '';
         s.typeFilter = null;
         s.scroll = 0;
         break;
@@ -230,7 +241,7 @@ function bar(u: number | null, level: MapLevel | null | undefined): Segment[] {
   return [['█'.repeat(n), style], ['░'.repeat(BAR - n), STYLE.dim]];
 }
 
-const COLS = { id: 9, name: 17, type: 16, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9, peak: 7, suggest: 11 };
+const COLS = { id: 9, name: 17, type: 16, owner: 22, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9, peak: 7, suggest: 11 };
 
 /** A suggestion above the map's size (raise it) stands out at the map's level colour. */
 function raiseStyle(p: MapPressure | undefined): string | undefined {
@@ -258,6 +269,7 @@ function rowLine(r: Row, width: number): string {
     [String(m.id).padStart(COLS.id - 1) + ' '],
     [cut(termSafe(m.name || '-'), COLS.name - 1) + ' '],
     [cut(m.type, COLS.type - 1) + ' '],
+    [cut(termSafe(ownerLabel(m.owners ?? null)), COLS.owner - 1) + ' '],
     ...bar(m.utilization, level),
     [' '],
     [util.padStart(COLS.util - 1) + ' ', level === 'warning' || level === 'critical' ? `${STYLE[level]}${STYLE.bold}` : undefined],
@@ -278,6 +290,7 @@ function headerLine(width: number): string {
     'ID'.padStart(COLS.id - 1) + ' ' +
     'NAME'.padEnd(COLS.name) +
     'TYPE'.padEnd(COLS.type) +
+    'OWNER'.padEnd(COLS.owner) +
     'FILL'.padEnd(BAR + 1) +
     'UTIL'.padStart(COLS.util - 1) + ' ' +
     'ENTRIES/MAX'.padStart(COLS.fill - 1) + ' ' +
@@ -330,12 +343,15 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
       width,
     ),
   );
-  const filter = v.editing ? `name: ${termSafe(v.nameFilter)}▏` : `name: ${v.nameFilter ? termSafe(v.nameFilter) : 'any'}`;
+  const editingOwner = v.editing?.field === 'ownerFilter';
+  const filter = v.editing && !editingOwner ? `name: ${termSafe(v.nameFilter)}▏` : `name: ${v.nameFilter ? termSafe(v.nameFilter) : 'any'}`;
+  const ownerFilter = editingOwner ? `owner: ${termSafe(v.ownerFilter)}▏` : `owner: ${v.ownerFilter ? termSafe(v.ownerFilter) : 'any'}`;
   lines.push(
     fit(
       [
         [`sort: ${SORT_LABEL[v.sort]}${v.reverse ? ' (reversed)' : ''}   `],
-        [`filter ${filter}`, v.editing ? STYLE.inverse : undefined],
+        [`filter ${filter}`, v.editing && !editingOwner ? STYLE.inverse : undefined],
+        [`   ${ownerFilter}`, editingOwner ? STYLE.inverse : undefined],
         [`   type: ${v.typeFilter ?? 'any'}`],
       ],
       width,
@@ -352,7 +368,14 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
   lines.push(
     fit(
       [
-        [v.editing ? 'type a name (glob with * ?), Enter keep, Esc cancel' : 'q quit  s/S sort  r reverse  / name  t type  c clear  ↑↓ PgUp PgDn scroll', STYLE.dim],
+        [
+          v.editing
+            ? editingOwner
+              ? 'type part of an owner (comm, pid, namespace, pod, program, pin), Enter keep, Esc cancel'
+              : 'type a name (glob with * ?), Enter keep, Esc cancel'
+            : 'q quit  s/S sort  r reverse  / name  o owner  t type  c clear  ↑↓ PgUp PgDn scroll',
+          STYLE.dim,
+        ],
         [`   ${shown}`, STYLE.dim],
       ],
       width,
@@ -370,7 +393,8 @@ export interface TopIo {
 
 /** Runs the view until quit; resolves with the exit code. */
 export async function top(config: AgentConfig, io: TopIo = { stdin: process.stdin, stdout: process.stdout }): Promise<number> {
-  const collector = createCollector(config);
+  // Owner passes follow the view's refresh, not the daemon's interval.
+  const collector = createCollector({ ...config, intervalMs: config.top.refreshMs });
   if (!io.stdout.isTTY) {
     try {
       const { collection, pressure } = await readTwice(collector, config);

@@ -32,6 +32,26 @@ export const ATTR = {
 
 const PER_MAP = [ATTR.id, ATTR.name, ATTR.type] as const;
 
+/**
+ * Attributes of ebpf.map.owner: one series per (map, owner) — a process, a program or a pin.
+ * OpenTelemetry's semantic conventions where they exist (process.*, container.id, k8s.*).
+ */
+export const OWNER_ATTRIBUTES = [
+  'process.pid',
+  'process.executable.name',
+  'process.command',
+  'container.id',
+  'k8s.pod.uid',
+  'k8s.pod.name',
+  'k8s.namespace.name',
+  'k8s.container.name',
+  'ebpf.owner.via',
+  'ebpf.program.id',
+  'ebpf.program.name',
+  'ebpf.program.type',
+  'ebpf.pin.path',
+] as const;
+
 export const METRICS = {
   entries: {
     name: 'ebpf.map.entries',
@@ -97,6 +117,24 @@ export const METRICS = {
     description: 'Forecast seconds until the map is full at its recent growth rate; only while it is clearly growing.',
     instrument: 'gauge',
     valueType: 'double',
+    attributes: PER_MAP,
+  },
+  owner: {
+    name: 'ebpf.map.owner',
+    // `{owner}`, not `1`: an info series is no ratio (see alertLevel).
+    unit: '{owner}',
+    description:
+      'Who owns the map, value 1: one series per owning process (process.*, container.id, k8s.*; ebpf.owner.via says how it holds the map), per program using it (ebpf.program.*) and per pin (ebpf.pin.path), at most owners.max_per_map of each.',
+    instrument: 'gauge',
+    valueType: 'int',
+    attributes: [...PER_MAP, ...OWNER_ATTRIBUTES],
+  },
+  ownersOmitted: {
+    name: 'ebpf.map.owners.omitted',
+    unit: '{owner}',
+    description: 'Owning processes of the map beyond owners.max_per_map, not exported as ebpf.map.owner series; only maps with some.',
+    instrument: 'gauge',
+    valueType: 'int',
     attributes: PER_MAP,
   },
   count: {

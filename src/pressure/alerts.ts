@@ -56,6 +56,8 @@ export function transitionFields(t: Transition): Fields {
     full_in: m.timeToFullS === null && formatFullIn(m) !== 'full' ? 'not growing' : formatFullIn(m),
     peak: m.peakFill === null ? undefined : formatFill(m.peakFill, m.maxEntries),
     fix: adviceFor(t) ?? undefined,
+    owner: t.owner?.label,
+    ...(t.owner?.program && { program: t.owner.program.name || `#${t.owner.program.id}` }),
   };
 }
 
@@ -65,8 +67,9 @@ export function transitionText(t: Transition): string {
   const growing = m.growthPerS !== null && m.growthPerS > 0 && m.timeToFullS !== null;
   const pace = formatFullIn(m) === 'full' ? 'full' : growing ? `growing ${formatGrowth(m.growthPerS)}, ${fullIn(m)}` : 'not growing';
   const advice = adviceFor(t);
+  const owner = t.owner ? `, owned by ${t.owner.label}` : '';
   const change = t.from === null ? `at ${t.to}` : `${t.from} -> ${t.to}`;
-  return `eBPF map ${m.name || '(no name)'} (id ${m.id}, ${m.type}) ${change}: ${formatFill(m.fill, m.maxEntries)} (${percent(m.utilization)}), ${pace}${advice ? `; ${advice}` : ''}`;
+  return `eBPF map ${m.name || '(no name)'} (id ${m.id}, ${m.type}${owner}) ${change}: ${formatFill(m.fill, m.maxEntries)} (${percent(m.utilization)}), ${pace}${advice ? `; ${advice}` : ''}`;
 }
 
 const RANK: Readonly<Record<Level, number>> = { critical: 0, warning: 1, normal: 2 };

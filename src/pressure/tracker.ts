@@ -6,6 +6,7 @@
  * alive now. Reads only the Collection: never the kernel.
  */
 import type { Collection, MapStats } from '../collector';
+import { ownerBrief } from '../owners/format';
 import { forecast, SampleWindow } from './forecast';
 import { INITIAL_LEVEL, type Level, type LevelState, levelsOff, type MapLevel, nextLevel, thresholdResolver, type ThresholdConfig } from './levels';
 import { PeakWindow, suggestMaxEntries } from './peak';
@@ -41,6 +42,8 @@ export interface MapPressure {
   readonly peakUtilization: number | null;
   /** Seconds of history the peak covers (less than the window while the agent is young). */
   readonly peakOverS: number | null;
+  /** Who owns the map (its first owner and program), when known. */
+  readonly owner: ReturnType<typeof ownerBrief>;
   /**
    * max_entries that would hold the peak with pressure.headroom to spare; null without a
    * peak, and for maps whose levels are off (an LRU sits full by design: its fill says
@@ -56,6 +59,8 @@ export interface Transition {
   readonly to: Level;
   /** Collection time, ms since the epoch. */
   readonly time: number;
+  /** Who owns the map (its first owner and program), when known: log lines and webhooks name it. */
+  readonly owner: ReturnType<typeof ownerBrief>;
 }
 
 /** The pressure of every map of one collection. */
@@ -119,7 +124,7 @@ export class PressureTracker {
       if (m.utilization === null) {
         maps.set(m.id, {
           id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: null, level: null, thresholds,
-          growthPerS: null, timeToFullS: null, peakFill: null, peakUtilization: null, peakOverS: null, suggestedMaxEntries: null,
+          growthPerS: null, timeToFullS: null, peakFill: null, peakUtilization: null, peakOverS: null, suggestedMaxEntries: null, owner: ownerBrief(m.owners ?? null),
         });
         continue;
       }
@@ -142,9 +147,10 @@ export class PressureTracker {
         peakUtilization: peakFill === null || m.maxEntries <= 0 ? null : peakFill / m.maxEntries,
         peakOverS: peakFill === null ? null : st.peak.coversMs(c.time) / 1000,
         suggestedMaxEntries: peakFill === null || off ? null : suggestMaxEntries(peakFill, m.type, s.headroom),
+        owner: ownerBrief(m.owners ?? null),
       };
       maps.set(m.id, p);
-      if (!off && st.level.level !== before) transitions.push({ map: p, from: before, to: st.level.level, time: c.time });
+      if (!off && st.level.level !== before) transitions.push({ map: p, from: before, to: st.level.level, time: c.time, owner: p.owner });
     }
     this.#state = next;
     this.#latest = { time: c.time, maps };

@@ -80,6 +80,7 @@ export function genericPayload(n: Notification, host: string, maxMaps: number): 
       const m = t.map;
       return {
         map: { id: m.id, name: m.name, type: m.type },
+        owner: t.owner ?? null,
         from: t.from,
         to: t.to,
         entries: m.fill,

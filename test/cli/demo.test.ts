@@ -77,7 +77,7 @@ t.test('top shows the running demo; SIGINT stops it and frees its maps', async (
   const view = await runCli(t, ['top', '--filter.include-names=demo_*', '--pressure.snapshot-interval=500ms']);
   t.equal(view.code, 0);
   for (const [name, id] of ids) t.match(view.stdout, new RegExp(`^ *${id} +${name} `, 'm'), `top lists ${name}`);
-  t.match(view.stdout, new RegExp(`^ *${ids.get('demo_conntrack')} +demo_conntrack +hash +\\d+ +4096 +\\d+\\.\\d% +(warning|critical) `, 'm'), 'with its level');
+  t.match(view.stdout, new RegExp(`^ *${ids.get('demo_conntrack')} +demo_conntrack +hash +\\S+ +\\d+ +4096 +\\d+\\.\\d% +(warning|critical) `, 'm'), 'with its level');
   t.match(view.stdout, new RegExp(`^ *${ids.get('demo_lru_cache')} +demo_lru_cache +lru_hash .* off `, 'm'), 'the LRU cache off (its levels are), not normal');
 
   const { code } = await p.stop('SIGINT');

@@ -94,7 +94,7 @@ t.test('top in a real terminal', async (t) => {
   });
   t.equal(pane('v', '#{alternate_on} #{cursor_flag}'), '1 0', 'alternate screen, cursor hidden');
   t.match(first, /ebpf-map-pressure top/);
-  t.match(first, /ID +NAME +TYPE +FILL +UTIL +ENTRIES\/MAX +MEMORY +GROWTH +FULL IN +PEAK +SUGGEST/);
+  t.match(first, /ID +NAME +TYPE +OWNER +FILL +UTIL +ENTRIES\/MAX +MEMORY +GROWTH +FULL IN +PEAK +SUGGEST/);
   t.same(namesIn(first), ['emp_top_crit', 'emp_top_warn', 'emp_top_norm', 'emp_top_grow', 'emp_top_arr'], 'fullest first, no utilization last');
   t.match(first, /1 critical .* 1 warning .* 2 normal .* 0 off/, 'maps by level in the header');
   for (const [m, name, n] of [[crit, 'emp_top_crit', 90], [warn, 'emp_top_warn', 75], [norm, 'emp_top_norm', 10]] as const) {
@@ -171,8 +171,8 @@ t.test('stdout not a terminal: a plain table, once', async (t) => {
   const r = await runCli(t, ['top', '--filter.include-names=emp_top_pipe', '--pressure.snapshot-interval=200ms', '--log.level=warn']);
   t.equal(r.code, 0);
   t.notMatch(r.stdout, /\x1b/, 'no escape sequences');
-  t.match(r.stdout, /^ *ID +NAME +TYPE +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +PEAK +SUGGESTED +MEMORY/);
-  t.match(r.stdout, new RegExp(`${m.id} +emp_top_pipe +hash +85 +100 +85\\.0% +critical +0/s +- +85\\.0% +128 `));
+  t.match(r.stdout, /^ *ID +NAME +TYPE +OWNER +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +PEAK +SUGGESTED +MEMORY/);
+  t.match(r.stdout, new RegExp(`${m.id} +emp_top_pipe +hash +node\\[${process.pid}\\] +85 +100 +85\\.0% +critical +0/s +- +85\\.0% +128 `), 'the OWNER column names this process');
   t.match(r.stdout, /\n1 maps/, 'printed once');
   t.equal(r.stdout.match(/emp_top_pipe/g)?.length, 1);
 });
@@ -243,7 +243,7 @@ t.test('a map the kernel will not walk: "refused" in its ENTRIES, the reason on 
   const refused = new AgentError('EMP_WALK_UNSUPPORTED', 'element walks: this kernel refuses iter/sockmap programs (EPERM at load). Sockmap maps are not counted');
   const sock: MapStats = { ...map(7, 'socks', null, 'sockmap'), countMethod: 'none', notCounted: 'needs an element walk (no count), which this kernel does not run: refused', notCountedReason: 'walk_unsupported' };
   const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, walkError: null, walkUnsupported: refused, walks: 0, maps: [sock, map(2, 'ok', 10)] };
-  const { lines } = renderScreen({ collection: c, pressure: null, error: null, refreshMs: 1000 }, initialView(), 220, 12);
+  const { lines } = renderScreen({ collection: c, pressure: null, error: null, refreshMs: 1000 }, initialView(), 320, 12);
   const plain = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
   t.match(plain[2], /^1 map not counted \(EMP_WALK_UNSUPPORTED\): element walks: this kernel refuses iter\/sockmap/, 'the status line');
   const row = plain.find((l) => l.includes('socks'));

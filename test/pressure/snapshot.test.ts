@@ -68,6 +68,6 @@ t.test('snapshot table: LEVEL, GROWTH, FULL IN, PEAK and SUGGESTED columns', asy
   fill(crit, 4, 8, 95);
   const r = await runCli(t, ['snapshot', '--filter.include-names=emp_snap_crit', '--pressure.snapshot-interval=100ms']);
   t.equal(r.code, 0);
-  t.match(r.stdout, /^ *ID +NAME +TYPE +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +PEAK +SUGGESTED +MEMORY +METHOD +NOTE/);
-  t.match(r.stdout, new RegExp(`${crit.id} +emp_snap_crit +hash +95 +100 +95\\.0% +critical +0/s +- +95\\.0% +143 `));
+  t.match(r.stdout, /^ *ID +NAME +TYPE +OWNER +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +PEAK +SUGGESTED +MEMORY +METHOD +NOTE/);
+  t.match(r.stdout, new RegExp(`${crit.id} +emp_snap_crit +hash +\\S+ +95 +100 +95\\.0% +critical +0/s +- +95\\.0% +143 `));
 });

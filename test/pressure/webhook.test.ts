@@ -72,6 +72,7 @@ t.test('generic payload: every field, as JSON, one object per collection', async
     transitions: [
       {
         map: { id: 42, name: 'm42', type: 'hash' },
+        owner: null,
         from: 'warning',
         to: 'critical',
         entries: 850,
@@ -85,6 +86,7 @@ t.test('generic payload: every field, as JSON, one object per collection', async
       },
       {
         map: { id: 7, name: 'm7', type: 'hash' },
+        owner: null,
         from: 'normal',
         to: 'warning',
         entries: 720,
