@@ -2,7 +2,8 @@
 #
 # Generated files, built as gyp actions before the C++ is compiled, for each BPF program
 # (map_stats: the iter/bpf_map reader, also built without the kfunc for kernels that lack
-# it; elem_count: the element walks):
+# it; elem_count: the element walks; owners: iter/task_file and iter/bpf_prog, who owns
+# each map):
 #   1. bpf/<name>.bpf.c -> <name>.bpf.o   (clang -target bpf, CO-RE, no kernel headers
 #      from the build host: bpf/kernel_types.h declares the few kernel types we read)
 #   2. <name>.bpf.o     -> <name>.skel.h  (bpftool gen skeleton: the object embedded
@@ -26,6 +27,9 @@
         "native/elem_walker.cc",
         "native/libbpf_log.cc",
         "native/walk_schedule.cc",
+        "native/owners_reader.cc",
+        "native/owners_glue.cc",
+        "native/pin_walk.cc",
       ],
       "include_dirs": ["bpf", "<(INTERMEDIATE_DIR)"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
@@ -95,6 +99,27 @@
             "<(bpftool) gen skeleton <(INTERMEDIATE_DIR)/elem_count.bpf.o name elem_count > <(INTERMEDIATE_DIR)/elem_count.skel.h.tmp && mv <(INTERMEDIATE_DIR)/elem_count.skel.h.tmp <(INTERMEDIATE_DIR)/elem_count.skel.h",
           ],
           "message": "bpftool gen skeleton elem_count",
+        },
+        {
+          "action_name": "compile_bpf_owners",
+          "inputs": ["bpf/owners.bpf.c", "bpf/owners.h", "bpf/kernel_types.h"],
+          "outputs": ["<(INTERMEDIATE_DIR)/owners.bpf.o"],
+          "action": [
+            "<(bpf_clang)", "-g", "-O2", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86",
+            "-Ibpf", "-I<(multiarch_include)",
+            "-c", "bpf/owners.bpf.c", "-o", "<(INTERMEDIATE_DIR)/owners.bpf.o",
+          ],
+          "message": "clang -target bpf owners.bpf.c",
+        },
+        {
+          "action_name": "skeleton_owners",
+          "inputs": ["<(INTERMEDIATE_DIR)/owners.bpf.o"],
+          "outputs": ["<(INTERMEDIATE_DIR)/owners.skel.h"],
+          "action": [
+            "sh", "-c",
+            "<(bpftool) gen skeleton <(INTERMEDIATE_DIR)/owners.bpf.o name owners > <(INTERMEDIATE_DIR)/owners.skel.h.tmp && mv <(INTERMEDIATE_DIR)/owners.skel.h.tmp <(INTERMEDIATE_DIR)/owners.skel.h",
+          ],
+          "message": "bpftool gen skeleton owners",
         },
       ],
     },

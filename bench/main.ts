@@ -22,6 +22,7 @@ import { now } from './lib/stats';
 import { renderMarkdown, updateBenchmarksMd } from './report';
 import { measureCount } from './scenarios/count';
 import { measureExportSize, worstCaseExport } from './scenarios/export-size';
+import { measureOwners } from './scenarios/owners';
 import { measureRunningAgents } from './scenarios/running';
 import { closeFloors, measureScale, openFloors } from './scenarios/scale';
 
@@ -129,9 +130,10 @@ async function main(): Promise<void> {
       running.push(...(await phase(`running agent at ${n} maps`, () => measureRunningAgents(plan.running.intervalsS, plan.running.tunings, plan.running.windowS, n, countMaps))));
     }
     const worst = await phase('worst-case request size', async () => worstCaseExport(await pipeline.collector.collect()));
+    const owners = await phase(`owners: ${pool.maps.length} maps held by ${plan.owners.processes} processes of ${plan.owners.fdsPerProcess} fds`, () => measureOwners(pool, plan.owners, out));
     meta.durationS = (now() - started) / 1000;
     meta.loadAverage.end = Math.round(os.loadavg()[0]! * 100) / 100;
-    const results: BenchResults = { meta, scale, count, running, heapBaselineBytes, exportSize, worstCaseExport: worst };
+    const results: BenchResults = { meta, scale, count, running, heapBaselineBytes, exportSize, worstCaseExport: worst, owners };
 
     const json = JSON.stringify(results, null, 2);
     const md = renderMarkdown(results);

@@ -152,6 +152,26 @@ export function renderMarkdown(r: BenchResults): string {
   const w = r.worstCaseExport;
   out.push('', `Worst case (15-byte names all escaped to 60 characters, \`lru_percpu_hash\`, \`kernel_counter\`, ids near 2^31): ${num(w.bytesPerPoint)} bytes per point; the largest request at the default bound is **${kib(w.requestBytes)}**, ${num((w.requestBytes / w.limitBytes) * 100)} % of the ${mib(w.limitBytes)} budget.`);
 
+  const o = r.owners;
+  out.push('', '### 7. Owner resolution', '');
+  out.push(
+    `${int(o.maps)} benchmark maps, each held by one of ${int(o.processes)} processes of ${int(o.fds / o.processes)} fds each (${int(o.fds)} open fds; ${int(Math.ceil(o.maps / o.processes))} map fds a process), and all of them by the benchmark process. One owner pass as the agent runs it (\`OwnerResolver\`: iter/task_file, iter/bpf_prog, the pin walk, cgroups, the join), ${int(o.reps)} repetitions; CPU is the whole process's (every thread) over the pass. Budget: \`owners.budget\` ${num(o.budgetMs)} ms. Every map's holder named: **${int(o.attributed)} of ${int(o.maps)}**.`,
+    '',
+  );
+  out.push(
+    table(
+      ['pass', 'wall, ms', 'CPU, ms', 'task_file iterator, ms', 'bpf_prog iterator, ms', 'pin walk, ms', 'cgroup files read'],
+      [
+        ['first (cgroups read)', num(o.firstPass.wallMs), num(o.firstPass.cpuMs), '', '', '', int(o.firstPass.cgroupReads)],
+        ['steady, median (p99)', ms(o.pass), ms(o.passCpu), ms(o.parts.fdsMs), ms(o.parts.progsMs), ms(o.parts.pinsMs), '0'],
+      ],
+    ),
+  );
+  out.push(
+    '',
+    `The agent's full cycle (bench/lib/pipeline.ts) at the same scale, process CPU per collection, median (p99), interleaved: owners off ${ms(o.cycleCpu.off)} ms; with one owner pass per collection (the default cadence) ${ms(o.cycleCpu.on)} ms: **+${num(o.cycleCpu.on.median - o.cycleCpu.off.median)} ms** a collection.`,
+  );
+
   out.push('', '### Targets', '');
   out.push(table(['target', 'measured', 'verdict'], targets(r).map((t) => [t.target, t.measured, verdict(t.ok)])));
   out.push('');

@@ -115,4 +115,100 @@ struct bpf_rhtab {
 	struct rhashtable ht;
 } __pai;
 
+/* ---- owners (bpf/owners.bpf.c): who holds each map, which programs use it ---- */
+
+/* kernel/bpf/prog_iter.c (5.9+): one call per program, then one with prog == NULL. */
+struct bpf_prog_aux {
+	__u32 id;
+	char name[16];
+	__u32 used_map_cnt;
+	struct bpf_map **used_maps;
+	const char *attach_func_name;
+} __pai;
+
+struct bpf_prog {
+	enum bpf_prog_type type;
+	enum bpf_attach_type expected_attach_type;
+	struct bpf_prog_aux *aux;
+} __pai;
+
+struct bpf_iter__bpf_prog {
+	struct bpf_iter_meta *meta;
+	struct bpf_prog *prog;
+} __pai;
+
+struct bpf_link {
+	__u32 id;
+	enum bpf_link_type type;
+	struct bpf_prog *prog;
+} __pai;
+
+/* kernel/events/core.c: the program a perf event runs (kprobes, tracepoints before links). */
+struct perf_event {
+	struct bpf_prog *prog;
+} __pai;
+
+struct qstr {
+	const unsigned char *name;
+} __pai;
+
+struct dentry {
+	struct qstr d_name;
+} __pai;
+
+struct path {
+	struct dentry *dentry;
+} __pai;
+
+struct super_block {
+	unsigned long s_magic;
+} __pai;
+
+struct inode {
+	struct super_block *i_sb;
+} __pai;
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+	void *private_data;
+} __pai;
+
+struct mm_struct {
+	struct file *exe_file;
+} __pai;
+
+struct kernfs_node {
+	__u64 id;
+} __pai;
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __pai;
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __pai;
+
+struct files_struct;
+
+struct task_struct {
+	int pid;
+	int tgid;
+	char comm[16];
+	__u64 start_time;
+	struct task_struct *group_leader;
+	struct files_struct *files;
+	struct mm_struct *mm;
+	struct css_set *cgroups;
+} __pai;
+
+/* kernel/bpf/task_iter.c: one call per open file of every task, then one with task NULL. */
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	__u32 fd;
+	struct file *file;
+} __pai;
+
 #endif /* KERNEL_TYPES_H */

@@ -28,6 +28,8 @@ enum map_count_method {
 #define MAP_STATS_F_NEEDS_WALK (1U << 0)  /* countable only by walking its elements */
 #define MAP_STATS_F_COUNT_STALE (1U << 1) /* `entries` is from a walk in an earlier collection */
 #define MAP_STATS_F_WALK_SKIPPED (1U << 2) /* walk deferred by the budget, no earlier count */
+#define MAP_STATS_F_WALK_UNSUPPORTED (1U << 3) /* needs a walk this kernel will not run: it
+					       * refuses (or lacks) the walk program */
 
 struct map_stats_record {
 	__u16 size;    /* sizeof(struct map_stats_record) as the writer knew it */

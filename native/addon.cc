@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Node-API glue only: the Reader class (collect() -> Promise, close()) and mapOps.
+// Node-API glue only: the Reader class (collect() -> Promise, close()), the OwnersReader
+// (owners_glue.cc) and mapOps.
 #include <malloc.h>
 #include <napi.h>
 
@@ -9,6 +10,7 @@
 #include "map_ops.h"
 #include "map_stats.h"
 #include "map_stats_reader.h"
+#include "owners_glue.h"
 
 namespace emp {
 namespace {
@@ -19,7 +21,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
     return DefineClass(env, "Reader",
                        {InstanceMethod<&Reader::Collect>("collect"),
                         InstanceMethod<&Reader::Close>("close"),
-                        InstanceAccessor<&Reader::KfuncAvailable>("kfuncAvailable")});
+                        InstanceAccessor<&Reader::KfuncAvailable>("kfuncAvailable"),
+                        InstanceAccessor<&Reader::WalkSupport>("walkSupport")});
   }
 
   explicit Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) {
@@ -80,6 +83,19 @@ class Reader : public Napi::ObjectWrap<Reader> {
     return Napi::Boolean::New(info.Env(), reader_ && reader_->kfunc_available());
   }
 
+  // {elements, sockets}: null where the walk program is loaded, else why it is not.
+  Napi::Value WalkSupport(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    auto put = [&](const char* key, WalkProgram program) {
+      SysError e = reader_ ? reader_->walk_load_error(program) : SysError{};
+      out.Set(key, e ? ToJsError(env, e).Value() : env.Null());
+    };
+    put("elements", WalkProgram::kElems);
+    put("sockets", WalkProgram::kSocks);
+    return out;
+  }
+
   std::shared_ptr<MapStatsReader> reader_;
 };
 
@@ -101,7 +117,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Reader", Reader::Define(env));
   exports.Set("recordSize", Napi::Number::New(env, sizeof(map_stats_record)));
   exports.Set("recordVersion", Napi::Number::New(env, MAP_STATS_VERSION));
+  // The record's flag bits, so src/records.ts can be checked against the header it mirrors.
+  Napi::Object flags = Napi::Object::New(env);
+  flags.Set("needsWalk", MAP_STATS_F_NEEDS_WALK);
+  flags.Set("countStale", MAP_STATS_F_COUNT_STALE);
+  flags.Set("walkSkipped", MAP_STATS_F_WALK_SKIPPED);
+  flags.Set("walkUnsupported", MAP_STATS_F_WALK_UNSUPPORTED);
+  exports.Set("recordFlags", flags);
   exports.Set("mallocInUse", Napi::Function::New(env, MallocInUse, "mallocInUse"));
+  InitOwners(env, exports);
   return InitMapOps(env, exports);
 }
 

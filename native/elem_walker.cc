@@ -7,46 +7,61 @@
 #include <linux/bpf.h>
 #include <unistd.h>
 
-#include "elem_count.skel.h"
 #include "core_btf.h"
+#include "elem_count.skel.h"
 #include "libbpf_log.h"
 
 namespace emp {
+namespace {
 
-ElemWalker::ElemWalker(const std::string& btf_path, SysError* error) {
-  LibbpfLog log;  // a refused program is an error here, not noise on stderr
+const char* SectionOf(WalkProgram p) {
+  return p == WalkProgram::kElems ? "iter/bpf_map_elem" : "iter/sockmap";
+}
+
+std::string RefusalHint(WalkProgram p, int err) {
+  std::string section = SectionOf(p);
+  if (err == EPERM || err == EACCES)
+    return "this kernel refuses " + section +
+           " programs (EPERM at load, with the privileges that loaded iter/bpf_map): a "
+           "hardened kernel or a security policy that disallows the program type";
+  return "this kernel has no " + section + " iterator (" +
+         (p == WalkProgram::kElems ? "Linux >= 5.9" : "Linux >= 5.10") + ")";
+}
+
+// One skeleton with only `program` loaded; nullptr and *error when the kernel will not load it.
+elem_count* LoadOne(const std::string& btf_path, WalkProgram program, SysError* error) {
+  LibbpfLog log;  // a refused program is reported as data, not as noise on stderr
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
   open_opts.btf_custom_path = CoreBtfPath(btf_path);
-  // Both programs, else without iter/sockmap (Linux < 5.10): hash maps can still be walked
-  // (iter/bpf_map_elem, 5.9), sockmap then is not counted.
-  for (bool socks : {true, false}) {
-    skel_ = elem_count__open_opts(&open_opts);
-    if (!skel_) {
-      *error = MakeSysError(errno, "bpf_object__open", "cannot open the element-walk programs");
-      return;
-    }
-    if (!socks) bpf_program__set_autoload(skel_->progs.count_socks, false);
-    int err = elem_count__load(skel_);
-    if (!err) return;
-    elem_count__destroy(skel_);
-    skel_ = nullptr;
-    if (!socks)
-      *error = MakeSysError(err, "bpf_prog_load",
-                            "the kernel refused the element-walk program (iter/bpf_map_elem needs "
-                            "Linux >= 5.9)",
-                            log.Tail());
+  elem_count* skel = elem_count__open_opts(&open_opts);
+  if (!skel) {
+    *error = MakeSysError(errno, "bpf_object__open", "cannot open the element-walk programs");
+    return nullptr;
   }
+  bool elems = program == WalkProgram::kElems;
+  bpf_program__set_autoload(elems ? skel->progs.count_socks : skel->progs.count_elems, false);
+  int err = elem_count__load(skel);
+  if (!err) return skel;
+  elem_count__destroy(skel);
+  err = err < 0 ? -err : err;
+  if (err >= __LIBBPF_ERRNO__START) err = EINVAL;  // libbpf's own codes are no errno
+  *error = MakeSysError(err, "bpf_prog_load", RefusalHint(program, err), log.Tail());
+  return nullptr;
+}
+
+}  // namespace
+
+ElemWalker::ElemWalker(const std::string& btf_path) {
+  elems_ = LoadOne(btf_path, WalkProgram::kElems, &elems_error_);
+  socks_ = LoadOne(btf_path, WalkProgram::kSocks, &socks_error_);
 }
 
 ElemWalker::~ElemWalker() {
-  if (skel_) elem_count__destroy(skel_);
+  if (elems_) elem_count__destroy(elems_);
+  if (socks_) elem_count__destroy(socks_);
 }
 
-namespace {
-
-enum class Walk { kNone, kElems, kSocks };
-
-Walk WalkFor(uint32_t map_type) {
+bool ElemWalker::ProgramFor(uint32_t map_type, WalkProgram* program) {
   switch (map_type) {
     // kernel/bpf/map_iter.c, bpf_iter_attach_map(): the types of iter/bpf_map_elem.
     case BPF_MAP_TYPE_HASH:
@@ -55,26 +70,27 @@ Walk WalkFor(uint32_t map_type) {
     case BPF_MAP_TYPE_LRU_PERCPU_HASH:
     case BPF_MAP_TYPE_ARRAY:
     case BPF_MAP_TYPE_PERCPU_ARRAY:
-      return Walk::kElems;
+      *program = WalkProgram::kElems;
+      return true;
     // net/core/sock_map.c, sock_map_iter_attach_target(): iter/sockmap.
     case BPF_MAP_TYPE_SOCKMAP:
     case BPF_MAP_TYPE_SOCKHASH:
-      return Walk::kSocks;
+      *program = WalkProgram::kSocks;
+      return true;
     default:
-      return Walk::kNone;
+      return false;
   }
 }
 
-}  // namespace
-
-bool ElemWalker::CanWalk(uint32_t map_type) { return WalkFor(map_type) != Walk::kNone; }
+const SysError& ElemWalker::LoadError(WalkProgram program) const {
+  return program == WalkProgram::kElems ? elems_error_ : socks_error_;
+}
 
 int ElemWalker::Count(uint32_t map_id, uint32_t map_type, uint64_t* count) {
-  if (!skel_) return -EBADF;
-  Walk walk = WalkFor(map_type);
-  if (walk == Walk::kNone) return -EOPNOTSUPP;
-  struct bpf_program* prog = walk == Walk::kElems ? skel_->progs.count_elems : skel_->progs.count_socks;
-  if (bpf_program__fd(prog) < 0) return -EOPNOTSUPP;  // not loaded on this kernel
+  WalkProgram program;
+  if (!ProgramFor(map_type, &program) || !Loaded(program)) return -EOPNOTSUPP;
+  struct bpf_program* prog =
+      program == WalkProgram::kElems ? elems_->progs.count_elems : socks_->progs.count_socks;
   int map_fd = bpf_map_get_fd_by_id(map_id);
   if (map_fd < 0) return -errno;
 

@@ -16,24 +16,35 @@ struct elem_count;  // the generated skeleton
 
 namespace emp {
 
+// The two walk programs. A kernel may run one and not the other: it may lack one (iter/sockmap
+// is 5.10+, iter/bpf_map_elem 5.9+), or refuse it at load with EPERM even to a process that
+// loaded iter/bpf_map (hardened kernels and LSM policies refuse program types that way).
+enum class WalkProgram { kElems, kSocks };
+
 class ElemWalker {
  public:
-  // Loads the program (not attached: a walk attaches it to one map). On failure *error is
-  // set and every Count() fails with it.
-  ElemWalker(const std::string& btf_path, SysError* error);
+  // Loads each program on its own, so that a refused one costs only the maps it walks.
+  explicit ElemWalker(const std::string& btf_path);
   ~ElemWalker();
   ElemWalker(const ElemWalker&) = delete;
   ElemWalker& operator=(const ElemWalker&) = delete;
 
-  // Whether an iterator can walk maps of this type (the kernel's own lists).
-  static bool CanWalk(uint32_t map_type);
+  // The program that walks maps of this type, if any iterator can (the kernel's own lists).
+  static bool ProgramFor(uint32_t map_type, WalkProgram* program);
+  // Why a program is not loaded (empty: it is).
+  const SysError& LoadError(WalkProgram program) const;
+  bool Loaded(WalkProgram program) const { return !LoadError(program); }
 
   // 0 and *count, or -errno: -ENOENT when the map was freed meanwhile, -EPERM without
-  // CAP_SYS_ADMIN (BPF_MAP_GET_FD_BY_ID). Not thread-safe: one walk at a time.
+  // CAP_SYS_ADMIN (BPF_MAP_GET_FD_BY_ID), -EOPNOTSUPP when the type's program is not loaded.
+  // Not thread-safe: one walk at a time.
   int Count(uint32_t map_id, uint32_t map_type, uint64_t* count);
 
  private:
-  elem_count* skel_ = nullptr;
+  elem_count* elems_ = nullptr;  // only count_elems loaded
+  elem_count* socks_ = nullptr;  // only count_socks loaded
+  SysError elems_error_;
+  SysError socks_error_;
 };
 
 }  // namespace emp

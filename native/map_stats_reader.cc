@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core_btf.h"
+#include "iter_read.h"
 #include "libbpf_log.h"
 #include "map_stats.h"
 #include "map_stats.skel.h"
@@ -157,32 +158,8 @@ void MapStatsReader::Close() {
 }
 
 SysError MapStatsReader::ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes) {
-  int iter_fd = bpf_iter_create(bpf_link__fd(link_));
-  if (iter_fd < 0) return MakeSysError(errno, "bpf_iter_create", HintFor(errno, "", options_));
-
-  // A whole number of records per read; the kernel may still hand back less.
-  constexpr size_t kChunk = 512 * sizeof(map_stats_record);
-  out->clear();
-  SysError error;
-  for (;;) {
-    size_t used = out->size();
-    out->resize(used + kChunk);
-    ssize_t n = read(iter_fd, out->data() + used, kChunk);
-    if (n < 0) {
-      out->resize(used);
-      if (errno == EINTR || errno == EAGAIN) continue;
-      error = MakeSysError(errno, "read", "reading the bpf_map iterator failed");
-      break;
-    }
-    out->resize(used + static_cast<size_t>(n));
-    if (n == 0) break;
-  }
-  close(iter_fd);
-  *bytes = out->size();
-  if (!error && out->size() % sizeof(map_stats_record) != 0)
-    error = MakeSysError(EPROTO, "read",
-                         "the iterator ended with a partial record (" +
-                             std::to_string(out->size() % sizeof(map_stats_record)) + " bytes)");
+  SysError error = ReadIteratorRecords(bpf_link__fd(link_), sizeof(map_stats_record), "bpf_map", out, bytes);
+  if (error.syscall == "bpf_iter_create") error.hint = HintFor(error.err, "", options_);
   return error;
 }
 

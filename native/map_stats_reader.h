@@ -66,6 +66,9 @@ class MapStatsReader {
   void Close();
   bool closed() const { return prog_ == nullptr; }
   bool kfunc_available() const { return kfunc_available_; }
+  // Why a walk program is not loaded (the kernel refuses or lacks it); empty when it is, or
+  // when walks are disabled.
+  SysError walk_load_error(WalkProgram program) const { return walks_.LoadError(program); }
 
  private:
   void Open(SysError* error);  // steps 1-3 of the constructor

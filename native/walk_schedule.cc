@@ -10,9 +10,12 @@
 namespace emp {
 
 void WalkSchedule::Load() {
-  if (!options_.enabled || walker_ || load_error_) return;
-  walker_ = std::make_unique<ElemWalker>(btf_path_, &load_error_);
-  if (load_error_) walker_.reset();
+  if (!options_.enabled || walker_) return;
+  walker_ = std::make_unique<ElemWalker>(btf_path_);
+}
+
+SysError WalkSchedule::LoadError(WalkProgram program) const {
+  return walker_ ? walker_->LoadError(program) : SysError{};
 }
 
 SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<double>* age_ms,
@@ -21,15 +24,21 @@ SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<dou
   age_ms->assign(n, -1);
   *walks = 0;
 
-  // 1. The maps due: flagged by the iterator, of a type the element iterator can walk.
+  // 1. The maps due: flagged by the iterator, of a type an element iterator can walk. Those
+  //    whose walk program this kernel refuses (or lacks) are marked so, and left uncounted.
+  if (options_.enabled) Load();
   std::vector<size_t> due;
   for (size_t i = 0; i < n; i++) {
-    if ((records[i].flags & MAP_STATS_F_NEEDS_WALK) && ElemWalker::CanWalk(records[i].type))
-      due.push_back(i);
+    WalkProgram program;
+    if (!(records[i].flags & MAP_STATS_F_NEEDS_WALK) || !ElemWalker::ProgramFor(records[i].type, &program))
+      continue;
+    if (walker_ && !walker_->Loaded(program)) {
+      records[i].flags |= MAP_STATS_F_WALK_UNSUPPORTED;
+      continue;
+    }
+    due.push_back(i);
   }
   SysError error;
-  if (!due.empty()) Load();
-  if (!due.empty() && load_error_) error = load_error_;
 
   // 2. Fair turns: the map waiting longest goes first, waiting since its last walk or, if
   //    never walked, since it was first seen (so new maps cannot starve counted ones).

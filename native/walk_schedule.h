@@ -33,14 +33,18 @@ class WalkSchedule {
       : options_(options), btf_path_(std::move(btf_path)) {}
 
   // Loads the walk programs now (when walks are enabled) rather than at the first map that
-  // needs one: the reader's fds stay the same from its start, and a refusal is known early
-  // (it is reported by the collections that need a walk).
+  // needs one: the reader's fds stay the same from its start, and what the kernel refuses is
+  // known before the first collection.
   void Load();
 
+  // Why a walk program is not loaded: empty when it is, or when walks are disabled.
+  SysError LoadError(WalkProgram program) const;
+
   // Counts the records flagged MAP_STATS_F_NEEDS_WALK, in place: entries, count_method
-  // (MAP_COUNT_WALK) and the STALE / SKIPPED flags. age_ms[i] is how old records[i]'s walk
-  // count is (0: walked now), -1 where no walk count applies. Returns the error that stopped
-  // walks (EPERM, or the program refused by the kernel), if any.
+  // (MAP_COUNT_WALK) and the STALE / SKIPPED flags; MAP_STATS_F_WALK_UNSUPPORTED where the
+  // kernel does not run the type's walk program (not an error: a feature it lacks). age_ms[i]
+  // is how old records[i]'s walk count is (0: walked now), -1 where no walk count applies.
+  // Returns the error that stopped walks (EPERM without CAP_SYS_ADMIN, a refused link), if any.
   SysError Fill(map_stats_record* records, size_t n, std::vector<double>* age_ms,
                 uint32_t* walks);
 
@@ -58,7 +62,6 @@ class WalkSchedule {
   WalkOptions options_;
   std::string btf_path_;
   std::unique_ptr<ElemWalker> walker_;  // loaded by Load()
-  SysError load_error_;
   std::unordered_map<uint32_t, Entry> cache_;
   uint64_t generation_ = 0;
 };

@@ -22,10 +22,20 @@
 # Emulation is slow: booting takes seconds, but the kernel suite takes minutes
 # per guest (measured on a busy 2-core host: ~5 min on 6.12, ~21 min on 5.10).
 #
+# A guest whose CPU locks up (the kernel's "BUG: soft lockup"; vmrun.sh makes it
+# panic the guest at once, its kernel log replayed into the output) is rerun
+# once, and says so: "=== kernel-matrix: 6.1: soft lockup, rerun ===" before the
+# rerun, "(soft lockup, rerun: PASS)" on its line.  A second lockup fails the
+# kernel; so does a lockup after a test had already failed (a "not ok" line),
+# and a test failure alone is never rerun.
+#
 # Prints a line per kernel as it finishes and a table at the end:
 #   PASS  6.1    6.1.0-56-amd64          4.9s
+#   PASS  6.1    6.1.0-57-amd64        612.0s  (soft lockup, rerun: PASS)
 # Each summary line holds: kernel, release, packages, result (pass|fail),
-# exit_code, seconds, command, finished_at.
+# exit_code, seconds (all attempts), lockups, note (e.g. "soft lockup, rerun:
+# PASS"), attempts (exit_code, seconds and lockup of each guest run), command,
+# finished_at.
 # Exit status: 0 if every kernel passed, 1 if any failed, 2 on a usage error.
 set -euo pipefail
 
@@ -70,15 +80,25 @@ json_str() {  # a JSON string literal
 }
 CMD_JSON=$(for a in "$@"; do json_str "$a"; echo; done | paste -sd, -)
 
+# The kernel's words when a CPU has not scheduled for 2 x watchdog_thresh seconds,
+# and the panic that softlockup_panic=1 turns it into.
+locked_up() { grep -qE 'BUG: soft lockup - CPU#|Kernel panic - not syncing: softlockup' "$1"; }
+# A test that failed before the lockup: a real failure, which a rerun must not hide.
+test_failed() { grep -E '^[[:space:]]*not ok ' "$1" | grep -qvE '# (TODO|SKIP)'; }
+ATTEMPT_OUT=$(mktemp "${TMPDIR:-/tmp}/kernel-matrix.XXXXXX")
+trap 'rm -f "$ATTEMPT_OUT"' EXIT
+
 RESULTS=()
 FAILED=0
 for k in "${SELECTED[@]}"; do
-  release='' packages='' rc=0
+  release='' packages='' rc=0 note='' lockups=0 attempts=''
   start=$EPOCHREALTIME
   if [ "$k" = host ]; then
     release=$(uname -r)
     echo "=== kernel-matrix: host ($release) ==="
     EMP_KERNEL_UNDER_TEST=$release timeout -k 10 "$TIMEOUT" "$@" </dev/null || rc=$?
+    attempts=$(printf '{"exit_code":%d,"seconds":%s,"lockup":false}' "$rc" \
+      "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')")
   else
     # fetch (or find in the cache) the kernel; the download is not timed
     if bash "$HERE/kernels.sh" "$k" >&2; then
@@ -90,7 +110,24 @@ for k in "${SELECTED[@]}"; do
       release=$KREL packages=$PACKAGES
       echo "=== kernel-matrix: $k ($release) ==="
       start=$EPOCHREALTIME
-      bash "$HERE/vmrun.sh" -k "$k" -t "$TIMEOUT" "${VMARGS[@]}" -- "$@" || rc=$?
+      for attempt in 1 2; do
+        rc=0 t0=$EPOCHREALTIME
+        # the guest's console (the command's output and the kernel's) is kept to be read
+        bash "$HERE/vmrun.sh" -k "$k" -t "$TIMEOUT" "${VMARGS[@]}" -- "$@" | tee "$ATTEMPT_OUT" || rc=$?
+        lock=false
+        if [ "$rc" != 0 ] && locked_up "$ATTEMPT_OUT"; then lock=true; lockups=$((lockups + 1)); fi
+        attempts="${attempts:+$attempts,}$(printf '{"exit_code":%d,"seconds":%s,"lockup":%s}' "$rc" \
+          "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" "$lock")"
+        [ "$lock" = true ] || break
+        if [ "$attempt" = 2 ]; then note="soft lockup twice"; break; fi
+        if test_failed "$ATTEMPT_OUT"; then note="soft lockup after a test failed: not rerun"; break; fi
+        echo "=== kernel-matrix: $k: soft lockup, rerun ==="
+        echo "kernel-matrix: $k: a guest CPU locked up (soft lockup; the kernel log is above); running the command once more" >&2
+        note="soft lockup, rerun"
+      done
+      if [ "$note" = "soft lockup, rerun" ]; then
+        if [ "$rc" = 0 ]; then note="$note: PASS"; else note="$note: FAIL"; fi
+      fi
     else
       rc=$?
       echo "kernel-matrix: could not get kernel $k (scripts/kernels.sh $k failed)" >&2
@@ -99,12 +136,15 @@ for k in "${SELECTED[@]}"; do
   secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
   if [ "$rc" = 0 ]; then result=pass; else result=fail; FAILED=1; fi
   line=$(printf '%-4s  %-5s  %-24s %6ss' "${result^^}" "$k" "${release:-?}" "$secs")
-  [ "$rc" = 0 ] || line="$line  (exit $rc)"
+  why=
+  [ "$rc" = 0 ] || why="exit $rc"
+  [ -z "$note" ] || why="${why:+$why; }$note"
+  [ -z "$why" ] || line="$line  ($why)"
   echo "$line"
   RESULTS+=("$line")
-  printf '{"kernel":%s,"release":%s,"packages":%s,"result":"%s","exit_code":%d,"seconds":%s,"command":[%s],"finished_at":"%s"}\n' \
+  printf '{"kernel":%s,"release":%s,"packages":%s,"result":"%s","exit_code":%d,"seconds":%s,"lockups":%d,"note":%s,"attempts":[%s],"command":[%s],"finished_at":"%s"}\n' \
     "$(json_str "$k")" "$(json_str "$release")" "$(json_str "$packages")" "$result" "$rc" "$secs" \
-    "$CMD_JSON" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$SUMMARY"
+    "$lockups" "$(json_str "$note")" "$attempts" "$CMD_JSON" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$SUMMARY"
 done
 
 echo "=== kernel-matrix: summary ($SUMMARY) ==="

@@ -18,6 +18,8 @@ interface Run {
   release: string;
   result: string;
   seconds: number;
+  /** kernel-matrix.sh's word on a guest run that locked up, e.g. "soft lockup, rerun: PASS". */
+  note?: string;
 }
 
 const BEGIN = '<!-- support-matrix:begin (written by scripts/support-matrix.sh --readme) -->';
@@ -55,7 +57,7 @@ const cell = (row: string, release: string) => {
 const header = `| map type | ${columns.map((k) => k.label).join(' | ')} |`;
 const rule = `|---|${columns.map(() => '---').join('|')}|`;
 const body = rows.map((row) => `| ${row} | ${columns.map((k) => cell(row, k.release)).join(' | ')} |`);
-const result = `| suite | ${columns.map((k) => `${k.result.toUpperCase()} (${Math.round(k.seconds)} s)`).join(' | ')} |`;
+const result = `| suite | ${columns.map((k) => `${k.result.toUpperCase()} (${Math.round(k.seconds)} s${k.note ? `; ${k.note}` : ''})`).join(' | ')} |`;
 const table = [header, rule, ...body, result].join('\n');
 console.log(table);
 

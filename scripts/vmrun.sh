@@ -18,6 +18,9 @@
 #               (boot/vmlinuz-* or usr/lib/modules/*/vmlinuz, plus modules)
 #   -m MEM      guest memory (default $EMP_VM_MEM or 2G); guest writes use it
 #   -c CPUS     guest CPUs (default $EMP_VM_CPUS or 2)
+#   -T THREADS  how TCG runs the guest CPUs: single (one host thread takes turns
+#               at them; the default, or $EMP_VM_TCG_THREAD) or multi (a host
+#               thread each, which can lock a guest CPU up: see below)
 #   -t SECONDS  kill QEMU after this long (default $EMP_VM_TIMEOUT or 3600)
 #   -w DIR      make the host directory DIR writable (write-through) in the
 #               guest at the same path, e.g. for test output; repeatable
@@ -34,6 +37,13 @@
 #
 # Acceleration is software-only (TCG): /dev/kvm on these machines is a nested
 # shim that hangs Debian kernels.  Boot to the command takes a few seconds.
+# The guest CPUs take turns on one host thread (-T single): with a thread each
+# (multi-threaded TCG) a guest CPU can keep executing a stale translation of
+# kernel text that the other one has just patched - the int3 that text_poke_bp
+# plants while a static key flips (the syscall tracepoint's, when a test
+# attaches its BPF program) - and take that int3 forever: a soft lockup
+# (scripts/guest-lockup-repro.js shows it in about a minute; README, "Support
+# matrix", has the figures).
 #
 # Needs: qemu-system-x86_64 (qemu-system-x86), a static busybox
 # (busybox-static), depmod (kmod), cpio, xz, zstd, timeout.
@@ -46,6 +56,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 KERNEL=
 MEM=${EMP_VM_MEM:-2G}
 CPUS=${EMP_VM_CPUS:-2}
+TCG_THREAD=${EMP_VM_TCG_THREAD:-single}
 TIMEOUT=${EMP_VM_TIMEOUT:-3600}
 FS=auto
 VERBOSE=0
@@ -56,6 +67,7 @@ while [ $# -gt 0 ]; do
     -k) KERNEL=${2:?}; shift 2 ;;
     -m) MEM=${2:?}; shift 2 ;;
     -c) CPUS=${2:?}; shift 2 ;;
+    -T) TCG_THREAD=${2:?}; shift 2 ;;
     -t) TIMEOUT=${2:?}; shift 2 ;;
     -w) [ -d "${2:?}" ] || die "-w $2: no such directory"
         RWDIRS+=("$(cd "$2" && pwd -P)"); shift 2 ;;
@@ -70,6 +82,7 @@ done
 [ $# -gt 0 ] || { usage >&2; exit 2; }
 [ -n "$KERNEL" ] || die "-k KERNEL is required (e.g. -k 6.1 after scripts/kernels.sh 6.1)"
 case $FS in auto|9p|virtiofs) ;; *) die "-f must be auto, 9p or virtiofs" ;; esac
+case $TCG_THREAD in single|multi) ;; *) die "-T (EMP_VM_TCG_THREAD) must be single or multi" ;; esac
 
 for tool in qemu-system-x86_64 timeout cpio gzip xz zstd depmod sha256sum; do
   command -v "$tool" >/dev/null 2>&1 ||
@@ -310,7 +323,7 @@ for i in "${!RWDIRS[@]}"; do echo "vmrw$i ${RWDIRS[$i]}" >> "$CTL/rwdirs"; done
 
 # --- 4. QEMU ------------------------------------------------------------------
 # shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
-QARGS=(-machine q35 -bios "$QBOOT" -accel tcg,thread=multi -cpu max
+QARGS=(-machine q35 -bios "$QBOOT" -accel "tcg,thread=$TCG_THREAD" -cpu max
        -m "$MEM" -smp "$CPUS" -nodefaults -no-user-config -display none -no-reboot
        -serial stdio -kernel "$BOOTIMG" -initrd "$INITRD")
 # A CPU stuck in the kernel panics the guest (and so ends the run, failed) instead of

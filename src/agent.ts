@@ -10,9 +10,11 @@ import type { AgentConfig } from './config';
 import { AgentError, isAgentError } from './errors';
 import { prepareQueueDir } from './export/disk-queue';
 import { filters, makeFilter } from './filter';
-import type { Logger } from './log';
+import { createLogger, type Logger } from './log';
 import { SelfTelemetry } from './metrics/self';
-import { toAgentError } from './native';
+import { OwnersReader, toAgentError } from './native';
+import { PodNames } from './owners/kubernetes';
+import { OwnerResolver, procCgroupReader } from './owners/resolver';
 import { PressureMonitor } from './pressure/monitor';
 import type { PressureReadout } from './pressure/tracker';
 import { buildResource } from './resource';
@@ -20,9 +22,28 @@ import { startTelemetry, type Telemetry } from './telemetry';
 
 export type CollectionListener = (c: Collection) => void;
 
+/** The owner resolver a configuration asks for, or null when owners are off. */
+export function createOwnerResolver(config: AgentConfig, log: Logger): OwnerResolver | null {
+  const o = config.owners;
+  if (!o.enabled) return null;
+  const source = new OwnersReader({ btfPath: config.paths.btf, bpffs: config.paths.bpffs, procfs: config.paths.procfs, pins: o.pins, maxPins: o.maxPins });
+  const kube = { podLogs: config.paths.podLogs, containerLogs: config.paths.containerLogs, kubeletUrl: o.kubelet.url };
+  const names =
+    kube.kubeletUrl || kube.podLogs || kube.containerLogs
+      ? new PodNames({ ...kube, kubeletTokenFile: o.kubelet.tokenFile, refreshMs: o.kubelet.refreshMs, timeoutMs: o.kubelet.timeoutMs }, log)
+      : null;
+  return new OwnerResolver(
+    source,
+    { intervalMs: o.intervalMs, collectionIntervalMs: config.intervalMs, budgetMs: o.budgetMs, maxPerMap: o.maxPerMap, pins: o.pins, bpffs: config.paths.bpffs },
+    { readCgroup: procCgroupReader(config.paths.procfs), names },
+  );
+}
+
 /** Builds the collector a configuration asks for. */
-export function createCollector(config: AgentConfig): Collector {
+export function createCollector(config: AgentConfig, log: Logger = createLogger(config.logLevel)): Collector {
+  const owners = createOwnerResolver(config, log);
   return new Collector({
+    ...(owners && { owners }),
     reader: {
       useKfunc: config.counting.kfunc,
       useKernelState: config.counting.kernelState,
@@ -53,7 +74,10 @@ export class Agent {
   /** Before the first collection: the start time of every per-map point. */
   readonly #startedAt = Date.now();
 
-  /** Levels, forecasts, transition log lines and webhooks: the first collection listener. */
+  /**
+   * Levels, forecasts, transition log lines and webhooks: the first collection listener. It
+   * computes from the first collection on, and speaks once start() has succeeded.
+   */
   readonly pressure: PressureMonitor;
   /** The agent's own telemetry: every collection's outcome, and every export's. */
   readonly self: SelfTelemetry;
@@ -91,7 +115,7 @@ export class Agent {
   async start(): Promise<void> {
     // An unusable queue directory is a configuration error: found before the iterator loads.
     if (this.#config.export.queue.dir && this.#config.exporters.includes('otlp') && !this.#config.sdkDisabled) prepareQueueDir(this.#config.export.queue.dir);
-    this.#collector = createCollector(this.#config);
+    this.#collector = createCollector(this.#config, this.#log);
     try {
       // The first collection must work: a permission problem is fatal at start, not later.
       await this.#collectOnce(true);
@@ -115,6 +139,8 @@ export class Agent {
       exporters: this.#telemetry.describe.join(', ') || 'none',
       kfunc: this.#collector.kfuncAvailable,
     });
+    // Only now may the pressure layer speak: a start that failed above said nothing.
+    this.pressure.begin();
     this.#schedule();
   }
 
@@ -164,6 +190,11 @@ export class Agent {
       }
       this.#warnOnce(c.memoryError, 'map memory is not readable; ebpf.map.memory will be missing');
       this.#warnOnce(c.walkError, 'maps that need an element walk are not counted');
+      this.#warnOnce(c.walkUnsupported, 'this kernel does not run every element-walk program; the maps only a walk can count report no entries');
+      const owners = c.ownerProblems;
+      this.#warnOnce(owners?.unsupported ?? null, 'owners: part of each map\'s owners is unknown on this kernel (each map says which)');
+      this.#warnOnce(owners?.failed ?? null, 'owners: an owner pass failed; the previous owners are kept');
+      this.#warnOnce(owners?.pins ?? null, 'owners: pins are not all readable; maps pinned there lack those pins');
       for (const listener of this.#listeners) {
         try {
           listener(c);

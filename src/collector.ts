@@ -7,8 +7,10 @@
 import { AgentError } from './errors';
 import type { MapFilter } from './filter';
 import { HASH_FAMILY, mapType } from './map-types';
-import { MapStatsReader, type ReaderOptions, toAgentError } from './native';
-import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, type MapRecord, parseRecords, selectRecords } from './records';
+import { MapStatsReader, type RawCollection, type ReaderOptions, type RecordSelector, type SystemError, toAgentError, type WalkSupport } from './native';
+import type { MapOwners } from './owners/model';
+import type { OwnerProblems, OwnerResolver } from './owners/resolver';
+import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, type MapRecord, parseRecords, selectRecords } from './records';
 
 export interface MapStats {
   id: number;
@@ -37,6 +39,8 @@ export interface MapStats {
   countStale: boolean;
   /** Why entries/utilization are null, when they are. */
   notCounted: string | null;
+  /** The same as a stable word, for scripts and views; null when counted. */
+  notCountedReason: NotCountedReason | null;
   /** Kernel-accounted memory (fdinfo memlock), bytes; null when unreadable. */
   memoryBytes: number | null;
   /**
@@ -44,7 +48,24 @@ export interface MapStats {
    * fdinfo: on kernels before 6.4, whose fdinfo memlock is rough (see the README).
    */
   memoryEstimated: boolean;
+  /**
+   * Who owns the map (processes, programs, pins), from the latest owner pass; null when
+   * owner resolution is off (owners.enabled false).
+   */
+  owners: MapOwners | null;
 }
+
+/**
+ * Why a map has no count:
+ * - `type`: its type has no meaningful fill (arrays, storage, ...);
+ * - `kernel`: this kernel lacks what counts it (the kfunc, a readable layout);
+ * - `config`: counting.kernel_state is false;
+ * - `walk_disabled`: it needs an element walk and walk.enabled is false;
+ * - `walk_deferred`: its first walk was deferred by the walk budget;
+ * - `walk_failed`: its walk failed (EMP_WALK_FAILED, e.g. no CAP_SYS_ADMIN);
+ * - `walk_unsupported`: the kernel refuses or lacks the walk program (EMP_WALK_UNSUPPORTED).
+ */
+export type NotCountedReason = 'type' | 'kernel' | 'config' | 'walk_disabled' | 'walk_deferred' | 'walk_failed' | 'walk_unsupported';
 
 export interface Collection {
   /** When the collection finished, ms since the epoch. */
@@ -61,6 +82,24 @@ export interface Collection {
   readonly walks: number;
   /** Why maps that need an element walk were not walked, when they were not. */
   readonly walkError: AgentError | null;
+  /**
+   * The walk programs this kernel refuses or lacks, and what that costs: the same for every
+   * collection of a reader (EMP_WALK_UNSUPPORTED); null when both load or walks are off.
+   */
+  readonly walkUnsupported: AgentError | null;
+  /** Partial failures of the owner pass these owners come from; null when owners are off or none has finished. */
+  readonly ownerProblems: OwnerProblems | null;
+}
+
+/**
+ * Where a collection's records come from: the addon's MapStatsReader, or recorded fixtures
+ * (test/helpers/fixture-source.ts), so the per-type rules can be tested without root.
+ */
+export interface CollectionSource {
+  collect(select?: RecordSelector): Promise<RawCollection>;
+  readonly kfuncAvailable: boolean;
+  readonly walkSupport: WalkSupport;
+  close(): void;
 }
 
 interface FillContext {
@@ -68,68 +107,143 @@ interface FillContext {
   kernelState: boolean;
   walk: boolean;
   walkError: AgentError | null;
+  walkSupport: WalkSupport;
 }
 
-type Fill = Pick<MapStats, 'entries' | 'pendingBytes' | 'utilization' | 'notCounted' | 'countAgeMs' | 'countStale'>;
+type Fill = Pick<MapStats, 'entries' | 'pendingBytes' | 'utilization' | 'notCounted' | 'notCountedReason' | 'countAgeMs' | 'countStale'>;
 
 /** Every Fill has the same keys in the same order (one object shape on this per-map path). */
-function noFill(notCounted: string): Fill {
-  return { entries: null, pendingBytes: null, utilization: null, countAgeMs: null, countStale: false, notCounted };
+function noFill(notCountedReason: NotCountedReason, notCounted: string): Fill {
+  return { entries: null, pendingBytes: null, utilization: null, countAgeMs: null, countStale: false, notCounted, notCountedReason };
 }
 const WITHOUT_KFUNC = 'kernel without bpf_map_sum_elem_count (Linux < 6.6)';
 const NEEDS_WALK = 'needs an element walk';
 
-/** A map left uncounted because it needs an element walk that did not happen (see notCounted). */
+/** A map left uncounted because the element walk it needs failed (see walkError). */
 export function awaitsWalk(m: MapStats): boolean {
-  return m.countMethod === 'none' && m.notCounted !== null && m.notCounted.startsWith(NEEDS_WALK);
+  return m.notCountedReason === 'walk_failed';
 }
 
 /** Why a map of a countable type has no count this time. */
-function whyNotCounted(rec: MapRecord, type: string, ctx: FillContext): string {
-  if (rec.flags & FLAG_WALK_SKIPPED) return 'element walk deferred by the walk budget (walk.max_entries, walk.budget); counted in a coming collection';
+function whyNotCounted(rec: MapRecord, type: string, ctx: FillContext): Fill {
+  if (rec.flags & FLAG_WALK_SKIPPED)
+    return noFill('walk_deferred', 'element walk deferred by the walk budget (walk.max_entries, walk.budget); counted in a coming collection');
   if (rec.flags & FLAG_NEEDS_WALK) {
-    const why = type === 'sockmap' ? 'the kernel keeps no count of sockmap slots' : WITHOUT_KFUNC;
-    if (!ctx.walk) return `${NEEDS_WALK} (${why}); walk.enabled is false`;
-    if (ctx.walkError) return `${NEEDS_WALK} (${why}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`;
-    return `${NEEDS_WALK} (${why})`;
+    const sockets = type === 'sockmap';
+    const why = sockets ? 'the kernel keeps no count of sockmap slots' : WITHOUT_KFUNC;
+    const refused = sockets ? ctx.walkSupport.sockets : ctx.walkSupport.elements;
+    if (rec.flags & FLAG_WALK_UNSUPPORTED && refused)
+      return noFill('walk_unsupported', `${NEEDS_WALK} (${why}), which this kernel does not run: ${refused.hint ?? refused.message}`);
+    if (!ctx.walk) return noFill('walk_disabled', `${NEEDS_WALK} (${why}); walk.enabled is false`);
+    if (ctx.walkError) return noFill('walk_failed', `${NEEDS_WALK} (${why}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`);
+    return noFill('walk_failed', `${NEEDS_WALK} (${why})`);
   }
   if (HASH_FAMILY.has(type)) {
     if (type === 'hash_of_maps' && !ctx.kfuncAvailable && ctx.kernelState)
-      return `preallocated hash_of_maps on a ${WITHOUT_KFUNC}: no kernel counter and no element iterator for this type`;
-    return 'needs bpf_map_sum_elem_count (Linux >= 6.6)';
+      return noFill('kernel', `preallocated hash_of_maps on a ${WITHOUT_KFUNC}: no kernel counter and no element iterator for this type`);
+    return noFill('kernel', 'needs bpf_map_sum_elem_count (Linux >= 6.6)');
   }
-  if (!ctx.kernelState) return 'counting.kernel_state is false';
-  return "this kernel's internal layout of the type is not one the agent can read";
+  if (!ctx.kernelState) return noFill('config', 'counting.kernel_state is false');
+  return noFill('kernel', "this kernel's internal layout of the type is not one the agent can read");
+}
+
+/**
+ * What the walk programs this kernel refuses or lacks cost (EMP_WALK_UNSUPPORTED), or null:
+ * sockmap without iter/sockmap; without iter/bpf_map_elem, the hash maps that only a walk
+ * counts, which exist only where the kfunc does not count them.
+ */
+export function walkUnsupported(support: WalkSupport, kfuncCounts: boolean): AgentError | null {
+  const programs: Array<[string, SystemError | null]> = [
+    ['iter/bpf_map_elem', support.elements],
+    ['iter/sockmap', support.sockets],
+  ];
+  const missing = programs.filter((p): p is [string, SystemError] => p[1] !== null);
+  if (missing.length === 0) return null;
+  const names = (ps: typeof missing) => ps.map(([name]) => name).join(' and ');
+  const denied = missing.filter(([, e]) => e.code === 'EPERM' || e.code === 'EACCES');
+  const absent = missing.filter((p) => !denied.includes(p));
+  const causes: string[] = [];
+  if (denied.length)
+    causes.push(`this kernel refuses ${names(denied)} programs (${denied[0]![1].code} at load, with the privileges that loaded iter/bpf_map: a hardened kernel or a security policy disallows the program type)`);
+  if (absent.length) causes.push(`this kernel has no ${names(absent)} iterator (${absent[0]![1].code})`);
+  const costs: string[] = [];
+  if (support.elements)
+    costs.push(
+      kfuncCounts
+        ? 'hash maps are still counted, by bpf_map_sum_elem_count'
+        : 'hash maps without a kernel counter (preallocated and LRU ones) are not counted, as bpf_map_sum_elem_count does not count them here',
+    );
+  if (support.sockets) costs.push('sockmap maps are not counted');
+  const cause = missing[0]![1];
+  const cost = costs.join('; ');
+  return new AgentError('EMP_WALK_UNSUPPORTED', `element walks: ${causes.join('; ')}. ${cost[0]!.toUpperCase()}${cost.slice(1)}`, {
+    cause,
+    errno: cause.errno,
+    syscall: cause.syscall,
+  });
 }
 
 function fillOf(rec: MapRecord, age: number, ctx: FillContext): Fill {
   const info = mapType(rec.typeId);
-  if (info.fill === 'none') return noFill(info.reason ?? 'not countable');
-  if (rec.countMethod === 'none' || rec.flags & FLAG_WALK_SKIPPED) return noFill(whyNotCounted(rec, info.name, ctx));
+  if (info.fill === 'none') return noFill('type', info.reason ?? 'not countable');
+  if (rec.countMethod === 'none' || rec.flags & FLAG_WALK_SKIPPED) return whyNotCounted(rec, info.name, ctx);
   const walked = rec.countMethod === 'walk';
   const countAgeMs = walked && age >= 0 ? age : null;
   const countStale = walked && (rec.flags & FLAG_COUNT_STALE) !== 0;
   if (info.fill === 'bytes') {
     const size = rec.aux[2] || rec.maxEntries;
-    return { entries: null, pendingBytes: rec.entries, utilization: size > 0 ? rec.entries / size : null, countAgeMs, countStale, notCounted: null };
+    return { entries: null, pendingBytes: rec.entries, utilization: size > 0 ? rec.entries / size : null, countAgeMs, countStale, notCounted: null, notCountedReason: null };
   }
-  return { entries: rec.entries, pendingBytes: null, utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null, countAgeMs, countStale, notCounted: null };
+  return { entries: rec.entries, pendingBytes: null, utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null, countAgeMs, countStale, notCounted: null, notCountedReason: null };
+}
+
+export interface CollectorOptions {
+  /** Options of the addon's reader, and of how its records are read (kernel state, walks). */
+  reader?: ReaderOptions;
+  /** The records' source; default: a MapStatsReader made with `reader`. */
+  source?: CollectionSource;
+  filter?: MapFilter;
+  /** Owner resolution, run beside the collections (never awaited by one). */
+  owners?: OwnerResolver;
 }
 
 export class Collector {
-  readonly #reader: MapStatsReader;
+  readonly #reader: CollectionSource;
   readonly #options: ReaderOptions;
   readonly #filter: MapFilter | null;
+  readonly #walkSupport: WalkSupport;
+  readonly #walkUnsupported: AgentError | null;
+  readonly #owners: OwnerResolver | null;
   #inFlight: Promise<Collection> | null = null;
 
-  constructor(options: { reader?: ReaderOptions; filter?: MapFilter } = {}) {
-    this.#reader = new MapStatsReader(options.reader);
+  constructor(options: CollectorOptions = {}) {
+    this.#reader = options.source ?? new MapStatsReader(options.reader);
     this.#options = options.reader ?? {};
     this.#filter = options.filter ?? null;
+    this.#owners = options.owners ?? null;
+    // Known once the programs are loaded, and for the reader's life.
+    this.#walkSupport = this.#reader.walkSupport;
+    this.#walkUnsupported = walkUnsupported(this.#walkSupport, this.#reader.kfuncAvailable);
   }
 
   get kfuncAvailable(): boolean {
     return this.#reader.kfuncAvailable;
+  }
+
+  /** The owner resolver, when owners are on. */
+  get owners(): OwnerResolver | null {
+    return this.#owners;
+  }
+
+  /**
+   * The collection with owners from a pass made after it: for one-shot views (`snapshot`),
+   * which print once and may wait; the agent's collections never do.
+   */
+  async withFreshOwners(c: Collection): Promise<Collection> {
+    const owners = this.#owners;
+    if (!owners) return c;
+    await owners.refresh(new Set(c.maps.map((m) => m.id)));
+    return { ...c, maps: c.maps.map((m) => ({ ...m, owners: owners.owners(m.id) })), ownerProblems: owners.table()?.problems ?? null };
   }
 
   /** One collection; concurrent callers share the one in flight. */
@@ -157,6 +271,7 @@ export class Collector {
       kernelState: this.#options.useKernelState !== false,
       walk: this.#options.walk !== false,
       walkError,
+      walkSupport: this.#walkSupport,
     };
     const maps: MapStats[] = [];
     for (let i = 0; i < records.length; i++) {
@@ -181,9 +296,17 @@ export class Collector {
         countAgeMs: fill.countAgeMs,
         countStale: fill.countStale,
         notCounted: fill.notCounted,
+        notCountedReason: fill.notCountedReason,
         memoryBytes: memory >= 0 ? memory : null,
         memoryEstimated: memory >= 0 && raw.memoryEstimated[i] === 1,
+        owners: null,
       });
+    }
+    const owners = this.#owners;
+    if (owners) {
+      // Every map on the host, not only those reported: a pass covers what it was shown.
+      owners.observe(new Set(records.map((r) => r.id)));
+      for (const m of maps) m.owners = owners.owners(m.id);
     }
     return {
       time: Date.now(),
@@ -194,12 +317,16 @@ export class Collector {
       memoryError: raw.memoryError ? recode('EMP_MEMORY_UNREADABLE', raw.memoryError) : null,
       walks: raw.walks,
       walkError,
+      walkUnsupported: this.#walkUnsupported,
+      ownerProblems: owners?.table()?.problems ?? null,
     };
   }
 
-  /** Detaches the iterator; waits for a collection in flight. */
+  /** Detaches the iterators; waits for a collection and an owner pass in flight. */
   async close(): Promise<void> {
     await this.#inFlight?.catch(() => undefined);
+    await this.#owners?.settled();
+    this.#owners?.close();
     this.#reader.close();
   }
 }

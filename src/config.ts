@@ -10,6 +10,7 @@ import convict from 'convict';
 import * as YAML from 'yaml';
 import { AgentError } from './errors';
 import { MAP_TYPES } from './map-types';
+import { OWNER_ATTR } from './owners/model';
 import {
   intRangeFormat,
   parseRules,
@@ -23,10 +24,10 @@ import {
 
 // ---- formats ---------------------------------------------------------------------------
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "10s", "500ms", "2m", "1h" or a number of milliseconds -> milliseconds; NaN if neither. */
+/** "10s", "500ms", "2m", "1h", "7d" or a number of milliseconds -> milliseconds; NaN if neither. */
 export function parseDuration(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) ? value : NaN;
   if (typeof value !== 'string') return NaN;
@@ -72,6 +73,16 @@ function sizeFormat(name: string, min: number, max: number) {
 }
 
 const EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
+/** Owner attributes that may be copied onto every per-map series: the stable ones (no pid). */
+export const COPYABLE_OWNER_ATTRIBUTES = [
+  OWNER_ATTR.executable,
+  OWNER_ATTR.command,
+  OWNER_ATTR.containerId,
+  OWNER_ATTR.podUid,
+  OWNER_ATTR.pod,
+  OWNER_ATTR.namespace,
+  OWNER_ATTR.container,
+] as const;
 const TYPE_NAMES = MAP_TYPES.map((t) => t.name);
 
 /** A comma-separated list (from env or flags) or an array (from a file). */
@@ -217,6 +228,16 @@ convict.addFormats({
   retries: intRangeFormat('retries', 0, 10),
   'queue-size': intRangeFormat('queue-size', 1, 100_000),
   'forecast-window': durationFormat('forecast-window', 1000, 86_400_000),
+  'peak-window': durationFormat('peak-window', 60_000, 90 * 86_400_000),
+  'transition-lines': intRangeFormat('transition-lines', 0, 10_000),
+  'max-maps': intRangeFormat('max-maps', 1, 1000),
+  headroom: {
+    name: 'headroom',
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !(v >= 0 && v <= 10)) throw new Error('must be a share of the peak from 0 to 10, like 0.5 (the peak at two thirds of the suggested size)');
+    },
+    coerce: (v: string) => Number(v),
+  },
   'off-duration': durationFormat('off-duration', 0, 86_400_000),
   'demo-duration': durationFormat('demo-duration', 2000, 3_600_000),
   'walk-budget': durationFormat('walk-budget', 0, 60_000),
@@ -229,6 +250,15 @@ convict.addFormats({
     name: 'queue-dir',
     validate(value: unknown) {
       if (typeof value !== 'string' || (value !== '' && !value.startsWith('/'))) throw new Error('must be an absolute path, or empty for no disk queue');
+    },
+  },
+  'owners-budget': durationFormat('owners-budget', 1, 60_000),
+  'owners-per-map': intRangeFormat('owners-per-map', 1, 1000),
+  'owner-attributes': listFormat('owner-attributes', COPYABLE_OWNER_ATTRIBUTES, 'owner attribute'),
+  'optional-path': {
+    name: 'optional-path',
+    validate(value: unknown) {
+      if (value !== '' && (typeof value !== 'string' || !value.startsWith('/'))) throw new Error('must be an absolute path, or "" for none');
     },
   },
   'webhook-urls': {
@@ -566,11 +596,25 @@ export const SCHEMA = {
       arg: 'paths.procfs',
     },
     bpffs: {
-      doc: 'Where bpffs is mounted.',
+      doc: 'Where bpffs is mounted: the root of the pin walk that finds where each map, program and link is pinned (owners.pins).',
       format: 'path',
       default: '/sys/fs/bpf',
       env: 'EMP_PATHS_BPFFS',
       arg: 'paths.bpffs',
+    },
+    pod_logs: {
+      doc: "Kubernetes: the kubelet's pod log directory (<namespace>_<pod>_<uid>/): pod names for the pod uids of owners' cgroups. Only directory names are read. \"\": not read.",
+      format: 'optional-path',
+      default: '/var/log/pods',
+      env: 'EMP_PATHS_POD_LOGS',
+      arg: 'paths.pod-logs',
+    },
+    container_logs: {
+      doc: "Kubernetes: the kubelet's container log links (<pod>_<namespace>_<container>-<id>.log): container names for the container ids of owners' cgroups. \"\": not read.",
+      format: 'optional-path',
+      default: '/var/log/containers',
+      env: 'EMP_PATHS_CONTAINER_LOGS',
+      arg: 'paths.container-logs',
     },
     machine_id: {
       doc: "The host's machine id file, for host.id and a stable service.instance.id.",
@@ -578,6 +622,87 @@ export const SCHEMA = {
       default: '/etc/machine-id',
       env: 'EMP_PATHS_MACHINE_ID',
       arg: 'paths.machine-id',
+    },
+  },
+  owners: {
+    enabled: {
+      doc: 'Find who owns each map: the processes holding it (iter/task_file), the programs using it (iter/bpf_prog), its pins, and each process\'s container and Kubernetes pod. Runs beside the collections; a collection never waits for it.',
+      format: 'boolean',
+      default: true,
+      env: 'EMP_OWNERS_ENABLED',
+      arg: 'owners.enabled',
+    },
+    interval: {
+      doc: 'Time between owner passes; 0: one per collection. A map no pass has covered yet gets one at once, so a new map has its owners by the next collection.',
+      format: 'off-duration',
+      default: '0',
+      env: 'EMP_OWNERS_INTERVAL',
+      arg: 'owners.interval',
+    },
+    budget: {
+      doc: 'Time one owner pass may take: the pin walk stops at half of it (and goes on from its cache next pass), and a pass over budget spaces the next ones out in proportion.',
+      format: 'owners-budget',
+      default: '50ms',
+      env: 'EMP_OWNERS_BUDGET',
+      arg: 'owners.budget',
+    },
+    max_per_map: {
+      doc: 'Owning processes listed (and exported as ebpf.map.owner series) per map; the rest are counted (owners_omitted, ebpf.map.owners.omitted).',
+      format: 'owners-per-map',
+      default: 10,
+      env: 'EMP_OWNERS_MAX_PER_MAP',
+      arg: 'owners.max-per-map',
+    },
+    pins: {
+      doc: 'Walk bpffs (paths.bpffs) for the pins of maps, programs and links.',
+      format: 'boolean',
+      default: true,
+      env: 'EMP_OWNERS_PINS',
+      arg: 'owners.pins',
+    },
+    max_pins: {
+      doc: 'Pins visited at most per walk (deeper than 16 directories is not walked).',
+      format: 'nat',
+      default: 10_000,
+      env: 'EMP_OWNERS_MAX_PINS',
+      arg: 'owners.max-pins',
+    },
+    copy_attributes: {
+      doc: 'Attributes of each map\'s first owner copied onto every per-map series, so a backend can group by them without a join (absent where unknown, e.g. k8s.* outside Kubernetes). Any of: process.executable.name, process.command, container.id, k8s.pod.uid, k8s.pod.name, k8s.namespace.name, k8s.container.name.',
+      format: 'owner-attributes',
+      default: [OWNER_ATTR.executable, OWNER_ATTR.namespace, OWNER_ATTR.pod] as string[],
+      env: 'EMP_OWNERS_COPY_ATTRIBUTES',
+      arg: 'owners.copy-attributes',
+    },
+    kubelet: {
+      url: {
+        doc: 'Kubernetes: a kubelet pod list (JSON PodList) for pod, namespace and container names, e.g. http://127.0.0.1:10255/pods (the read-only port) or https://127.0.0.1:10250/pods with token_file (needs nodes/proxy get). "": not asked (the log directories still are).',
+        format: 'optional-url',
+        default: '',
+        env: 'EMP_OWNERS_KUBELET_URL',
+        arg: 'owners.kubelet.url',
+      },
+      token_file: {
+        doc: 'Bearer token file sent to the kubelet (e.g. a projected service-account token). Never logged.',
+        format: 'optional-file',
+        default: '',
+        env: 'EMP_OWNERS_KUBELET_TOKEN_FILE',
+        arg: 'owners.kubelet.token-file',
+      },
+      refresh: {
+        doc: 'How often the kubelet pod list and the log directories are read again (early, rate-limited, when an owner\'s pod is not found).',
+        format: 'interval',
+        default: '30s',
+        env: 'EMP_OWNERS_KUBELET_REFRESH',
+        arg: 'owners.kubelet.refresh',
+      },
+      timeout: {
+        doc: 'Timeout of one kubelet request; a slow kubelet costs only the names it would have given.',
+        format: 'timeout',
+        default: '2s',
+        env: 'EMP_OWNERS_KUBELET_TIMEOUT',
+        arg: 'owners.kubelet.timeout',
+      },
     },
   },
   pressure: {
@@ -630,6 +755,27 @@ export const SCHEMA = {
       env: 'EMP_PRESSURE_FORECAST_WINDOW',
       arg: 'pressure.forecast-window',
     },
+    max_transition_lines: {
+      doc: 'Level transitions logged one line each per collection (the most severe first); the rest of that collection go in one line with their counts, so a host full of maps past a threshold cannot flood the log. 0: only that line.',
+      format: 'transition-lines',
+      default: 10,
+      env: 'EMP_PRESSURE_MAX_TRANSITION_LINES',
+      arg: 'pressure.max-transition-lines',
+    },
+    peak_window: {
+      doc: 'Right-sizing: each map\'s peak fill is kept over this much history (in memory, a few bytes a map whatever its length). A week holds the busiest hour of daily and weekly cycles; a map sized on a quiet day overflows on a busy one.',
+      format: 'peak-window',
+      default: '7d',
+      env: 'EMP_PRESSURE_PEAK_WINDOW',
+      arg: 'pressure.peak-window',
+    },
+    headroom: {
+      doc: 'Right-sizing: the suggested max_entries holds the peak fill with this share of it to spare, ceil(peak x (1 + headroom)). 0.5 puts the peak at two thirds of the size, under the default warning threshold (70 %), so the busiest moment seen would not warn.',
+      format: 'headroom',
+      default: 0.5,
+      env: 'EMP_PRESSURE_HEADROOM',
+      arg: 'pressure.headroom',
+    },
     summary_interval: {
       doc: 'Log a summary line (maps by level, the three fullest) this often; 0: never. Off by default for the daemon: transitions are logged as they happen and metrics carry the rest, so a routine line every 30 s would only bury them.',
       format: 'off-duration',
@@ -647,7 +793,7 @@ export const SCHEMA = {
   },
   webhook: {
     urls: {
-      doc: 'Send level transitions to these URLs (POST, JSON). Secret: only scheme://host is ever logged.',
+      doc: 'Send level transitions to these URLs (POST, JSON): one notification per collection listing the maps that changed level, and one when the agent has started listing the maps already past a threshold. Secret: only scheme://host is ever logged.',
       format: 'webhook-urls',
       default: [] as string[],
       sensitive: true,
@@ -655,14 +801,14 @@ export const SCHEMA = {
       arg: 'webhook.urls',
     },
     format: {
-      doc: 'Payload: generic (a JSON object per transition) or slack (Slack-compatible {"text": ...}).',
+      doc: 'Payload: generic (a JSON object listing the transitions of a collection) or slack (Slack-compatible {"text": ...}, a line per map).',
       format: ['generic', 'slack'],
       default: 'generic',
       env: 'EMP_WEBHOOK_FORMAT',
       arg: 'webhook.format',
     },
     cooldown: {
-      doc: 'A map reaching the same level again within this is not re-sent (it is still logged); 0: send every transition.',
+      doc: 'A map reaching the same level again within this is left out of the notifications (it is still logged); 0: send every transition.',
       format: 'off-duration',
       default: '10m',
       env: 'EMP_WEBHOOK_COOLDOWN',
@@ -695,6 +841,13 @@ export const SCHEMA = {
       default: 100,
       env: 'EMP_WEBHOOK_QUEUE_SIZE',
       arg: 'webhook.queue-size',
+    },
+    max_maps: {
+      doc: 'Maps listed in one notification (a notification covers one collection: every map that changed level, the most severe first); beyond this only their count is given.',
+      format: 'max-maps',
+      default: 20,
+      env: 'EMP_WEBHOOK_MAX_MAPS',
+      arg: 'webhook.max-maps',
     },
   },
   top: {
@@ -763,7 +916,17 @@ export interface AgentConfig {
   filter: { includeNames: string[]; excludeNames: string[]; includeTypes: string[]; excludeTypes: string[] };
   counting: { kfunc: boolean; kernelState: boolean; memory: boolean };
   walk: { enabled: boolean; maxEntries: number; budgetMs: number };
-  paths: { btf: string; procfs: string; bpffs: string; machineId: string };
+  paths: { btf: string; procfs: string; bpffs: string; podLogs: string; containerLogs: string; machineId: string };
+  owners: {
+    enabled: boolean;
+    intervalMs: number;
+    budgetMs: number;
+    maxPerMap: number;
+    pins: boolean;
+    maxPins: number;
+    copyAttributes: Array<(typeof COPYABLE_OWNER_ATTRIBUTES)[number]>;
+    kubelet: { url: string; tokenFile: string; refreshMs: number; timeoutMs: number };
+  };
   pressure: PressureConfig;
   webhook: WebhookConfig;
   top: { refreshMs: number };
@@ -1000,7 +1163,29 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     },
     counting: { kfunc: raw.counting.kfunc, kernelState: raw.counting.kernel_state, memory: raw.counting.memory },
     walk: { enabled: raw.walk.enabled, maxEntries: raw.walk.max_entries, budgetMs: parseDuration(raw.walk.budget) },
-    paths: { btf: raw.paths.btf, procfs: raw.paths.procfs, bpffs: raw.paths.bpffs, machineId: raw.paths.machine_id },
+    paths: {
+      btf: raw.paths.btf,
+      procfs: raw.paths.procfs,
+      bpffs: raw.paths.bpffs,
+      podLogs: raw.paths.pod_logs,
+      containerLogs: raw.paths.container_logs,
+      machineId: raw.paths.machine_id,
+    },
+    owners: {
+      enabled: raw.owners.enabled,
+      intervalMs: parseDuration(raw.owners.interval),
+      budgetMs: parseDuration(raw.owners.budget),
+      maxPerMap: raw.owners.max_per_map,
+      pins: raw.owners.pins,
+      maxPins: raw.owners.max_pins,
+      copyAttributes: raw.owners.copy_attributes,
+      kubelet: {
+        url: raw.owners.kubelet.url,
+        tokenFile: raw.owners.kubelet.token_file,
+        refreshMs: parseDuration(raw.owners.kubelet.refresh),
+        timeoutMs: parseDuration(raw.owners.kubelet.timeout),
+      },
+    },
     pressure: {
       warning: parseThreshold(raw.pressure.warning),
       critical: parseThreshold(raw.pressure.critical),
@@ -1009,6 +1194,9 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       hysteresisMargin: raw.pressure.hysteresis_margin,
       clearAfter: raw.pressure.clear_after,
       forecastWindowMs: parseDuration(raw.pressure.forecast_window),
+      maxTransitionLines: raw.pressure.max_transition_lines,
+      peakWindowMs: parseDuration(raw.pressure.peak_window),
+      headroom: raw.pressure.headroom,
       summaryIntervalMs: parseDuration(raw.pressure.summary_interval),
       snapshotIntervalMs: parseDuration(raw.pressure.snapshot_interval),
     },
@@ -1020,6 +1208,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       retries: raw.webhook.retries,
       backoffMs: parseDuration(raw.webhook.backoff),
       queueSize: raw.webhook.queue_size,
+      maxMaps: raw.webhook.max_maps,
     },
     top: { refreshMs: parseDuration(raw.top.refresh) },
     demo: { durationMs: parseDuration(raw.demo.duration), intervalMs: parseDuration(raw.demo.interval), export: raw.demo.export },
@@ -1038,6 +1227,7 @@ function printableConfig(raw: Record<string, any>): string { // eslint-disable-l
   copy.otlp.headers = Object.fromEntries(names.map((n) => [n, '[redacted]']));
   if (copy.otlp.endpoint) copy.otlp.endpoint = redactUrl(copy.otlp.endpoint);
   copy.webhook.urls = copy.webhook.urls.map(redactWebhookUrl);
+  if (copy.owners.kubelet.url) copy.owners.kubelet.url = redactUrl(copy.owners.kubelet.url);
   return JSON.stringify(copy, null, 2);
 }
 

@@ -74,6 +74,33 @@ export const ERRORS = {
     fix: 'Grant CAP_SYS_ADMIN (a walk opens the map by id); on kernels < 5.9 there is no element iterator. Those maps report no entries meanwhile.',
     exitCode: 1,
   },
+  EMP_WALK_UNSUPPORTED: {
+    summary:
+      'The kernel refuses (EPERM at load) or lacks an element-walk iterator program (iter/bpf_map_elem, iter/sockmap): maps only a walk can count (sockmap always; before 6.6 preallocated and LRU hash maps) are reported without entries. Logged once at start.',
+    fix: 'Nothing to change in the agent: the kernel decides which BPF program types it runs (hardened kernels and security policies refuse some). Those maps keep their limit and memory, with count_method none and not_counted saying why; a kernel that allows these iterators (stock kernels do) counts them.',
+    exitCode: 1,
+  },
+  EMP_OWNERS_UNSUPPORTED: {
+    summary:
+      'The kernel lacks or refuses an owner iterator (iter/task_file: the processes holding maps; iter/bpf_prog, Linux >= 5.9, without which listing programs needs CAP_SYS_ADMIN): that part of every map\'s owners is unknown, and each map says so (owners_unknown), never "no owner". Logged once.',
+    fix: 'Nothing to change in the agent where the kernel refuses the program type; on kernels without iter/bpf_prog grant CAP_SYS_ADMIN for the programs.',
+    exitCode: 1,
+  },
+  EMP_OWNERS_FAILED: {
+    summary: 'An owner pass could not read the processes or programs; the previous owners are kept and the pass is retried on its cadence.',
+    fix: 'Transient errors pass by themselves; see the errno in the message.',
+    exitCode: 1,
+  },
+  EMP_PINS_UNREADABLE: {
+    summary: 'The bpffs root (paths.bpffs) or some pins under it cannot be opened: the objects pinned there are not attributed to their pins, and each map says its pins may be incomplete.',
+    fix: 'Mount the host\'s bpffs at paths.bpffs (read-only is enough) and run as the user that owns the pins, or with CAP_DAC_OVERRIDE.',
+    exitCode: 1,
+  },
+  EMP_OWNER_SOURCE: {
+    summary: 'The source of Kubernetes names (the kubelet pod list, or its log directories) is unreachable, slow or answers garbage: owners keep their pod uid and container id, without names. Warned once; retried with backoff.',
+    fix: 'Check owners.kubelet.url (the read-only port, or 10250 with owners.kubelet.token_file) and that paths.pod_logs / paths.container_logs are mounted.',
+    exitCode: 1,
+  },
   EMP_EXPORT_FAILED: {
     summary: 'The OTLP endpoint could not be reached or answered a retryable error (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED with RetryInfo; HTTP 429, 502, 503, 504; a timeout or a network error).',
     fix: 'Check that the endpoint in the message is reachable. Meanwhile the agent keeps collecting; requests wait in the export queue and are retried with backoff, in collection order, until delivered or dropped by export.queue.max_bytes / max_age.',

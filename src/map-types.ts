@@ -55,7 +55,7 @@ const TYPES: readonly MapTypeInfo[] = [
     counted: '`kfunc` (6.6+); before: `kernel_counter` if `BPF_F_NO_PREALLOC`, else not counted (no element iterator for this type)',
   },
   { id: 14, name: 'devmap', fill: 'none', reason: PREALLOCATED },
-  { id: 15, name: 'sockmap', fill: 'entries', counted: '`walk` (iter/sockmap), every kernel: the kernel keeps no count' },
+  { id: 15, name: 'sockmap', fill: 'entries', counted: '`walk` (iter/sockmap), on every kernel that runs iter/sockmap (5.10+; some refuse it: then not counted): the kernel keeps no count' },
   { id: 16, name: 'cpumap', fill: 'none', reason: PREALLOCATED },
   { id: 17, name: 'xskmap', fill: 'none', reason: PREALLOCATED },
   { id: 18, name: 'sockhash', fill: 'entries', counted: KERNEL_STATE('count') },

@@ -61,6 +61,14 @@ export interface ReaderOptions {
   walkBudgetMs?: number;
 }
 
+/** Why each element-walk program is not loaded (null: it is, or walks are disabled). */
+export interface WalkSupport {
+  /** iter/bpf_map_elem: hash maps on kernels without bpf_map_sum_elem_count. */
+  readonly elements: SystemError | null;
+  /** iter/sockmap: sockmap, which keeps no count on any kernel. */
+  readonly sockets: SystemError | null;
+}
+
 /** One byte per record of the iterator's output: 1 for the maps the caller reports. */
 export type RecordSelector = (records: Buffer) => Uint8Array;
 
@@ -68,6 +76,7 @@ interface NativeReader {
   collect(select?: RecordSelector): Promise<RawCollection>;
   close(): void;
   readonly kfuncAvailable: boolean;
+  readonly walkSupport: WalkSupport;
 }
 
 export interface CreateMapOptions {
@@ -101,10 +110,75 @@ export interface MapOps {
   close(fd: number): void;
 }
 
+/** One pin under the bpffs root: what it is (bpf/owners.h kinds 1 map, 2 prog, 3 link) and its id. */
+export interface RawPin {
+  /** The path's bytes (not necessarily UTF-8). */
+  readonly path: Buffer;
+  readonly kind: number;
+  readonly id: number;
+  /** Links: their program. */
+  readonly progId: number;
+}
+
+/** What one owner pass of the addon read (native/owners_glue.cc). */
+export interface RawOwners {
+  /** struct owner_fd_record entries back to back (bpf/owners.h). */
+  readonly fds: Buffer;
+  readonly fdsError?: SystemError;
+  /** struct owner_prog_record entries back to back. */
+  readonly progs: Buffer;
+  readonly progsError?: SystemError;
+  /** Programs came from the BPF_PROG_GET_NEXT_ID walk (no iter/bpf_prog). */
+  readonly progsById: boolean;
+  readonly pinsWalked: boolean;
+  readonly pins: readonly RawPin[];
+  /** The bpffs root could not be read at all. */
+  readonly pinsError?: SystemError;
+  /** Pins that could not be opened (permissions), and the first one's error. */
+  readonly pinsUnreadable: number;
+  readonly pinsUnreadableError?: SystemError;
+  /** owners.max_pins or the budget stopped the walk. */
+  readonly pinsTruncated: boolean;
+  readonly pinsOpened: number;
+  readonly fdsMs: number;
+  readonly progsMs: number;
+  readonly pinsMs: number;
+}
+
+/** Why each owner iterator program is not loaded (null: it is). */
+export interface OwnerSupport {
+  /** iter/task_file: the processes holding maps, programs and links. */
+  readonly processes: SystemError | null;
+  /** iter/bpf_prog: programs and their maps (without it, BPF_PROG_GET_NEXT_ID, CAP_SYS_ADMIN). */
+  readonly programs: SystemError | null;
+}
+
+export interface OwnersReaderOptions {
+  btfPath?: string;
+  /** Root of the pin walk (paths.bpffs). */
+  bpffs?: string;
+  procfs?: string;
+  /** Walk pins at all (default true). */
+  pins?: boolean;
+  /** Pins visited at most per walk (default 10,000). */
+  maxPins?: number;
+}
+
+interface NativeOwnersReader {
+  read(pinsBudgetMs: number): Promise<RawOwners>;
+  close(): void;
+  readonly support: OwnerSupport;
+}
+
 interface Addon {
   Reader: new (options: ReaderOptions) => NativeReader;
+  OwnersReader: new (options: OwnersReaderOptions) => NativeOwnersReader;
+  /** sizeof the owner records of bpf/owners.h, and their version. */
+  ownerRecords: { fd: number; prog: number; version: number };
   recordSize: number;
   recordVersion: number;
+  /** The MAP_STATS_F_* bits of bpf/map_stats.h, for the test that keeps records.ts in step. */
+  recordFlags: Record<'needsWalk' | 'countStale' | 'walkSkipped' | 'walkUnsupported', number>;
   mapOps: MapOps;
   /** Bytes malloc has out (glibc mallinfo2), for the leak test; -1 where unknown. */
   mallocInUse(): number;
@@ -201,6 +275,11 @@ export class MapStatsReader {
     return this.#native.kfuncAvailable;
   }
 
+  /** Which element-walk programs the kernel refused or lacks, known from the start. */
+  get walkSupport(): WalkSupport {
+    return this.#native.walkSupport;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -217,6 +296,47 @@ export class MapStatsReader {
     } catch (e) {
       throw toAgentError(e);
     }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+}
+
+const OWNERS_OPTIONS: ReadonlySet<string> = new Set<keyof OwnersReaderOptions>(['btfPath', 'bpffs', 'procfs', 'pins', 'maxPins']);
+
+/**
+ * The owner programs (iter/task_file, iter/bpf_prog) and the pin walk. Never throws for a
+ * program the kernel lacks or refuses: `support` says which, and read() returns what the
+ * others found.
+ */
+export class OwnersReader {
+  readonly #native: NativeOwnersReader;
+  #closed = false;
+
+  constructor(options: OwnersReaderOptions = {}) {
+    for (const key of Object.keys(options))
+      if (!OWNERS_OPTIONS.has(key)) throw new TypeError(`unknown owners reader option ${JSON.stringify(key)} (known: ${[...OWNERS_OPTIONS].join(', ')})`);
+    checkPath('btfPath', options.btfPath);
+    checkPath('bpffs', options.bpffs);
+    checkPath('procfs', options.procfs);
+    if (options.pins !== undefined && typeof options.pins !== 'boolean') throw new TypeError(`pins must be a boolean, got ${JSON.stringify(options.pins)}`);
+    if (options.maxPins !== undefined && !(Number.isInteger(options.maxPins) && options.maxPins >= 0 && options.maxPins <= 2 ** 32 - 1))
+      throw new RangeError(`maxPins must be a whole number >= 0, got ${JSON.stringify(options.maxPins)}`);
+    const { OwnersReader: Native } = loadAddon();
+    this.#native = new Native(options);
+  }
+
+  get support(): OwnerSupport {
+    return this.#native.support;
+  }
+
+  /** One pass: both iterators whole, then the pin walk for at most pinsBudgetMs. */
+  async read(pinsBudgetMs: number): Promise<RawOwners> {
+    if (this.#closed) throw new AgentError('EMP_READER_CLOSED', 'read() called after close()');
+    return this.#native.read(pinsBudgetMs);
   }
 
   close(): void {

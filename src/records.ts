@@ -20,6 +20,8 @@ export const FLAG_NEEDS_WALK = 1;
 export const FLAG_COUNT_STALE = 2;
 /** MAP_STATS_F_WALK_SKIPPED: a walk is due but the budget deferred it; no earlier count. */
 export const FLAG_WALK_SKIPPED = 4;
+/** MAP_STATS_F_WALK_UNSUPPORTED: a walk is due but this kernel refuses (or lacks) the walk program. */
+export const FLAG_WALK_UNSUPPORTED = 8;
 
 export interface MapRecord {
   id: number;

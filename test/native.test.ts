@@ -7,7 +7,7 @@ import t from 'tap';
 import { Collector } from '../src/collector';
 import { AgentError } from '../src/errors';
 import { loadAddon, MapStatsReader, type ReaderOptions, toAgentError } from '../src/native';
-import { RECORD_SIZE, RECORD_VERSION } from '../src/records';
+import { FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, RECORD_SIZE, RECORD_VERSION } from '../src/records';
 import { createMap, mapOps } from './helpers/kernel';
 
 const { errno } = constants;
@@ -45,10 +45,15 @@ t.test('an unknown option is refused, naming it (a misspelling would be ignored)
   t.match((e as Error)?.message, /^unknown reader option "useKfuncs" \(known: useKfunc, /);
 });
 
-t.test("the addon's record size and version are records.ts's", async (t) => {
+t.test("the addon's record size, version and flag bits are records.ts's", async (t) => {
   const addon = loadAddon();
   t.equal(addon.recordSize, RECORD_SIZE, 'sizeof(struct map_stats_record)');
   t.equal(addon.recordVersion, RECORD_VERSION, 'MAP_STATS_VERSION');
+  t.same(
+    addon.recordFlags,
+    { needsWalk: FLAG_NEEDS_WALK, countStale: FLAG_COUNT_STALE, walkSkipped: FLAG_WALK_SKIPPED, walkUnsupported: FLAG_WALK_UNSUPPORTED },
+    'MAP_STATS_F_* of bpf/map_stats.h',
+  );
 });
 
 t.test('errors from the addon: Node-shaped system errors under a coded AgentError', async (t) => {

@@ -66,12 +66,17 @@ export class AgentPipeline {
   readonly #start = Date.now();
   #latest: Collection | null = null;
 
-  constructor() {
-    // The agent's defaults (kfunc, kernel state and memory on; pressure levels on); no logs.
-    const { config } = loadConfig({ args: [], env: {} });
-    this.collector = createCollector(config);
+  /** @param args configuration flags over the defaults (e.g. to turn owners off) */
+  constructor(args: string[] = []) {
+    // The agent's defaults (kfunc, kernel state and memory on; pressure levels and owners on);
+    // no logs. Owner passes run beside the cycles, as in the agent (not timed here: see
+    // bench/scenarios/owners.ts).
+    const { config } = loadConfig({ args, env: {} });
+    this.collector = createCollector(config, createLogger('none', () => {}));
     this.self = new SelfTelemetry({ readMemory: config.counting.memory });
     this.pressure = new PressureMonitor(config, createLogger('none', () => {}));
+    // The running agent's pressure layer is live (it logs and sends transitions) once started.
+    this.pressure.begin();
     const resource = buildResource({ machineIdFile: config.paths.machineId });
     this.encoder = new OtlpEncoder({ resource, scope: SCOPE, maxRequestBytes: config.otlp.maxRequestBytes, maxPointsPerRequest: config.otlp.maxPointsPerRequest });
     this.#reader = new BenchReader();

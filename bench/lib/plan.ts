@@ -37,6 +37,8 @@ export interface Plan {
   running: { atMaps: number[]; intervalsS: number[]; windowS: number; baselineWindowS: number; tunings: Tuning[] };
   /** Scales at which the OTLP request size is measured. */
   exportAt: number[];
+  /** Owner resolution, after the largest scale: its maps held by this many processes of this many fds each. */
+  owners: { processes: number; fdsPerProcess: number; reps: number };
 }
 
 export function fullPlan(): Plan {
@@ -50,6 +52,7 @@ export function fullPlan(): Plan {
     count: { maxEntries: 1_000_000, sizes: [0, 10_000, 1_000_000], reps: 500, warmupCycles: 300, walkReps: (e) => (e >= 1_000_000 ? 3 : 15), dumpUpTo: 10_000 },
     running: { atMaps: [1000, 10_000, 30_000], intervalsS: [1, 10], windowS: 60, baselineWindowS: 60, tunings: [DEFAULTS, TUNED, SCRAPED] },
     exportAt: [1000, 10_000],
+    owners: { processes: 1000, fdsPerProcess: 50, reps: 20 },
   };
 }
 
@@ -64,5 +67,6 @@ export function tinyPlan(): Plan {
     count: { maxEntries: 2000, sizes: [0, 1000], reps: 8, warmupCycles: 4, walkReps: () => 2, dumpUpTo: 1000 },
     running: { atMaps: [60, 80], intervalsS: [1], windowS: 3, baselineWindowS: 3, tunings: [DEFAULTS, SCRAPED] },
     exportAt: [60],
+    owners: { processes: 6, fdsPerProcess: 20, reps: 3 },
   };
 }

@@ -2,6 +2,7 @@
 /** The shape of bench/results/*.json: what the report renders and the smoke test checks. */
 import type { Latency } from './stats';
 import type { RunningFigures } from './agent-process';
+import type { OwnersResult } from '../scenarios/owners';
 
 export interface ScaleResult {
   /** Benchmark maps created. */
@@ -105,4 +106,5 @@ export interface BenchResults {
   heapBaselineBytes: number | null;
   exportSize: ExportSizeResult[];
   worstCaseExport: WorstCaseExport;
+  owners: OwnersResult;
 }

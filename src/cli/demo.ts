@@ -52,7 +52,7 @@ export const DEMO_MAPS: readonly DemoMapSpec[] = [
     valueSize: 16,
     maxEntries: 1000,
     plan: [[0, 0], [0.25, 0.9], [0.35, 0.9], [0.351, 0.05], [0.45, 0.05], [0.8, 0.9], [1, 0.9]],
-    story: 'fills to 90 % (critical), is emptied, refills: the forecast restarts, the webhook cooldown holds back the repeat',
+    story: 'fills to 90 % (critical), is emptied, refills: no forecast until it passes its old peak, the webhook cooldown holds back the repeat',
   },
   {
     name: 'demo_sessions',

@@ -27,7 +27,7 @@ export interface ParsedArgs {
 export const COMMANDS: Record<string, string> = {
   run: 'the agent: collect every interval and export (default)',
   snapshot: 'read every map once and print them, fullest first (--output table|json)',
-  top: 'a live view of every map: fill bars by level, growth, time to full (keys: q s r / t)',
+  top: 'a live view of every map: fill bars by level, owner, growth, time to full (keys: q s r / o t)',
   demo: 'create a few real maps and fill them for 2 minutes while the agent watches (alerts, forecast, webhooks)',
 };
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `top`: a live terminal view of every map, fullest first — a bar per map coloured by level,
- * entries/max, memory, growth and time to full — redrawn every top.refresh. Keys change the
+ * `top`: a live terminal view of every map, fullest first — a bar per map coloured by level
+ * (dim where levels are off), entries/max, memory, growth, time to full, the peak fill seen
+ * while it runs and the max_entries that would hold it — redrawn every top.refresh. Keys change the
  * sort, filter by name or type, scroll and quit. It runs in the alternate screen with the
  * cursor hidden and puts the terminal back on every way out (q, Ctrl-C, SIGINT, SIGTERM,
  * SIGHUP, an error). When stdout is not a terminal it prints a plain table once instead.
@@ -10,11 +11,12 @@
  * transition log lines or webhooks, which would tear the screen).
  */
 import { createCollector } from '../agent';
-import type { Collection, MapStats } from '../collector';
+import type { Collection, MapStats, NotCountedReason } from '../collector';
 import type { AgentConfig } from '../config';
 import { globToRegExp } from '../filter';
-import { formatGrowth, formatTimeToFull } from '../pressure/format';
-import type { Level } from '../pressure/levels';
+import { ownerLabel, ownerWords } from '../owners/format';
+import { formatFullIn, formatGrowth } from '../pressure/format';
+import type { MapLevel } from '../pressure/levels';
 import { type MapPressure, type PressureReadout, PressureTracker } from '../pressure/tracker';
 import { byUtilization, formatBytes } from './format';
 import { readTwice, snapshotTable } from './snapshot';
@@ -79,15 +81,17 @@ export interface ViewState {
   reverse: boolean;
   /** Substring (case-insensitive), or a glob when it has * or ?. */
   nameFilter: string;
+  /** Substring (case-insensitive) of an owner: comm, pid, executable, namespace, pod, program, pin. */
+  ownerFilter: string;
   typeFilter: string | null;
-  /** Typing a name filter: the text before, to restore on Esc. */
-  editing: { before: string } | null;
+  /** Typing a name (or owner) filter: the text before, to restore on Esc. */
+  editing: { before: string; field?: 'nameFilter' | 'ownerFilter' } | null;
   scroll: number;
   quit: boolean;
 }
 
 export function initialView(): ViewState {
-  return { sort: 'util', reverse: false, nameFilter: '', typeFilter: null, editing: null, scroll: 0, quit: false };
+  return { sort: 'util', reverse: false, nameFilter: '', ownerFilter: '', typeFilter: null, editing: null, scroll: 0, quit: false };
 }
 
 export interface Row {
@@ -130,8 +134,10 @@ function nameMatcher(filter: string): (name: string) => boolean {
 /** The rows the view shows, filtered and sorted. */
 export function visibleRows(c: Collection, pressure: PressureReadout | null, v: ViewState): Row[] {
   const match = nameMatcher(v.nameFilter);
+  const owner = v.ownerFilter.toLowerCase();
+  const ownedBy = (m: MapStats) => !owner || ownerWords(m.owners ?? null).some((w) => w.toLowerCase().includes(owner));
   const rows = c.maps
-    .filter((m) => match(m.name) && (v.typeFilter === null || m.type === v.typeFilter))
+    .filter((m) => match(m.name) && (v.typeFilter === null || m.type === v.typeFilter) && ownedBy(m))
     .map((m) => ({ m, p: pressure?.maps.get(m.id) }));
   rows.sort(compare(v.sort));
   if (v.reverse) rows.reverse();
@@ -146,10 +152,11 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
     const esc = ch === '\x1b' ? /^\x1b\[(A|B|5~|6~|H|F)/.exec(data.slice(i)) : null;
     if (ch === '\x03') return { ...s, quit: true }; // Ctrl-C in raw mode
     if (s.editing) {
+      const field = s.editing.field ?? 'nameFilter';
       if (ch === '\r' || ch === '\n') s.editing = null;
-      else if (ch === '\x1b' && !esc) s = { ...s, nameFilter: s.editing.before, editing: null };
-      else if (ch === '\x7f' || ch === '\b') s.nameFilter = [...s.nameFilter].slice(0, -1).join('');
-      else if (ch >= ' ' && ch !== '\x7f') s.nameFilter += ch;
+      else if (ch === '\x1b' && !esc) s = { ...s, [field]: s.editing.before, editing: null };
+      else if (ch === '\x7f' || ch === '\b') s[field] = [...s[field]].slice(0, -1).join('');
+      else if (ch >= ' ' && ch !== '\x7f') s[field] += ch;
       if (esc) i += esc[0].length - 1;
       s.scroll = 0;
       continue;
@@ -183,6 +190,10 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
         s.editing = { before: s.nameFilter };
         s.nameFilter = '';
         break;
+      case 'o':
+        s.editing = { before: s.ownerFilter, field: 'ownerFilter' };
+        s.ownerFilter = '';
+        break;
       case 't': {
         const all = [null, ...types];
         s.typeFilter = all[(all.indexOf(s.typeFilter) + 1) % all.length] ?? null;
@@ -191,6 +202,7 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
       }
       case 'c':
         s.nameFilter = '';
+        s.ownerFilter = '';
         s.typeFilter = null;
         s.scroll = 0;
         break;
@@ -221,32 +233,55 @@ const SORT_LABEL: Record<SortKey, string> = {
   id: 'id, lowest first',
 };
 
-function bar(u: number | null, level: Level | null | undefined): Segment[] {
+function bar(u: number | null, level: MapLevel | null | undefined): Segment[] {
   if (u === null) return [['·'.repeat(BAR), STYLE.dim]];
   const n = Math.max(0, Math.min(BAR, Math.round(u * BAR)));
-  const style = level ? STYLE[level] : STYLE.dim;
+  // Off is not normal: a full LRU is not shown green.
+  const style = level && level !== 'off' ? STYLE[level] : STYLE.dim;
   return [['█'.repeat(n), style], ['░'.repeat(BAR - n), STYLE.dim]];
 }
 
-const COLS = { id: 9, name: 17, type: 16, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9 };
+const COLS = { id: 9, name: 17, type: 16, owner: 22, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9, peak: 7, suggest: 11 };
+
+/** A suggestion above the map's size (raise it) stands out at the map's level colour. */
+function raiseStyle(p: MapPressure | undefined): string | undefined {
+  if (!p || p.suggestedMaxEntries === null || p.suggestedMaxEntries <= p.maxEntries) return undefined;
+  return p.level === 'warning' || p.level === 'critical' ? `${STYLE[p.level]}${STYLE.bold}` : STYLE.bold;
+}
+
+/** In the ENTRIES column of a map that could be counted and is not: a word for why. */
+const UNCOUNTED: Record<NotCountedReason, string> = {
+  type: '-',
+  kernel: 'n/a',
+  config: 'off',
+  walk_disabled: 'off',
+  walk_deferred: 'later',
+  walk_failed: 'failed',
+  walk_unsupported: 'refused',
+};
 
 function rowLine(r: Row, width: number): string {
   const { m, p } = r;
-  const fill = m.entries ?? m.pendingBytes;
+  const fill = m.entries ?? m.pendingBytes ?? UNCOUNTED[m.notCountedReason ?? 'type'];
   const level = p?.level;
   const util = m.utilization === null ? '-' : `${(m.utilization * 100).toFixed(1)}%`;
   const segs: Segment[] = [
     [String(m.id).padStart(COLS.id - 1) + ' '],
     [cut(termSafe(m.name || '-'), COLS.name - 1) + ' '],
     [cut(m.type, COLS.type - 1) + ' '],
+    [cut(termSafe(ownerLabel(m.owners ?? null)), COLS.owner - 1) + ' '],
     ...bar(m.utilization, level),
     [' '],
-    [util.padStart(COLS.util - 1) + ' ', level && level !== 'normal' ? `${STYLE[level]}${STYLE.bold}` : undefined],
+    [util.padStart(COLS.util - 1) + ' ', level === 'warning' || level === 'critical' ? `${STYLE[level]}${STYLE.bold}` : undefined],
     [`${fill === null ? '-' : fill}/${m.maxEntries}`.padStart(COLS.fill - 1) + ' '],
     [formatBytes(m.memoryBytes).padStart(COLS.memory - 1) + ' '],
     [formatGrowth(p?.growthPerS ?? null).padStart(COLS.growth - 1) + ' '],
-    [formatTimeToFull(p?.timeToFullS ?? null).padStart(COLS.ttf - 1)],
+    [(p ? formatFullIn(p) : '-').padStart(COLS.ttf - 1) + ' '],
+    [(p?.peakUtilization == null ? '-' : `${(p.peakUtilization * 100).toFixed(1)}%`).padStart(COLS.peak - 1) + ' '],
+    [(p?.suggestedMaxEntries == null ? '-' : String(p.suggestedMaxEntries)).padStart(COLS.suggest - 1), raiseStyle(p)],
   ];
+  // Why a countable map has no count, where the width leaves room (the status line sums it up).
+  if (m.notCountedReason && m.notCountedReason !== 'type') segs.push([`  ${termSafe(m.notCounted ?? '')}`, STYLE.dim]);
   return fit(segs, width);
 }
 
@@ -255,13 +290,26 @@ function headerLine(width: number): string {
     'ID'.padStart(COLS.id - 1) + ' ' +
     'NAME'.padEnd(COLS.name) +
     'TYPE'.padEnd(COLS.type) +
+    'OWNER'.padEnd(COLS.owner) +
     'FILL'.padEnd(BAR + 1) +
     'UTIL'.padStart(COLS.util - 1) + ' ' +
     'ENTRIES/MAX'.padStart(COLS.fill - 1) + ' ' +
     'MEMORY'.padStart(COLS.memory - 1) + ' ' +
     'GROWTH'.padStart(COLS.growth - 1) + ' ' +
-    'FULL IN'.padStart(COLS.ttf - 1);
+    'FULL IN'.padStart(COLS.ttf - 1) + ' ' +
+    'PEAK'.padStart(COLS.peak - 1) + ' ' +
+    'SUGGEST'.padStart(COLS.suggest - 1);
   return fit([[h.padEnd(width), STYLE.inverse]], width);
+}
+
+/** Maps left uncounted because a walk failed or the kernel refuses it: how many, and why. */
+function uncountedLine(c: Collection | null, width: number): string {
+  if (!c) return '';
+  for (const [reason, e] of [['walk_failed', c.walkError], ['walk_unsupported', c.walkUnsupported]] as const) {
+    const n = e ? c.maps.filter((m) => m.notCountedReason === reason).length : 0;
+    if (e && n > 0) return fit([[`${n} map${n === 1 ? '' : 's'} not counted (${e.code}): ${termSafe(reason === 'walk_failed' ? e.hint : e.message)}`, STYLE.warning]], width);
+  }
+  return '';
 }
 
 export interface Frame {
@@ -275,7 +323,7 @@ export interface Frame {
 export function renderScreen(f: Frame, v: ViewState, width: number, height: number): { lines: string[]; scroll: number } {
   const lines: string[] = [];
   const c = f.collection;
-  const counts = { normal: 0, warning: 0, critical: 0 };
+  const counts = { off: 0, normal: 0, warning: 0, critical: 0 };
   for (const p of f.pressure?.maps.values() ?? []) if (p.level) counts[p.level]++;
   const time = c ? new Date(c.time).toISOString().slice(11, 19) : '--:--:--';
   lines.push(
@@ -288,23 +336,28 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
         [`● ${counts.warning} warning`, STYLE.warning],
         ['  '],
         [`● ${counts.normal} normal`, STYLE.normal],
+        ['  '],
+        [`● ${counts.off} off`, STYLE.dim],
         [`  refresh ${f.refreshMs >= 1000 ? `${f.refreshMs / 1000}s` : `${f.refreshMs}ms`}`],
       ],
       width,
     ),
   );
-  const filter = v.editing ? `name: ${termSafe(v.nameFilter)}▏` : `name: ${v.nameFilter ? termSafe(v.nameFilter) : 'any'}`;
+  const editingOwner = v.editing?.field === 'ownerFilter';
+  const filter = v.editing && !editingOwner ? `name: ${termSafe(v.nameFilter)}▏` : `name: ${v.nameFilter ? termSafe(v.nameFilter) : 'any'}`;
+  const ownerFilter = editingOwner ? `owner: ${termSafe(v.ownerFilter)}▏` : `owner: ${v.ownerFilter ? termSafe(v.ownerFilter) : 'any'}`;
   lines.push(
     fit(
       [
         [`sort: ${SORT_LABEL[v.sort]}${v.reverse ? ' (reversed)' : ''}   `],
-        [`filter ${filter}`, v.editing ? STYLE.inverse : undefined],
+        [`filter ${filter}`, v.editing && !editingOwner ? STYLE.inverse : undefined],
+        [`   ${ownerFilter}`, editingOwner ? STYLE.inverse : undefined],
         [`   type: ${v.typeFilter ?? 'any'}`],
       ],
       width,
     ),
   );
-  lines.push(f.error ? fit([[`collection failed: ${termSafe(f.error)}`, STYLE.critical]], width) : '');
+  lines.push(f.error ? fit([[`collection failed: ${termSafe(f.error)}`, STYLE.critical]], width) : uncountedLine(c, width));
   lines.push(headerLine(width));
   const rows = c ? visibleRows(c, f.pressure, v) : [];
   const room = Math.max(1, height - lines.length - 1);
@@ -315,7 +368,14 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
   lines.push(
     fit(
       [
-        [v.editing ? 'type a name (glob with * ?), Enter keep, Esc cancel' : 'q quit  s/S sort  r reverse  / name  t type  c clear  ↑↓ PgUp PgDn scroll', STYLE.dim],
+        [
+          v.editing
+            ? editingOwner
+              ? 'type part of an owner (comm, pid, namespace, pod, program, pin), Enter keep, Esc cancel'
+              : 'type a name (glob with * ?), Enter keep, Esc cancel'
+            : 'q quit  s/S sort  r reverse  / name  o owner  t type  c clear  ↑↓ PgUp PgDn scroll',
+          STYLE.dim,
+        ],
         [`   ${shown}`, STYLE.dim],
       ],
       width,
@@ -333,7 +393,8 @@ export interface TopIo {
 
 /** Runs the view until quit; resolves with the exit code. */
 export async function top(config: AgentConfig, io: TopIo = { stdin: process.stdin, stdout: process.stdout }): Promise<number> {
-  const collector = createCollector(config);
+  // Owner passes follow the view's refresh, not the daemon's interval.
+  const collector = createCollector({ ...config, intervalMs: config.top.refreshMs });
   if (!io.stdout.isTTY) {
     try {
       const { collection, pressure } = await readTwice(collector, config);

@@ -21,17 +21,12 @@ export interface PerMapSeries {
 }
 
 /**
- * The value of ebpf.map.alert_level, or null when the map has no level: no utilization, or
- * levels off for it (both thresholds off: LRU hashes by default). A level of 0 means
- * "normal" to every rule and dashboard, so a map nobody watches must have no series at all.
- * The pressure layer may come to say `off` itself; either way the map gets no point.
+ * The value of ebpf.map.alert_level, or null when the map has no level (no utilization). A map
+ * whose levels are off (LRU hashes by default) is `off` in the pressure readout and exports -1
+ * (LEVEL_VALUE): a value no rule on `== 0` (normal) or `> 0` (alerting) takes for either.
  */
 export function alertLevelValue(p: MapPressure | undefined): number | null {
-  if (!p?.level) return null;
-  const level = p.level as string;
-  if (level === 'off') return null;
-  if (p.thresholds.warning === null && p.thresholds.critical === null) return null;
-  return LEVEL_VALUE[p.level] ?? null;
+  return p?.level ? LEVEL_VALUE[p.level] : null;
 }
 
 /** Every per-map metric, in the order they are exported. */

@@ -33,6 +33,26 @@ export const ATTR = {
 /** The identifying attributes of every per-map series (src/export/attributes.ts encodes them). */
 export const PER_MAP = [ATTR.id, ATTR.name, ATTR.type, ATTR.countMethod] as const;
 
+/**
+ * Attributes of ebpf.map.owner: one series per (map, owner) — a process, a program or a pin.
+ * OpenTelemetry's semantic conventions where they exist (process.*, container.id, k8s.*).
+ */
+export const OWNER_ATTRIBUTES = [
+  'process.pid',
+  'process.executable.name',
+  'process.command',
+  'container.id',
+  'k8s.pod.uid',
+  'k8s.pod.name',
+  'k8s.namespace.name',
+  'k8s.container.name',
+  'ebpf.owner.via',
+  'ebpf.program.id',
+  'ebpf.program.name',
+  'ebpf.program.type',
+  'ebpf.pin.path',
+] as const;
+
 export const METRICS = {
   entries: {
     name: 'ebpf.map.entries',
@@ -87,7 +107,7 @@ export const METRICS = {
     // `{level}`, not `1`: a level is not a ratio, and `1` would make the Prometheus name
     // ebpf_map_alert_level_ratio (the collector suffixes unit-1 gauges with _ratio).
     unit: '{level}',
-    description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis); only maps with a utilization whose levels are on (no series for LRU hashes by default, or wherever pressure thresholds are off).',
+    description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis), -1 when both its levels are off (LRU hashes by default); only maps with a utilization.',
     instrument: 'gauge',
     valueType: 'int',
     attributes: PER_MAP,
@@ -98,6 +118,24 @@ export const METRICS = {
     description: 'Forecast seconds until the map is full at its recent growth rate; only while it is clearly growing.',
     instrument: 'gauge',
     valueType: 'double',
+    attributes: PER_MAP,
+  },
+  owner: {
+    name: 'ebpf.map.owner',
+    // `{owner}`, not `1`: an info series is no ratio (see alertLevel).
+    unit: '{owner}',
+    description:
+      'Who owns the map, value 1: one series per owning process (process.*, container.id, k8s.*; ebpf.owner.via says how it holds the map), per program using it (ebpf.program.*) and per pin (ebpf.pin.path), at most owners.max_per_map of each.',
+    instrument: 'gauge',
+    valueType: 'int',
+    attributes: [...PER_MAP, ...OWNER_ATTRIBUTES],
+  },
+  ownersOmitted: {
+    name: 'ebpf.map.owners.omitted',
+    unit: '{owner}',
+    description: 'Owning processes of the map beyond owners.max_per_map, not exported as ebpf.map.owner series; only maps with some.',
+    instrument: 'gauge',
+    valueType: 'int',
     attributes: PER_MAP,
   },
   count: {

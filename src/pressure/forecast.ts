@@ -1,14 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Growth rate and time to full from a window of (time, fill) samples.
+ * Growth rate and time to full from a map's recent history of (time, fill) samples.
  *
- * The slope is Theil–Sen's (the median of the slopes between every pair of samples), which
- * shrugs off outliers and noise where least squares or "the last two samples" would swing.
- * A map that is emptied and refilled would drag the slope of a whole window down, so a drop
- * of more than a tenth of the capacity from one sample to the next starts the window afresh
- * (a gradual drain does not: it shows as negative growth).
- * The map counts as growing only when the trend is clear: every pair rising while there are
- * fewer than four samples, and beyond that a Mann–Kendall test at 95 % (one-sided).
+ * What the forecast has to get right, and how:
+ *
+ * - **Time to full is measured from the latest fill**, the last thing actually seen:
+ *   (capacity - latest) / rate. Not from a fitted line, which lags behind a map that stopped.
+ * - **The rate is the current pace.** A Theil–Sen line (the median of the slopes between every
+ *   pair of samples; noise and outliers barely move it) over the window (pressure.forecast_window:
+ *   the newest RAW collections and older ones thinned, at most MAX_SAMPLES samples). When the newest collections all stray to one side of that
+ *   line by more than the noise, the map changed pace (stopped, sped up, started again): the
+ *   rate is then that of the longest recent stretch they do not stray from, at the shortest the
+ *   last RECENT collections alone.
+ * - **Growing means growing now.** A forecast needs (1) a rise over the last RECENT collections
+ *   larger than the noise could make, so a map that stops growing loses its forecast by the
+ *   RECENT-th collection after, whatever the window still remembers, and (2) a trend: a
+ *   one-sided Mann–Kendall test at 95 % over the window, or a breakout — the last RECENT
+ *   collections each higher than the one before and above everything earlier in the window by
+ *   more than the noise — so renewed growth after a plateau is picked up as fast.
+ * - **Cycles are not growth.** A drop of more than CYCLE_DROP of the capacity between two
+ *   collections (garbage collection, a flush) remembers the fill before it, for PEAK_MEMORY
+ *   windows. Until the map is fuller than such a peak by more than the noise, it is on its way
+ *   back to where it has been and came down from, so it gets no forecast: a conntrack-style sawtooth is not
+ *   "full in 40 s" on every upswing. A drop of more than RESET_DROP also restarts the window,
+ *   so a refill is measured on its own pace.
+ * - **The noise** is estimated from the window itself (noiseOf): exact counts of a map nobody
+ *   touches have none, so any rise counts there.
  */
 
 export interface Sample {
@@ -18,28 +35,63 @@ export interface Sample {
   v: number;
 }
 
+/** What the forecast reads of one map: see SampleWindow. */
+export interface History {
+  /** The window, oldest first: the newest RAW collections as they came, older ones thinned. */
+  readonly samples: readonly Sample[];
+  /** The last RECENT collections as they came (never thinned), oldest first. */
+  readonly recent: readonly Sample[];
+  /** Fills just before recent drops (see CYCLE_DROP), oldest first. */
+  readonly peaks: readonly Sample[];
+}
+
 export interface Forecast {
   /** Entries (bytes for ring buffers) per second; null with fewer than two samples. */
   growthPerS: number | null;
-  /** Seconds until full at that rate; null unless the map is clearly growing. */
+  /** Seconds until full at that rate from the latest fill; 0 when full; null unless growing. */
   timeToFullS: number | null;
 }
 
 /** A drop from one sample to the next of more than this share of the capacity resets the window. */
 export const RESET_DROP = 0.1;
+/** A drop of more than this share of the capacity is a cycle: the fill before it is a peak. */
+export const CYCLE_DROP = 0.02;
+/** Peaks are remembered for this many forecast windows. */
+export const PEAK_MEMORY = 5;
 /** Samples kept per window: bounds the pairwise work at n(n-1)/2 per map. */
 export const MAX_SAMPLES = 24;
+/** The newest collections kept as they came; older ones are thinned. */
+export const RAW = 12;
+/**
+ * Collections after a change of pace by which the forecast follows it: a map that stops
+ * growing has none by the RECENT-th collection after, renewed growth has one by then. Those
+ * collections span RECENT - 1 whole intervals of the new pace (the first may straddle it).
+ */
+export const RECENT = 3;
+/** Peaks kept per map (the newest). */
+const MAX_PEAKS = 4;
 /** One-sided 95 % quantile of the standard normal. */
 const Z_95 = 1.645;
+/** How far (in noise standard deviations) the last collections must stray to change pace. */
+const SWITCH_SD = 2.5;
+/** Median absolute deviation to standard deviation, for normal noise. */
+const MAD_TO_SD = 1.4826;
 
 function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
   xs.sort((a, b) => a - b);
   const mid = xs.length >> 1;
   return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
 }
 
+export interface Line {
+  /** per ms */
+  slope: number;
+  at(t: number): number;
+}
+
 /** Theil–Sen line through the samples: slope per ms and the fitted value at time t. */
-export function theilSen(samples: readonly Sample[]): { slope: number; at(t: number): number } {
+export function theilSen(samples: readonly Sample[]): Line {
   const slopes: number[] = [];
   for (let i = 0; i < samples.length; i++) {
     for (let j = i + 1; j < samples.length; j++) {
@@ -47,64 +99,171 @@ export function theilSen(samples: readonly Sample[]): { slope: number; at(t: num
       if (dt > 0) slopes.push((samples[j]!.v - samples[i]!.v) / dt);
     }
   }
-  const slope = slopes.length ? median(slopes) : 0;
+  const slope = median(slopes);
   const t0 = samples[0]?.t ?? 0;
-  const intercept = samples.length ? median(samples.map((s) => s.v - slope * (s.t - t0))) : 0;
+  const intercept = median(samples.map((s) => s.v - slope * (s.t - t0)));
   return { slope, at: (t) => intercept + slope * (t - t0) };
 }
 
-/** Whether the samples rise as a clear trend rather than noise (see the file's comment). */
+/**
+ * Mann–Kendall's standardized statistic (continuity-corrected, with the variance corrected
+ * for ties: exact counts repeat a lot). Positive when later samples tend to be higher.
+ */
+export function mannKendallZ(samples: readonly Sample[]): number {
+  const n = samples.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) s += Math.sign(samples[j]!.v - samples[i]!.v);
+  const ties = new Map<number, number>();
+  for (const x of samples) ties.set(x.v, (ties.get(x.v) ?? 0) + 1);
+  let variance = n * (n - 1) * (2 * n + 5);
+  for (const k of ties.values()) variance -= k * (k - 1) * (2 * k + 5);
+  variance /= 18;
+  if (variance <= 0 || s === 0) return 0;
+  return (s - Math.sign(s)) / Math.sqrt(variance);
+}
+
+/** Whether the samples rise as a clear trend: all rising below four samples, else Mann–Kendall at 95 %. */
 export function risingTrend(samples: readonly Sample[]): boolean {
   const n = samples.length;
   if (n < 2) return false;
-  let s = 0;
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) s += Math.sign(samples[j]!.v - samples[i]!.v);
-  if (n < 4) return s === (n * (n - 1)) / 2;
-  const variance = (n * (n - 1) * (2 * n + 5)) / 18;
-  return (s - 1) / Math.sqrt(variance) >= Z_95;
-}
-
-/** The forecast of a map holding `samples` (oldest first) out of `capacity`. */
-export function forecast(samples: readonly Sample[], capacity: number): Forecast {
-  if (samples.length < 2) return { growthPerS: null, timeToFullS: null };
-  const first = samples[0]!.v;
-  if (samples.every((s) => s.v === first)) return { growthPerS: 0, timeToFullS: null };
-  const line = theilSen(samples);
-  const growthPerS = line.slope * 1000;
-  if (!(growthPerS > 0) || !risingTrend(samples)) return { growthPerS, timeToFullS: null };
-  const last = samples[samples.length - 1]!;
-  const now = last.v >= capacity ? capacity : Math.min(capacity, Math.max(0, line.at(last.t)));
-  return { growthPerS, timeToFullS: (capacity - now) / growthPerS };
+  if (n < 4) {
+    for (let i = 1; i < n; i++) if (!(samples[i]!.v > samples[i - 1]!.v)) return false;
+    return true;
+  }
+  return mannKendallZ(samples) >= Z_95;
 }
 
 /**
- * The recent samples of one map: the last `windowMs`, at most MAX_SAMPLES of them (older
- * ones thinned to an even spacing; the newest always kept), restarted after a big drop.
+ * The noise of the samples, as a standard deviation: how far each sample is from the straight
+ * line through its two neighbours (scaled so pure noise of deviation σ gives σ), the median of
+ * those distances times 1.4826. A change of pace bends that line at one sample only, so the
+ * estimate stays the noise's, not the change's.
  */
-export class SampleWindow {
+export function noiseOf(samples: readonly Sample[]): number {
+  const d: number[] = [];
+  for (let i = 1; i + 1 < samples.length; i++) {
+    const p = samples[i - 1]!;
+    const c = samples[i]!;
+    const n = samples[i + 1]!;
+    const a = (n.t - c.t) / (n.t - p.t);
+    const b = 1 - a;
+    d.push(Math.abs(c.v - a * p.v - b * n.v) / Math.sqrt(1 + a * a + b * b));
+  }
+  return MAD_TO_SD * median(d);
+}
+
+/** Floating-point slack for "more than the noise" when there is none (exact counts). */
+const EPS = 1e-9;
+
+/** The forecast of a map with this history (see the file's comment) out of `capacity`. */
+export function forecast(h: History, capacity: number): Forecast {
+  const { samples, recent, peaks } = h;
+  if (samples.length < 2) return { growthPerS: null, timeToFullS: null };
+  const last = samples[samples.length - 1]!;
+  if (samples.every((s) => s.v === last.v) && recent.every((s) => s.v === last.v)) return { growthPerS: 0, timeToFullS: null };
+
+  // The pace: the window's line, unless the last collections left it.
+  let line = theilSen(samples);
+  const noise = noiseOf(samples);
+  if (recent.length >= RECENT && leftLine(recent.slice(1), line, noise)) line = currentPace(samples, recent, noise);
+  const growthPerS = line.slope * 1000;
+  if (!(growthPerS > 0)) return { growthPerS, timeToFullS: null };
+
+  // Growing now: a rise over the last RECENT collections the noise cannot explain...
+  const nowRising = recent.length >= RECENT ? last.v - recent[0]!.v > Z_95 * noise * Math.SQRT2 + EPS : risingTrend(recent);
+  // ...as part of a trend, or breaking out of a plateau.
+  const growing = nowRising && (risingTrend(samples) || breakout(samples, recent, noise));
+  // ...and past where it has been before dropping.
+  const peak = peaks.reduce((m, p) => Math.max(m, p.v), -Infinity);
+  if (!growing || last.v <= peak + Z_95 * noise * Math.SQRT2) return { growthPerS, timeToFullS: null };
+  return { growthPerS, timeToFullS: last.v >= capacity ? 0 : (capacity - last.v) / growthPerS };
+}
+
+/**
+ * The pace since the map changed it: the line of the longest recent stretch of the window
+ * (halving from the whole) that its own last collections do not leave, else of the
+ * last RECENT collections alone.
+ */
+function currentPace(samples: readonly Sample[], recent: readonly Sample[], noise: number): Line {
+  const tail = recent.slice(1);
+  for (let m = samples.length >> 1; m > RECENT; m >>= 1) {
+    const line = theilSen(samples.slice(-m));
+    if (!leftLine(tail, line, noise)) return line;
+  }
+  return theilSen(recent);
+}
+
+/** Residuals all on one side of the line, their median beyond SWITCH_SD times the noise. */
+function leftLine(tail: readonly Sample[], line: Line, noise: number): boolean {
+  const e = tail.map((s) => s.v - line.at(s.t));
+  const side = Math.sign(e[0]!);
+  return side !== 0 && e.every((x) => Math.sign(x) === side) && Math.abs(median(e)) > SWITCH_SD * noise + EPS;
+}
+
+/** The last RECENT collections each higher, the last above the rest of the window by more than the noise. */
+function breakout(samples: readonly Sample[], recent: readonly Sample[], noise: number): boolean {
+  if (recent.length < RECENT) return false;
+  for (let i = 1; i < recent.length; i++) if (!(recent[i]!.v > recent[i - 1]!.v)) return false;
+  let before = -Infinity;
+  for (const s of samples) if (s.t < recent[0]!.t) before = Math.max(before, s.v);
+  return before === -Infinity || recent[recent.length - 1]!.v - before > Z_95 * noise * Math.SQRT2 + EPS;
+}
+
+/**
+ * The history of one map over the last `windowMs`: the newest RAW collections as they came,
+ * and older ones thinned to an even spacing (at most MAX_SAMPLES - RAW of them), so the window
+ * is sharp where the forecast decides (now) and still reaches back its whole length at any
+ * interval; plus the peaks before recent drops. A drop of more than RESET_DROP of the capacity
+ * restarts the window.
+ */
+export class SampleWindow implements History {
   readonly #windowMs: number;
   readonly #spacingMs: number;
-  #samples: Sample[] = [];
+  #old: Sample[] = [];
+  #raw: Sample[] = [];
+  #peaks: Sample[] = [];
+  #joined: Sample[] | null = null;
 
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
-    this.#spacingMs = windowMs / (MAX_SAMPLES - 2);
+    this.#spacingMs = windowMs / (MAX_SAMPLES - RAW);
   }
 
   add(t: number, v: number, capacity: number): void {
-    let s = this.#samples;
+    this.#joined = null;
+    const prev = this.#raw[this.#raw.length - 1];
+    if (prev && v < prev.v - CYCLE_DROP * capacity) {
+      this.#peaks.push(prev);
+      if (this.#peaks.length > MAX_PEAKS) this.#peaks.shift();
+    }
+    while (this.#peaks.length && this.#peaks[0]!.t < t - PEAK_MEMORY * this.#windowMs) this.#peaks.shift();
+    if (prev && v < prev.v - RESET_DROP * capacity) {
+      this.#old = [];
+      this.#raw = [];
+    }
+    const raw = this.#raw;
+    raw.push({ t, v });
+    if (raw.length > RAW) {
+      const x = raw.shift()!;
+      const last = this.#old[this.#old.length - 1];
+      if (!last || x.t - last.t >= this.#spacingMs) this.#old.push(x);
+      if (this.#old.length > MAX_SAMPLES - RAW) this.#old.shift();
+    }
     const start = t - this.#windowMs;
-    let old = 0;
-    while (old < s.length && s[old]!.t < start) old++;
-    if (old) s.splice(0, old);
-    const last = s[s.length - 1];
-    if (last && v < last.v - RESET_DROP * capacity) s = this.#samples = [];
-    if (s.length >= 2 && t - s[s.length - 2]!.t < this.#spacingMs) s[s.length - 1] = { t, v };
-    else s.push({ t, v });
-    if (s.length > MAX_SAMPLES) s.shift();
+    while (this.#old.length && this.#old[0]!.t < start) this.#old.shift();
+    while (raw.length > 1 && raw[0]!.t < start) raw.shift();
   }
 
-  samples(): readonly Sample[] {
-    return this.#samples;
+  get samples(): readonly Sample[] {
+    this.#joined ??= this.#old.length ? [...this.#old, ...this.#raw] : this.#raw;
+    return this.#joined;
+  }
+
+  get recent(): readonly Sample[] {
+    return this.#raw.length > RECENT ? this.#raw.slice(-RECENT) : this.#raw;
+  }
+
+  get peaks(): readonly Sample[] {
+    return this.#peaks;
   }
 }

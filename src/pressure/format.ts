@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Wording of growth and time to full, shared by log lines, webhooks and the CLI views. */
 
-/** Seconds as a person reads a forecast: "~45 s", "~12 min", "~3 h", "~2 d". */
+/**
+ * Seconds as a person reads a forecast: "~45 s", "~12 min", "~3 h", "~2 d"; under a second
+ * "<1 s" — never "now", which is for a map that is full (see formatFullIn).
+ */
 export function formatTimeToFull(seconds: number | null): string {
   if (seconds === null) return '-';
-  if (seconds < 1) return 'now';
+  if (seconds < 1) return '<1 s';
   if (seconds < 90) return `~${Math.round(seconds)} s`;
   if (seconds < 90 * 60) return `~${Math.round(seconds / 60)} min`;
   if (seconds < 48 * 3600) return `~${Math.round(seconds / 3600)} h`;
@@ -30,4 +33,10 @@ export function formatGrowth(perS: number | null): string {
 /** "2900/4096" (pending bytes for ring buffers), "-/4096" when not counted. */
 export function formatFill(fill: number | null, max: number): string {
   return `${fill === null ? '-' : fill}/${max}`;
+}
+
+/** The FULL IN cell: "full" for a map at its limit (a fact, not a forecast), else the forecast. */
+export function formatFullIn(m: { fill: number | null; maxEntries: number; timeToFullS: number | null }): string {
+  if (m.fill !== null && m.maxEntries > 0 && m.fill >= m.maxEntries) return 'full';
+  return formatTimeToFull(m.timeToFullS);
 }

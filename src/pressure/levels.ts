@@ -10,10 +10,25 @@ import { globToRegExp } from '../filter';
 import type { Thresholds, ThresholdRule } from './settings';
 
 export const LEVELS = ['normal', 'warning', 'critical'] as const;
+/** A level a map can be at and move between (transitions). */
 export type Level = (typeof LEVELS)[number];
+/**
+ * What a map's readout says: a level, or `off` for a map whose levels are both off (LRU
+ * hashes by default). An off map never changes level and is never reported as normal.
+ */
+export type MapLevel = Level | 'off';
+export const MAP_LEVELS: readonly MapLevel[] = ['off', ...LEVELS];
 
-/** The exported value of each level (ebpf.map.alert_level). */
-export const LEVEL_VALUE: Readonly<Record<Level, number>> = { normal: 0, warning: 1, critical: 2 };
+/**
+ * The exported value of each level (ebpf.map.alert_level): -1 for off, so that no rule on
+ * `== 0` (normal) or `> 0` (alerting) ever takes an off map for either.
+ */
+export const LEVEL_VALUE: Readonly<Record<MapLevel, number>> = { off: -1, normal: 0, warning: 1, critical: 2 };
+
+/** Both thresholds off: the map has no levels. */
+export function levelsOff(t: Thresholds): boolean {
+  return t.warning === null && t.critical === null;
+}
 
 export interface ThresholdConfig extends Thresholds {
   /** By map type; one rule per type. */

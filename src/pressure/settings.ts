@@ -106,6 +106,12 @@ export interface PressureConfig extends Thresholds {
   hysteresisMargin: number;
   clearAfter: number;
   forecastWindowMs: number;
+  /** Level transitions logged one by one per collection; the rest go in one line. */
+  maxTransitionLines: number;
+  /** How far back each map's peak fill reaches (right-sizing). */
+  peakWindowMs: number;
+  /** The suggested max_entries holds the peak with this share of it to spare. */
+  headroom: number;
   /** 0: no summary lines. */
   summaryIntervalMs: number;
   /** `snapshot`: time between its two collections; 0: one collection, no growth. */
@@ -121,6 +127,8 @@ export interface WebhookConfig {
   retries: number;
   backoffMs: number;
   queueSize: number;
+  /** Maps listed in one notification; the count of the rest is given. */
+  maxMaps: number;
 }
 
 /** Checks across keys of the pressure section; one message per problem. */

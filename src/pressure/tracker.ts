@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Per-map pressure state, fed one Collection at a time: the level (with hysteresis) and the
- * forecast of every countable map, and the level transitions of this collection. State is
- * keyed by map id and dropped as soon as a map is gone, so memory follows the maps alive now.
- * Reads only the Collection: never the kernel.
+ * Per-map pressure state, fed one Collection at a time: the level (with hysteresis), the
+ * forecast and the peak of every countable map, and the level transitions of this collection.
+ * State is keyed by map id and dropped as soon as a map is gone, so memory follows the maps
+ * alive now. Reads only the Collection: never the kernel.
  */
 import type { Collection, MapStats } from '../collector';
+import { ownerBrief } from '../owners/format';
 import { forecast, SampleWindow } from './forecast';
-import { INITIAL_LEVEL, type Level, type LevelState, nextLevel, thresholdResolver, type ThresholdConfig } from './levels';
+import { INITIAL_LEVEL, type Level, type LevelState, levelsOff, type MapLevel, nextLevel, thresholdResolver, type ThresholdConfig } from './levels';
+import { PeakWindow, suggestMaxEntries } from './peak';
 import type { Thresholds } from './settings';
 
 export interface TrackerSettings extends ThresholdConfig {
   hysteresisMargin: number;
   clearAfter: number;
   forecastWindowMs: number;
+  /** How far back the peak fill reaches. */
+  peakWindowMs: number;
+  /** The suggested max_entries holds the peak with this share of it to spare. */
+  headroom: number;
 }
 
 /** One map's pressure as of a collection. */
@@ -25,20 +31,36 @@ export interface MapPressure {
   readonly fill: number | null;
   readonly maxEntries: number;
   readonly utilization: number | null;
-  /** null where fill is not meaningful (no utilization). */
-  readonly level: Level | null;
+  /** null where fill is not meaningful (no utilization); 'off' when both thresholds are off. */
+  readonly level: MapLevel | null;
   readonly thresholds: Thresholds;
   readonly growthPerS: number | null;
-  /** Seconds until full; null unless growing. */
+  /** Seconds until full from the latest fill; 0 when full; null unless growing. */
   readonly timeToFullS: number | null;
+  /** The largest fill seen over pressure.peak_window (as far back as peakOverS); null without a fill. */
+  readonly peakFill: number | null;
+  readonly peakUtilization: number | null;
+  /** Seconds of history the peak covers (less than the window while the agent is young). */
+  readonly peakOverS: number | null;
+  /** Who owns the map (its first owner and program), when known. */
+  readonly owner: ReturnType<typeof ownerBrief>;
+  /**
+   * max_entries that would hold the peak with pressure.headroom to spare; null without a
+   * peak, and for maps whose levels are off (an LRU sits full by design: its fill says
+   * nothing about the size it needs). At or above max_entries means raise it.
+   */
+  readonly suggestedMaxEntries: number | null;
 }
 
 export interface Transition {
   readonly map: MapPressure;
-  readonly from: Level;
+  /** null: the level the map was found at when the agent started. */
+  readonly from: Level | null;
   readonly to: Level;
   /** Collection time, ms since the epoch. */
   readonly time: number;
+  /** Who owns the map (its first owner and program), when known: log lines and webhooks name it. */
+  readonly owner: ReturnType<typeof ownerBrief>;
 }
 
 /** The pressure of every map of one collection. */
@@ -54,6 +76,7 @@ interface MapState {
   maxEntries: number;
   level: LevelState;
   window: SampleWindow;
+  peak: PeakWindow;
 }
 
 /** The fill a map is forecast on: entries, or pending bytes for ring buffers. */
@@ -84,36 +107,50 @@ export class PressureTracker {
 
   /** Takes one collection; returns its readout and the level changes it caused. */
   update(c: Collection): { readout: PressureReadout; transitions: Transition[] } {
+    const s = this.#settings;
     const next = new Map<number, MapState>();
     const maps = new Map<number, MapPressure>();
     const transitions: Transition[] = [];
-    const h = { margin: this.#settings.hysteresisMargin, clearAfter: this.#settings.clearAfter };
+    const h = { margin: s.hysteresisMargin, clearAfter: s.clearAfter };
     for (const m of c.maps) {
       let st = this.#state.get(m.id);
       // Ids are not reused until they wrap, but a different map under an old id starts afresh.
       if (!st || st.type !== m.type || st.name !== m.name || st.maxEntries !== m.maxEntries) {
-        st = { name: m.name, type: m.type, maxEntries: m.maxEntries, level: INITIAL_LEVEL, window: new SampleWindow(this.#settings.forecastWindowMs) };
+        st = { name: m.name, type: m.type, maxEntries: m.maxEntries, level: INITIAL_LEVEL, window: new SampleWindow(s.forecastWindowMs), peak: new PeakWindow(s.peakWindowMs) };
       }
       next.set(m.id, st);
       const thresholds = this.#thresholds(m.name, m.type);
       const fill = fillOf(m);
-      let level: Level | null = null;
-      let growthPerS: number | null = null;
-      let timeToFullS: number | null = null;
-      if (m.utilization !== null) {
-        const before = st.level.level;
-        st.level = nextLevel(st.level, m.utilization, thresholds, h);
-        level = st.level.level;
-        if (fill !== null) {
-          st.window.add(c.time, fill, m.maxEntries);
-          ({ growthPerS, timeToFullS } = forecast(st.window.samples(), m.maxEntries));
-        }
-        const p = { id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: m.utilization, level, thresholds, growthPerS, timeToFullS };
-        maps.set(m.id, p);
-        if (level !== before) transitions.push({ map: p, from: before, to: level, time: c.time });
+      if (m.utilization === null) {
+        maps.set(m.id, {
+          id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: null, level: null, thresholds,
+          growthPerS: null, timeToFullS: null, peakFill: null, peakUtilization: null, peakOverS: null, suggestedMaxEntries: null, owner: ownerBrief(m.owners ?? null),
+        });
         continue;
       }
-      maps.set(m.id, { id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: null, level, thresholds, growthPerS, timeToFullS });
+      const off = levelsOff(thresholds);
+      const before = st.level.level;
+      if (!off) st.level = nextLevel(st.level, m.utilization, thresholds, h);
+      let growthPerS: number | null = null;
+      let timeToFullS: number | null = null;
+      let peakFill: number | null = null;
+      if (fill !== null) {
+        st.window.add(c.time, fill, m.maxEntries);
+        ({ growthPerS, timeToFullS } = forecast(st.window, m.maxEntries));
+        st.peak.add(c.time, fill);
+        peakFill = st.peak.peak();
+      }
+      const p: MapPressure = {
+        id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: m.utilization,
+        level: off ? 'off' : st.level.level, thresholds, growthPerS, timeToFullS,
+        peakFill,
+        peakUtilization: peakFill === null || m.maxEntries <= 0 ? null : peakFill / m.maxEntries,
+        peakOverS: peakFill === null ? null : st.peak.coversMs(c.time) / 1000,
+        suggestedMaxEntries: peakFill === null || off ? null : suggestMaxEntries(peakFill, m.type, s.headroom),
+        owner: ownerBrief(m.owners ?? null),
+      };
+      maps.set(m.id, p);
+      if (!off && st.level.level !== before) transitions.push({ map: p, from: before, to: st.level.level, time: c.time, owner: p.owner });
     }
     this.#state = next;
     this.#latest = { time: c.time, maps };

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Level transitions to webhooks: a generic JSON payload or a Slack-compatible one, to every
- * configured URL. Each URL has its own bounded queue and one request in flight, so a slow or
- * dead endpoint delays nothing but itself; notify() only enqueues and never waits, so the
- * collection never does either. Per map, reaching the same level again within the cooldown
- * is not re-sent. A request has a timeout; failures (network, timeout, 429, 5xx) are retried
- * a bounded number of times with exponential backoff. The operator hears once per URL when
- * it starts failing and once when it recovers. URLs are logged as scheme://host/*** only.
+ * configured URL. One notification per collection, listing the maps that changed level (the
+ * most severe first, at most webhook.max_maps, with the count of the rest), and one when the
+ * agent has started listing the maps already past a threshold — never one per map, so a host
+ * full of maps past their thresholds is one request, not thousands. Per map, reaching the same
+ * level again within the cooldown is left out. Each URL has its own bounded queue and one
+ * request in flight, so a slow or dead endpoint delays nothing but itself; notify() only
+ * enqueues and never waits, so the collection never does either. A request has a timeout;
+ * failures (network, timeout, 429, 5xx) are retried a bounded number of times with
+ * exponential backoff. The operator hears once per URL when it starts failing and once when it
+ * recovers. URLs are logged as scheme://host/*** only.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -14,7 +18,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../log';
 import { VERSION } from '../version';
 import { transitionText } from './alerts';
-import { formatTimeToFull } from './format';
+import type { MapLevel } from './levels';
 import { redactWebhookUrl, type WebhookConfig } from './settings';
 import type { Transition } from './tracker';
 
@@ -22,23 +26,75 @@ import type { Transition } from './tracker';
 export type WebhookSettings = WebhookConfig;
 
 const MAX_BACKOFF_MS = 30_000;
+/** Cooldown entries past which the expired ones are dropped. */
+const COOLDOWN_PRUNE_AT = 1000;
+
+/** What one notification carries: the transitions of one collection (or the state at start). */
+export interface Notification {
+  /** `start`: the maps past a threshold when the agent started; `change`: one collection's transitions. */
+  readonly event: 'start' | 'change';
+  /** Collection time, ms since the epoch. */
+  readonly time: number;
+  /** Most severe first (see bySeverity). */
+  readonly transitions: readonly Transition[];
+  /** Maps per level after this collection. */
+  readonly counts: Readonly<Record<MapLevel, number>>;
+}
+
+function countsText(ts: readonly Transition[]): string {
+  const to = { critical: 0, warning: 0, normal: 0 };
+  for (const t of ts) to[t.to]++;
+  const parts = [];
+  if (to.critical) parts.push(`${to.critical} critical`);
+  if (to.warning) parts.push(`${to.warning} warning`);
+  if (to.normal) parts.push(`${to.normal} back to normal`);
+  return parts.join(', ');
+}
+
+/** The first line of a notification's text. */
+export function headline(n: Notification, host: string): string {
+  const k = n.transitions.length;
+  return n.event === 'start'
+    ? `eBPF maps on ${host} at agent start: ${k} past a threshold (${countsText(n.transitions)})`
+    : `eBPF maps on ${host}: ${k} changed level (${countsText(n.transitions)})`;
+}
+
+/** The listed transitions and how many more there are. */
+function listed(n: Notification, maxMaps: number): { shown: readonly Transition[]; more: number } {
+  const shown = n.transitions.slice(0, maxMaps);
+  return { shown, more: n.transitions.length - shown.length };
+}
 
 /** The generic JSON payload (keys are stable: receivers parse them). */
-export function genericPayload(t: Transition, host: string): Record<string, unknown> {
-  const m = t.map;
+export function genericPayload(n: Notification, host: string, maxMaps: number): Record<string, unknown> {
+  const { shown, more } = listed(n, maxMaps);
+  const lines = shown.map(transitionText);
+  if (more) lines.push(`... and ${more} more`);
   return {
     source: 'ebpf-map-pressure',
     host,
-    time: new Date(t.time).toISOString(),
-    map: { id: m.id, name: m.name, type: m.type },
-    from: t.from,
-    to: t.to,
-    entries: m.fill,
-    max_entries: m.maxEntries,
-    utilization: m.utilization,
-    growth_per_s: m.growthPerS,
-    time_to_full_s: m.timeToFullS,
-    text: transitionText(t),
+    time: new Date(n.time).toISOString(),
+    event: n.event,
+    counts: { ...n.counts },
+    transitions: shown.map((t) => {
+      const m = t.map;
+      return {
+        map: { id: m.id, name: m.name, type: m.type },
+        owner: t.owner ?? null,
+        from: t.from,
+        to: t.to,
+        entries: m.fill,
+        max_entries: m.maxEntries,
+        utilization: m.utilization,
+        growth_per_s: m.growthPerS,
+        time_to_full_s: m.timeToFullS,
+        peak_entries: m.peakFill,
+        suggested_max_entries: m.suggestedMaxEntries,
+        text: transitionText(t),
+      };
+    }),
+    more,
+    text: [headline(n, host), ...lines].join('\n'),
   };
 }
 
@@ -49,17 +105,16 @@ export function slackEscape(s: string): string {
 
 const SLACK_ICON = { normal: ':large_green_circle:', warning: ':warning:', critical: ':red_circle:' } as const;
 
-/** A Slack-compatible payload (incoming webhooks; Mattermost and others take it too). */
-export function slackPayload(t: Transition, host: string): Record<string, unknown> {
-  const m = t.map;
-  const name = slackEscape(m.name || '(no name)').replace(/`/g, "'");
-  const pct = m.utilization === null ? '-' : `${(m.utilization * 100).toFixed(1)}%`;
-  const forecast = m.timeToFullS === null ? 'not growing' : `full in ${formatTimeToFull(m.timeToFullS)}`;
-  return {
-    text:
-      `${SLACK_ICON[t.to]} *${t.to}* eBPF map \`${name}\` (id ${m.id}, ${m.type}) on ${slackEscape(host)}: ` +
-      `${t.from} -> ${t.to}, ${m.fill ?? '-'}/${m.maxEntries} (${pct}), ${forecast}`,
-  };
+/** A Slack-compatible payload (incoming webhooks; Mattermost and others take it too): a line per map. */
+export function slackPayload(n: Notification, host: string, maxMaps: number): Record<string, unknown> {
+  const { shown, more } = listed(n, maxMaps);
+  const lines = shown.map((t) => {
+    // transitionText's name is the map's own; backticks would end Slack's code span.
+    const text = slackEscape(transitionText({ ...t, map: { ...t.map, name: (t.map.name || '(no name)').replace(/`/g, "'") } }));
+    return `${SLACK_ICON[t.to]} *${t.to}* ${text}`;
+  });
+  if (more) lines.push(`... and ${more} more`);
+  return { text: [`*${slackEscape(headline(n, host))}*`, ...lines].join('\n') };
 }
 
 interface Target {
@@ -128,22 +183,26 @@ export class WebhookNotifier {
   }
 
   /**
-   * Queues the transition for every URL unless in cooldown; returns whether it was queued.
-   * The cooldown runs on collection time (the transition's), so it follows what was seen.
+   * Queues one notification for every URL with the transitions not in cooldown (per map and
+   * level, on collection time: it follows what was seen); returns whether one was queued.
    */
-  notify(t: Transition, now = t.time): boolean {
+  notify(n: Notification): boolean {
     if (!this.#accepting || this.#targets.length === 0) return false;
-    const key = `${t.map.id}:${t.to}`;
-    const last = this.#cooldown.get(key);
-    if (last !== undefined && now - last < this.#s.cooldownMs) {
-      this.#log.debug('webhook: transition within cooldown, not sent', { id: t.map.id, to: t.to });
-      return false;
-    }
-    if (this.#cooldown.size >= 1000) {
+    const now = n.time;
+    const due = n.transitions.filter((t) => {
+      const last = this.#cooldown.get(`${t.map.id}:${t.to}`);
+      return last === undefined || now - last >= this.#s.cooldownMs;
+    });
+    const held = n.transitions.length - due.length;
+    if (held) this.#log.debug('webhook: transitions within cooldown, not sent', { maps: held });
+    if (due.length === 0) return false;
+    if (this.#cooldown.size + due.length > COOLDOWN_PRUNE_AT) {
       for (const [k, at] of this.#cooldown) if (now - at >= this.#s.cooldownMs) this.#cooldown.delete(k);
     }
-    this.#cooldown.set(key, now);
-    const body = JSON.stringify(this.#s.format === 'slack' ? slackPayload(t, this.#host) : genericPayload(t, this.#host));
+    for (const t of due) this.#cooldown.set(`${t.map.id}:${t.to}`, now);
+    const batch: Notification = { ...n, transitions: due };
+    const payload = this.#s.format === 'slack' ? slackPayload(batch, this.#host, this.#s.maxMaps) : genericPayload(batch, this.#host, this.#s.maxMaps);
+    const body = JSON.stringify(payload);
     for (const target of this.#targets) this.#enqueue(target, body);
     return true;
   }

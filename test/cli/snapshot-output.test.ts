@@ -18,7 +18,7 @@ function map(id: number, over: Partial<MapStats>): MapStats {
 
 const walkError = new AgentError('EMP_WALK_FAILED', 'EPERM: operation not permitted, bpf_map_get_fd_by_id', { hint: 'counting a map by an element walk needs CAP_SYS_ADMIN (BPF_MAP_GET_FD_BY_ID)' });
 const memoryError = new AgentError('EMP_MEMORY_UNREADABLE', 'EPERM: operation not permitted, bpf_map_get_fd_by_id');
-const notWalked = { entries: null, utilization: null, countMethod: 'none' as const, notCounted: `needs an element walk (x), which failed: ${walkError.hint}` };
+const notWalked = { entries: null, utilization: null, countMethod: 'none' as const, notCounted: `needs an element walk (x), which failed: ${walkError.hint}`, notCountedReason: 'walk_failed' as const };
 
 t.test('a walk refused: said once at the top of the JSON, and under the table with how many maps', async (t) => {
   const c: Collection = {
@@ -42,4 +42,23 @@ t.test('nothing failed: both null in the JSON, no line under the table', async (
   t.equal(json.walk_error, null);
   t.equal(json.memory_error, null);
   t.equal(snapshotTable(c).split('\n').at(-1), '1 maps');
+});
+
+t.test('a kernel that refuses the walk programs: said at the top of the JSON, per map, and under the table', async (t) => {
+  const refused = new AgentError('EMP_WALK_UNSUPPORTED', 'element walks: this kernel refuses iter/sockmap programs (EPERM at load). Sockmap maps are not counted', { errno: -1, syscall: 'bpf_prog_load' });
+  const notRun = { type: 'sockmap', entries: null, utilization: null, countMethod: 'none' as const, notCounted: 'needs an element walk (x), which this kernel does not run: y', notCountedReason: 'walk_unsupported' as const };
+  const c: Collection = {
+    time: 0, durationMs: 1, mapsSeen: 3, bytesRead: 0, walks: 0, memoryError: null, walkError: null, walkUnsupported: refused,
+    maps: [map(1, notRun), map(2, notRun), map(3, {})],
+  };
+  const json = JSON.parse(snapshotJson(c)) as { walk_unsupported: unknown; walk_error: unknown; maps: Array<{ id: number; count_method: string; not_counted_reason: string | null }> };
+  t.same(json.walk_unsupported, { code: 'EMP_WALK_UNSUPPORTED', message: refused.message, hint: refused.hint });
+  t.equal(json.walk_error, null, 'not a failed walk');
+  t.same(
+    json.maps.map((m) => [m.id, m.count_method, m.not_counted_reason]),
+    [[3, 'kfunc', null], [1, 'none', 'walk_unsupported'], [2, 'none', 'walk_unsupported']],
+    'each map with its reason',
+  );
+  t.equal(snapshotTable(c).split('\n').at(-1), `2 maps not counted (EMP_WALK_UNSUPPORTED): ${refused.message}`);
+  t.equal(snapshotTable({ ...c, mapsSeen: 1, maps: [map(3, {})] }).split('\n').at(-1), '1 maps', 'no line while no map pays for it');
 });

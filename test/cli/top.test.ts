@@ -8,7 +8,10 @@ import * as path from 'node:path';
 import t from 'tap';
 import type { Collection, MapStats } from '../../src/collector';
 import { formatBytes } from '../../src/cli/format';
+import { AgentError } from '../../src/errors';
 import { handleKeys, initialView, renderScreen, termSafe, visibleRows } from '../../src/cli/top';
+import { loadConfig } from '../../src/config';
+import { PressureTracker } from '../../src/pressure/tracker';
 import { runCli } from '../helpers/agent-process';
 import { bpftoolMap, createMap, F_NO_PREALLOC, fill, mapOps } from '../helpers/kernel';
 
@@ -91,17 +94,18 @@ t.test('top in a real terminal', async (t) => {
   });
   t.equal(pane('v', '#{alternate_on} #{cursor_flag}'), '1 0', 'alternate screen, cursor hidden');
   t.match(first, /ebpf-map-pressure top/);
-  t.match(first, /ID +NAME +TYPE +FILL +UTIL +ENTRIES\/MAX +MEMORY +GROWTH +FULL IN/);
+  t.match(first, /ID +NAME +TYPE +OWNER +FILL +UTIL +ENTRIES\/MAX +MEMORY +GROWTH +FULL IN +PEAK +SUGGEST/);
   t.same(namesIn(first), ['emp_top_crit', 'emp_top_warn', 'emp_top_norm', 'emp_top_grow', 'emp_top_arr'], 'fullest first, no utilization last');
-  t.match(first, /1 critical .* 1 warning .* 2 normal/, 'maps by level in the header');
+  t.match(first, /1 critical .* 1 warning .* 2 normal .* 0 off/, 'maps by level in the header');
   for (const [m, name, n] of [[crit, 'emp_top_crit', 90], [warn, 'emp_top_warn', 75], [norm, 'emp_top_norm', 10]] as const) {
     const row = rowOf(first, name)!;
     t.match(row, new RegExp(` ${n}\\.0% +${n}/100 `), `${name}: utilization and entries/max`);
     t.ok(row.includes(formatBytes(bpftoolMap(m.id).bytes_memlock)), `${name}: memory as bpftool says`);
     t.match(row, new RegExp(`${'█'.repeat(n / 5)}${'░'.repeat(20 - n / 5)}`), `${name}: a bar of ${n / 5} cells of 20`);
   }
-  t.match(rowOf(first, 'emp_top_grow'), / \+\d+(\.\d)?\/s +~\d+ (s|min)$/, 'the growing map shows its growth and time to full');
-  t.match(rowOf(first, 'emp_top_arr'), / - +-\/16 .* - +-$/, 'the array has no fill, growth or forecast');
+  t.match(rowOf(first, 'emp_top_grow'), / \+\d+(\.\d)?\/s +~\d+ (s|min) +\d+\.\d% +\d+$/, 'the growing map shows its growth, time to full, peak and suggestion');
+  t.match(rowOf(first, 'emp_top_crit'), / 90\.0% +135$/, 'critical at 90/100: peak 90 %, suggested 135');
+  t.match(rowOf(first, 'emp_top_arr'), / - +-\/16 .* - +- +- +-$/, 'the array has no fill, growth, forecast, peak or suggestion');
 
   const colours = screen('v', true);
   const bar = (name: string) => colours.split('\n').find((l) => l.includes(name))!;
@@ -167,8 +171,8 @@ t.test('stdout not a terminal: a plain table, once', async (t) => {
   const r = await runCli(t, ['top', '--filter.include-names=emp_top_pipe', '--pressure.snapshot-interval=200ms', '--log.level=warn']);
   t.equal(r.code, 0);
   t.notMatch(r.stdout, /\x1b/, 'no escape sequences');
-  t.match(r.stdout, /^ *ID +NAME +TYPE +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +MEMORY/);
-  t.match(r.stdout, new RegExp(`${m.id} +emp_top_pipe +hash +85 +100 +85\\.0% +critical +0/s +- `));
+  t.match(r.stdout, /^ *ID +NAME +TYPE +OWNER +ENTRIES +MAX +UTIL +LEVEL +GROWTH +FULL IN +PEAK +SUGGESTED +MEMORY/);
+  t.match(r.stdout, new RegExp(`${m.id} +emp_top_pipe +hash +node\\[${process.pid}\\] +85 +100 +85\\.0% +critical +0/s +- +85\\.0% +128 `), 'the OWNER column names this process');
   t.match(r.stdout, /\n1 maps/, 'printed once');
   t.equal(r.stdout.match(/emp_top_pipe/g)?.length, 1);
 });
@@ -202,6 +206,24 @@ t.test('keys: filter editing, Esc, Backspace, type cycling, sort, scroll, quit',
   t.equal(handleKeys(v, '/q', [], 10).quit, false, 'q while typing a filter is a letter');
 });
 
+t.test('off is not normal: a full LRU is counted as off and drawn dim, not green; a map at its limit says full', async (t) => {
+  const c: Collection = {
+    time: 0, durationMs: 1, mapsSeen: 3, bytesRead: 0, memoryError: null,
+    maps: [map(1, 'prs_lru', 100, 'lru_hash'), map(2, 'prs_norm', 10), map(3, 'prs_full', 100)],
+  };
+  const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
+  const pressure = tracker.update(c).readout;
+  const { lines } = renderScreen({ collection: c, pressure, error: null, refreshMs: 1000 }, initialView(), 160, 12);
+  t.match(lines[0]!.replace(/\x1b\[[0-9;]*m/g, ''), /● 1 critical +● 0 warning +● 1 normal +● 1 off/, 'the full hash map critical, the LRU off');
+  const lru = lines.find((l) => l.includes('prs_lru'))!;
+  t.match(lru, /\x1b\[2m█/, 'a dim bar');
+  t.notMatch(lru, /\x1b\[32m/, 'nothing green');
+  const plain = (name: string) => lines.find((l) => l.includes(name))!.replace(/\x1b\[[0-9;]*m/g, '');
+  t.match(plain('prs_lru'), / full +100\.0% +-$/, 'the LRU is full, with no sizing advice');
+  t.match(plain('prs_full'), / full +100\.0% +150$/, 'the full hash map: "full", not "now", and a suggestion');
+  t.match(plain('prs_norm'), / - +10\.0% +15$/);
+});
+
 t.test('the screen never carries control bytes from names, and fits the width', async (t) => {
   const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(1, 'evil\x1b]0;pwn\x07\x9b', 50), map(2, 'ok', 10)] };
   const { lines } = renderScreen({ collection: c, pressure: null, error: null, refreshMs: 1000 }, initialView(), 100, 12);
@@ -215,4 +237,17 @@ t.test('the screen never carries control bytes from names, and fits the width', 
   t.ok(lines.some((l) => l.includes('evil\\x1b]0;pw')), 'the name shown escaped (and cut to its column)');
   t.equal(termSafe('a\nb'), 'a\\x0ab');
   t.same(visibleRows(c, null, { ...initialView(), nameFilter: 'e*' }).map((r) => r.m.id), [1], 'a glob filter');
+});
+
+t.test('a map the kernel will not walk: "refused" in its ENTRIES, the reason on its row, a count on the status line', async (t) => {
+  const refused = new AgentError('EMP_WALK_UNSUPPORTED', 'element walks: this kernel refuses iter/sockmap programs (EPERM at load). Sockmap maps are not counted');
+  const sock: MapStats = { ...map(7, 'socks', null, 'sockmap'), countMethod: 'none', notCounted: 'needs an element walk (no count), which this kernel does not run: refused', notCountedReason: 'walk_unsupported' };
+  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, walkError: null, walkUnsupported: refused, walks: 0, maps: [sock, map(2, 'ok', 10)] };
+  const { lines } = renderScreen({ collection: c, pressure: null, error: null, refreshMs: 1000 }, initialView(), 320, 12);
+  const plain = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
+  t.match(plain[2], /^1 map not counted \(EMP_WALK_UNSUPPORTED\): element walks: this kernel refuses iter\/sockmap/, 'the status line');
+  const row = plain.find((l) => l.includes('socks'));
+  t.match(row, /refused\/100/, 'ENTRIES says why there is no figure');
+  t.match(row, /which this kernel does not run/, 'and the row carries the reason where the width allows');
+  t.notMatch(plain.find((l) => l.includes(' ok ')), /refused|not run/, 'a counted map has no note');
 });

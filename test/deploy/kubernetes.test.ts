@@ -110,7 +110,7 @@ t.test('namespace, service account, labels', async (t) => {
   t.same(ds.spec.selector.matchLabels, Object.fromEntries(Object.keys(ds.spec.selector.matchLabels).map((k) => [k, ds.spec.template.metadata.labels[k]])), 'the selector matches the pods');
 });
 
-t.test("DaemonSet: host PID, every node, the measured capabilities, the host's files read-only", async (t) => {
+t.test("DaemonSet: host PID (owner resolution's iter/task_file sees only its own pid namespace), every node, the measured capabilities, the host's files read-only", async (t) => {
   t.equal(pod.hostPID, true);
   t.ok(pod.tolerations.some((x: Any) => x.operator === 'Exists' && !x.key && !x.effect), 'tolerates every taint');
   const sc = agent.securityContext;
@@ -127,6 +127,8 @@ t.test("DaemonSet: host PID, every node, the measured capabilities, the host's f
     [path.dirname(paths.btf), 'Directory'],
     [paths.machineId, 'File'],
     [paths.bpffs, 'Directory'],
+    [paths.podLogs, 'Directory'],
+    [paths.containerLogs, 'Directory'],
   ] as const) {
     const m = mountOf(p);
     t.ok(m?.readOnly, `${p} mounted read-only where the agent reads it`);

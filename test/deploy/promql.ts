@@ -74,6 +74,8 @@ export function knownLabels(): Set<string> {
   const resource = buildResource({ machineIdFile: '/etc/machine-id' });
   return new Set([
     ...Object.values(ATTR).map(promLabel),
+    // Every attribute a metric of the table declares (ebpf.map.owner's process.*, k8s.*, ...).
+    ...ALL_METRICS.flatMap((m) => m.attributes).map(promLabel),
     ...Object.keys(resource.attributes).map(promLabel),
     ...['k8s.node.name', 'k8s.pod.name', 'k8s.namespace.name'].map(promLabel),
     'job',

@@ -275,4 +275,11 @@ t.test('grafana: the panels the issue asks for, with the 0.7/0.8 thresholds', as
   t.equal(memory?.fieldConfig.defaults.unit, 'bytes');
   const ttf = panels.find((p) => uses(p, prometheusName(METRICS.timeToFull)) && p.type === 'timeseries');
   t.equal(ttf?.fieldConfig.defaults.unit, 's', 'time to full, in seconds');
+  const owners = panels.find((p) => p.type === 'table' && uses(p, prometheusName(METRICS.owner)));
+  t.ok(owners, 'a table of owners (ebpf.map.owner)');
+  const ownerLabels = owners ? labelNames(owners.targets[0].expr) : [];
+  for (const l of ['k8s_pod_name', 'k8s_namespace_name', 'process_pid']) t.ok(ownerLabels.includes(l), `the owners table shows ${l}`);
+  const ns = dashboard.templating.list.find((v: Any) => v.name === 'namespace');
+  t.match(ns?.query.query, /label_values\(ebpf_map_owner, k8s_namespace_name\)/, 'a namespace variable');
+  t.match(owners?.targets[0].expr, /k8s_namespace_name=~"\$namespace"/, 'that filters the owners');
 });

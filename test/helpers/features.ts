@@ -8,6 +8,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fixtures } from './fixtures';
 
 /** What the tests ask of the BTF, extracted once per boot (a dump takes ~10 s in an emulated guest). */
 interface Facts {
@@ -67,7 +68,25 @@ export function kernelRelease(): string {
   return process.env.EMP_KERNEL_UNDER_TEST || os.release();
 }
 
+/** Whether the kernel loads an iterator program of a target: it may refuse it (EPERM) or lack it. */
+export type ProgramSupport = 'loads' | 'refused' | 'absent';
+
+const probed = new Map<string, ProgramSupport>();
+function probeIterator(target: string): ProgramSupport {
+  let got = probed.get(target);
+  if (!got) {
+    const rc = fixtures().probeIterator(target);
+    got = rc === 0 ? 'loads' : rc === -1 || rc === -13 ? 'refused' : 'absent';
+    probed.set(target, got);
+  }
+  return got;
+}
+
 export const features = {
+  /** iter/bpf_map_elem, the hash maps' element walk: some kernels refuse it at load (EPERM). */
+  walkElements: () => probeIterator('bpf_map_elem'),
+  /** iter/sockmap, the sockmap walk: refused like iter/bpf_map_elem, or absent before 5.10. */
+  walkSockets: () => probeIterator('sockmap'),
   /** bpf_map_sum_elem_count (6.6+): the hash family is counted by the kfunc. */
   kfunc: () => btf().kfunc,
   /** map_mem_usage (6.4+): fdinfo memlock is the map's real memory. */

@@ -17,6 +17,12 @@ interface FixturesAddon {
   RingbufWriter: new (o: { ringSize: number; recordSize: number }) => RingbufWriterNative;
   produceUserRingbuf(fd: number, size: number, n: number): number;
   tcpListener(): number;
+  /** 0 when the kernel loads an iterator program for the target ("bpf_map_elem", "sockmap"), else -errno. */
+  probeIterator(target: string): number;
+  /** A program using one map, attached as an iterator, its link pinned at path; every fd closed. */
+  pinnedIterLink(path: string): { progId: number; mapId: number; linkId: number };
+  /** An fd of a map by id (root). */
+  mapFdById(id: number): number;
 }
 
 interface Teardown {

@@ -17,7 +17,9 @@ collector
   .then((c) => {
     const m = c.maps.find((x) => x.id === id);
     const walkError = c.walkError && { code: c.walkError.code, errno: c.walkError.errno };
-    process.stdout.write(`${JSON.stringify({ walkError, countMethod: m && m.countMethod, entries: m && m.entries, notCounted: m && m.notCounted })}\n`);
+    const walkUnsupported = c.walkUnsupported && { code: c.walkUnsupported.code };
+    const { countMethod, entries, notCounted, notCountedReason } = m || {};
+    process.stdout.write(`${JSON.stringify({ walkError, walkUnsupported, countMethod, entries, notCounted, notCountedReason })}\n`);
   })
   .finally(async () => {
     await collector.close();

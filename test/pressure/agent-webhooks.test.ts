@@ -72,9 +72,11 @@ t.test('webhooks healthy, slow, 500 and refused: the agent keeps collecting and 
     'emp_wh_a critical->normal',
     'emp_wh_b normal->critical',
   ]);
-  const got = healthy.requests.map((r) => { const j = r.json as { map: { name: string }; from: string; to: string }; return `${j.map.name} ${j.from}->${j.to}`; });
+  type Batch = { event: string; transitions: Array<{ map: { name: string }; from: string; to: string }> };
+  const got = healthy.requests.flatMap((r) => (r.json as Batch).transitions.map((j) => `${j.map.name} ${j.from}->${j.to}`));
   t.same(got, transitions.map((l) => `${l.fields.name} ${l.fields.from}->${l.fields.to}`), 'the healthy webhook got each transition once, in order');
-  t.equal(broken.requests.filter((r) => (r.json as { map: { name: string } }).map.name === 'emp_wh_b').length, 1, 'the recovered one got the new transition');
+  t.same(healthy.requests.map((r) => (r.json as Batch).event), ['change', 'change', 'change', 'change'], 'one notification per collection that changed something');
+  t.equal(broken.requests.filter((r) => (r.json as Batch).transitions.some((j) => j.map.name === 'emp_wh_b')).length, 1, 'the recovered one got the new transition');
 
   for (const l of lines) t.notOk(l.includes(SECRET) || l.includes('/services/'), `no URL secret in: ${l.slice(0, 120)}`);
 });

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The forecast on synthetic series: exact lines, noise, outliers, empty/refill, plateaus.
+// The forecast's rules on synthetic series: time to full from the latest fill; no forecast by
+// the third collection after growth stops; renewed growth picked up by the third; never "now"
+// for a map that is not full; cycles (garbage collection) are not growth. Then its accuracy on
+// exact lines, noise and outliers, and the window's bookkeeping.
 import t from 'tap';
-import { forecast, MAX_SAMPLES, risingTrend, SampleWindow, theilSen, type Sample } from '../../src/pressure/forecast';
+import { formatFullIn, formatTimeToFull } from '../../src/pressure/format';
+import { CYCLE_DROP, forecast, MAX_SAMPLES, mannKendallZ, PEAK_MEMORY, RECENT, risingTrend, SampleWindow, theilSen, type Sample } from '../../src/pressure/forecast';
 
 /** A small deterministic PRNG (mulberry32), so every run sees the same "noise". */
 function rng(seed: number): () => number {
@@ -14,31 +18,168 @@ function rng(seed: number): () => number {
   };
 }
 
-/** Feeds (seconds, value) pairs through a window; returns the forecast after the last. */
+const T0 = 1_700_000_000_000;
+
+/**
+ * Feeds fills, one per collection `intervalMs` apart, through a window like the tracker does;
+ * returns the forecast after each collection.
+ */
+function run(fills: number[], capacity: number, o: { intervalMs?: number; windowMs?: number } = {}) {
+  const w = new SampleWindow(o.windowMs ?? 120_000);
+  return fills.map((v, i) => {
+    w.add(T0 + i * (o.intervalMs ?? 10_000), v, capacity);
+    return forecast(w, capacity);
+  });
+}
+
+/** Feeds (seconds, value) pairs; returns the forecast after the last and the window. */
 function feed(points: Array<[number, number]>, capacity: number, windowMs = 120_000) {
   const w = new SampleWindow(windowMs);
-  for (const [s, v] of points) w.add(1_700_000_000_000 + s * 1000, v, capacity);
-  return { ...forecast(w.samples(), capacity), samples: w.samples() };
+  for (const [s, v] of points) w.add(T0 + s * 1000, v, capacity);
+  return { ...forecast(w, capacity), samples: w.samples };
 }
 
 const within = (got: number | null, want: number, tol = 0.2) => got !== null && Math.abs(got - want) <= tol * want;
 
-t.test('an exact line: rate and time to full are exact', async (t) => {
+/** Fills of a map growing `rate` a collection for `grow` collections from `start`, then holding for `hold`. */
+function growHold(start: number, rate: number, grow: number, hold: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < grow; i++) out.push(start + rate * i);
+  for (let i = 0; i < hold; i++) out.push(start + rate * (grow - 1));
+  return out;
+}
+
+// Collection interval, forecast window: the daemon's defaults, the demo's, a short window.
+const CADENCES = [
+  { intervalMs: 10_000, windowMs: 120_000 },
+  { intervalMs: 1000, windowMs: 120_000 }, // the window is thinned to MAX_SAMPLES here
+  { intervalMs: 500, windowMs: 6000 },
+];
+
+t.test(`rule: no forecast from the ${RECENT}rd collection after growth stops, whatever the window remembers`, async (t) => {
+  for (const c of CADENCES) {
+    for (const rate of [1, 7, 50, 300]) {
+      for (const grow of [4, 12, 40, 200]) {
+        const cap = 1_000_000;
+        const fills = growHold(1000, rate, grow, 60);
+        const f = run(fills, cap, c);
+        // The last growing collection is grow - 1; the k-th after it is grow - 1 + k.
+        t.ok(f[grow - 1]!.timeToFullS !== null || grow < 4, `still growing at its last rise (rate ${rate}, ${grow} collections, every ${c.intervalMs} ms)`);
+        const late = f.slice(grow - 1 + RECENT).findIndex((x) => x.timeToFullS !== null);
+        t.equal(late, -1, `rate ${rate}/collection for ${grow} collections every ${c.intervalMs} ms: none from the ${RECENT}rd flat collection on`);
+      }
+    }
+  }
+});
+
+t.test('rule: the issue\'s map, flat at 70/100 after growing, and a map holding at 95 % are not forecast', async (t) => {
+  // The demo's cadence: 1 s collections, a 2-minute window.
+  const seventy = run([...Array.from({ length: 20 }, (_, i) => 30 + 2 * i), ...Array(40).fill(68), ...Array(2).fill(70), ...Array(30).fill(70)], 100, { intervalMs: 1000 });
+  t.same(seventy.slice(-28).map((x) => x.timeToFullS), Array(28).fill(null), 'flat at 70/100: no time to full');
+  const ninety5 = run([...Array.from({ length: 30 }, (_, i) => 3 * i + 8), ...Array(40).fill(95)], 100, { intervalMs: 1000 });
+  t.same(ninety5.slice(RECENT + 31).map((x) => x.timeToFullS), Array(70 - 31 - RECENT).fill(null), 'holding at 95 %: no time to full');
+  t.equal(formatFullIn({ fill: 95, maxEntries: 100, timeToFullS: null }), '-', 'so FULL IN shows "-", not "now"');
+});
+
+t.test(`rule: renewed growth is picked up by the ${RECENT}rd collection, after a short or a long plateau`, async (t) => {
+  for (const c of CADENCES) {
+    const perWindow = c.windowMs / c.intervalMs;
+    for (const rate of [2, 20, 200]) {
+      for (const plateau of [RECENT + 1, Math.round(perWindow / 2), perWindow * 3]) {
+        const cap = 1_000_000;
+        const first = growHold(5000, rate, 30, plateau);
+        const from = first[first.length - 1]!;
+        const again = Array.from({ length: 20 }, (_, i) => from + (i + 1) * rate * 2); // twice the pace
+        const f = run([...first, ...again], cap, c);
+        const k = f.slice(first.length).findIndex((x) => x.timeToFullS !== null) + 1;
+        t.ok(k >= 1 && k <= RECENT, `rate ${rate}→${rate * 2}, plateau of ${plateau} every ${c.intervalMs} ms: forecast at new collection ${k}`);
+        t.same(f.slice(first.length + RECENT - 1).map((x) => x.timeToFullS !== null), Array(20 - RECENT + 1).fill(true), 'and from then on');
+        const last = f[f.length - 1]!;
+        const truth = (cap - again[again.length - 1]!) / ((rate * 2) / (c.intervalMs / 1000));
+        t.ok(within(last.timeToFullS, truth, 0.01), `at the new pace: ${last.timeToFullS?.toFixed(0)} s against ${truth.toFixed(0)} s`);
+      }
+    }
+  }
+});
+
+t.test('rule: time to full is measured from the latest fill, never "now" for a map that is not full', async (t) => {
+  // An exact line: what is left from the latest fill at the rate.
   const pts: Array<[number, number]> = [];
-  for (let s = 0; s <= 60; s += 10) pts.push([s, 100 + 5 * s]); // 5/s, at 400 of 1000 at t=60
+  for (let s = 0; s <= 60; s += 10) pts.push([s, 100 + 5 * s]); // 5/s, 400 of 1000 at t = 60
   const f = feed(pts, 1000);
   t.equal(f.growthPerS, 5);
-  t.equal(f.timeToFullS, 120);
+  t.equal(f.timeToFullS, (1000 - 400) / 5);
+
+  // Noisy and fast series near full: positive whenever not full, 0 or none when full.
+  const r = rng(99);
+  let checked = 0;
+  for (let trial = 0; trial < 200; trial++) {
+    const cap = 1000;
+    const rate = 20 + 200 * r();
+    const fills = Array.from({ length: 80 }, (_, i) => Math.max(0, Math.min(cap, Math.round(100 + rate * i + (r() - 0.5) * 60))));
+    run(fills, cap).forEach((x, i) => {
+      const full = fills[i]! >= cap;
+      if (full) t.ok(x.timeToFullS === null || x.timeToFullS === 0, 'full: 0 or no forecast');
+      else if (x.timeToFullS !== null && !(x.timeToFullS > 0)) t.fail(`not full (${fills[i]}/${cap}) but time to full ${x.timeToFullS}`);
+      checked++;
+    });
+  }
+  t.ok(checked > 10_000, `${checked} collections checked`);
+  t.equal(formatTimeToFull(0.3), '<1 s', 'under a second reads "<1 s"');
+  t.equal(formatFullIn({ fill: 999, maxEntries: 1000, timeToFullS: 0.3 }), '<1 s', '999/1000 filling fast: not "now"');
+  t.equal(formatFullIn({ fill: 1000, maxEntries: 1000, timeToFullS: 0 }), 'full', 'a full map says so');
+  t.equal(formatFullIn({ fill: 1000, maxEntries: 1000, timeToFullS: null }), 'full', 'even once not growing');
+});
+
+t.test('rule: a sawtooth (garbage collected back to the same floor) is not forecast to fill', async (t) => {
+  const cap = 10_000;
+  const fills: number[] = [];
+  for (let cycle = 0; cycle < 12; cycle++) for (let k = 0; k < 6; k++) fills.push(4000 + 300 * k); // 4000..5500, then back
+  const f = run(fills, cap);
+  t.same(f.slice(12).map((x) => x.timeToFullS), Array(fills.length - 12).fill(null), 'from the second cycle on: no forecast on the upswings');
+  // The peaks start rising past the old ones: growth again.
+  const rising = [...fills, 4000, 4300, 4600, 4900, 5200, 5500, 5800, 6100, 6400];
+  const g = run(rising, cap);
+  t.ok(g[g.length - 1]!.timeToFullS !== null, 'past its old peaks, the map is forecast again');
+  t.ok(g.slice(fills.length, fills.length + 6).every((x) => x.timeToFullS === null), 'not before');
+});
+
+t.test('a drop of more than CYCLE_DROP remembers the peak; a refill is forecast once past it, or once the peak is old', async (t) => {
+  const cap = 1000;
+  const pts: Array<[number, number]> = [];
+  for (let s = 0; s <= 40; s += 5) pts.push([s, 20 * s]); // 20/s up to 800
+  pts.push([45, 0]); // emptied
+  for (let s = 50; s <= 80; s += 5) pts.push([s, 5 * (s - 45)]); // refilled at 5/s to 175
+  const f = feed(pts, cap);
+  t.ok(within(f.growthPerS, 5, 0.05), `the rate is the refill's (${f.growthPerS}/s), the window restarted`);
+  t.equal(f.timeToFullS, null, 'below the old peak (800): no forecast');
+  t.ok(f.samples.every((s) => s.t >= T0 + 45_000), 'the samples before the drop are gone');
+  // Without the reset, the same window would mix both phases: the test can tell.
+  const mixed = theilSen(pts.map(([s, v]) => ({ t: s * 1000, v })));
+  t.notOk(within(mixed.slope * 1000, 5, 0.2), `the unreset window is wrong (${(mixed.slope * 1000).toFixed(2)}/s)`);
+
+  // The same refill, the peak older than PEAK_MEMORY windows: forecast again.
+  const windowMs = 20_000;
+  const late: Array<[number, number]> = [];
+  for (let s = 0; s <= 40; s += 5) late.push([s, 20 * s]);
+  late.push([45, 0]);
+  const resume = 45 + (PEAK_MEMORY * windowMs) / 1000;
+  for (let s = 50; s <= resume + 20; s += 5) late.push([s, Math.round(0.5 * (s - 45))]);
+  const g = feed(late, cap, windowMs);
+  t.ok(g.timeToFullS !== null, 'the peak is forgotten after PEAK_MEMORY windows');
+  t.ok(CYCLE_DROP < 0.1, 'cycles are smaller drops than a reset');
 });
 
 t.test('fewer than two samples: no forecast; a flat series: zero growth, never full', async (t) => {
-  t.same(forecast([], 10), { growthPerS: null, timeToFullS: null });
-  t.same(forecast([{ t: 0, v: 3 }], 10), { growthPerS: null, timeToFullS: null });
-  t.same(feed([[0, 5], [10, 5], [20, 5]], 10), { growthPerS: 0, timeToFullS: null, samples: feed([[0, 5], [10, 5], [20, 5]], 10).samples });
+  t.same(forecast({ samples: [], recent: [], peaks: [] }, 10), { growthPerS: null, timeToFullS: null });
+  const one = [{ t: 0, v: 3 }];
+  t.same(forecast({ samples: one, recent: one, peaks: [] }, 10), { growthPerS: null, timeToFullS: null });
+  const flat = feed([[0, 5], [10, 5], [20, 5]], 10);
+  t.same([flat.growthPerS, flat.timeToFullS], [0, null]);
 });
 
 t.test('a shrinking map has negative growth and no time to full', async (t) => {
-  const f = feed([[0, 900], [10, 850], [20, 820], [30, 790]], 1000);
+  const f = feed([[0, 900], [10, 885], [20, 870], [30, 855]], 1000);
   t.ok(f.growthPerS! < 0);
   t.equal(f.timeToFullS, null);
 });
@@ -51,8 +192,11 @@ t.test('noisy growth: within 20 % of the truth, over many seeds', async (t) => {
     const r = rng(seed);
     const rate = 5 + 10 * r(); // 5..15 entries/s
     const pts: Array<[number, number]> = [];
-    // 13 samples 10 s apart; noise of ±1 % of capacity (±100 entries, up to 20 s of growth).
-    for (let s = 0; s <= 120; s += 10) pts.push([s, Math.round(2000 + rate * s + (r() - 0.5) * 0.02 * capacity)]);
+    // 13 samples 10 s apart; noise of ±0.25 % of capacity (±25 entries, half of one collection's
+    // growth at the slowest). Noisier than that, a slow map is forecast on and off: a rise over
+    // the last collections must beat the noise, the price of dropping the forecast of a map
+    // that stopped within RECENT collections.
+    for (let s = 0; s <= 120; s += 10) pts.push([s, Math.round(2000 + rate * s + (r() - 0.5) * 0.005 * capacity)]);
     const f = feed(pts, capacity, 130_000);
     const truth = (capacity - (2000 + rate * 120)) / rate;
     if (within(f.timeToFullS, truth) && within(f.growthPerS, rate)) good++;
@@ -82,48 +226,27 @@ t.test('pure noise around a constant is rarely called growth', async (t) => {
     for (let s = 0; s <= 120; s += 10) pts.push([s, Math.round(5000 + (r() - 0.5) * 400)]);
     if (feed(pts, 10_000, 130_000).timeToFullS !== null) called++;
   }
-  // The trend test is one-sided at 95 %: about 5 % false alarms by design.
-  t.ok(called <= 0.1 * trials, `${called}/${trials} noise series forecast to fill`);
-});
-
-t.test('emptied and refilled: the forecast follows the refill, not the whole window', async (t) => {
-  const pts: Array<[number, number]> = [];
-  for (let s = 0; s <= 40; s += 5) pts.push([s, 20 * s]); // 20/s up to 800 of 1000
-  pts.push([45, 0]); // emptied
-  for (let s = 50; s <= 80; s += 5) pts.push([s, 5 * (s - 45)]); // refilled at 5/s
-  const f = feed(pts, 1000);
-  t.ok(within(f.growthPerS, 5, 0.05), `refill rate ${f.growthPerS}`);
-  t.ok(within(f.timeToFullS, (1000 - 175) / 5, 0.05), `time to full ${f.timeToFullS}`);
-  t.ok(f.samples.every((s) => s.t >= 1_700_000_000_000 + 45_000), 'the samples before the drop are gone');
-  // Without the reset, the same window would mix both phases: the test can tell.
-  const mixed = forecast(pts.map(([s, v]) => ({ t: s * 1000, v })), 1000);
-  t.notOk(within(mixed.growthPerS, 5, 0.2), `the unreset window is wrong (${mixed.growthPerS?.toFixed(2)}/s)`);
+  t.ok(called <= 0.05 * trials, `${called}/${trials} noise series forecast to fill`);
 });
 
 t.test('a small dip (noise) does not reset the window', async (t) => {
-  const f = feed([[0, 100], [10, 200], [20, 300], [30, 260], [40, 500], [50, 600]], 1000);
+  const f = feed([[0, 100], [10, 200], [20, 300], [30, 290], [40, 500], [50, 600]], 1000);
   t.equal(f.samples.length, 6);
   t.ok(within(f.growthPerS, 10, 0.1));
 });
 
-t.test('a plateau after growth stops the forecast', async (t) => {
-  const pts: Array<[number, number]> = [];
-  for (let s = 0; s <= 30; s += 10) pts.push([s, 100 * s]);
-  for (let s = 40; s <= 130; s += 10) pts.push([s, 3000]);
-  t.equal(feed(pts, 10_000).timeToFullS, null);
-});
-
-t.test('the window: only the last windowMs, at most MAX_SAMPLES, the newest always kept', async (t) => {
+t.test('the window: only the last windowMs, at most MAX_SAMPLES, the newest always kept; recent collections as they came', async (t) => {
   const w = new SampleWindow(60_000);
   for (let ms = 0; ms <= 300_000; ms += 250) w.add(ms, ms / 100, 1e9);
-  const s = w.samples();
+  const s = w.samples;
   t.ok(s.length <= MAX_SAMPLES, `${s.length} samples kept`);
   t.ok(s.length >= MAX_SAMPLES / 2, 'and enough of them');
   t.equal(s[s.length - 1]!.t, 300_000, 'the newest sample is kept');
   t.ok(s[0]!.t >= 240_000, 'nothing older than the window');
+  t.same(w.recent.map((x) => x.t), [299_500, 299_750, 300_000], `the last ${RECENT} collections, unthinned`);
 });
 
-t.test('the trend test: few samples must all rise; more need significance', async (t) => {
+t.test('the trend tests: few samples must all rise; more need significance; ties count', async (t) => {
   const mk = (vs: number[]) => vs.map((v, i) => ({ t: i * 1000, v }));
   t.ok(risingTrend(mk([1, 2])));
   t.notOk(risingTrend(mk([1, 1])));
@@ -131,4 +254,7 @@ t.test('the trend test: few samples must all rise; more need significance', asyn
   t.ok(risingTrend(mk([1, 2, 3, 4])));
   t.notOk(risingTrend(mk([1, 3, 2, 4])), 'four samples, one pair falling: not significant');
   t.ok(risingTrend(mk([1, 3, 2, 4, 5, 6, 7, 8])), 'eight samples, one pair falling: significant');
+  // Exact counts repeat: ten equal readings then two higher is a clear rise once ties are counted.
+  t.ok(mannKendallZ(mk([...Array(10).fill(5), 6, 7])) > 1.645, 'ties shrink the variance');
+  t.equal(mannKendallZ(mk(Array(8).fill(3))), 0, 'all equal: no trend');
 });

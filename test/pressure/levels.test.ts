@@ -95,12 +95,25 @@ t.test('a dip that does not last resets the count', async (t) => {
   t.same(seen, ['critical', 'critical', 'critical', 'critical', 'critical', 'critical', 'warning']);
 });
 
-t.test('LRU maps sit at full without a level; maps without utilization have none', async (t) => {
-  t.same(run([1, 1, 1], { margin: 0.05, clearAfter: 2 }, { type: 'lru_hash' }), []);
+t.test('off means off: an LRU at full is `off`, never `normal`, and never changes level; maps without utilization have none', async (t) => {
+  t.same(run([0.2, 1, 1, 0.1, 1], { margin: 0.05, clearAfter: 1 }, { type: 'lru_hash' }), [], 'no transitions');
   const tracker = new PressureTracker({ ...defaults, hysteresisMargin: 0.05, clearAfter: 2 });
-  const { readout } = tracker.update(coll(1, [map(1, 0, { type: 'array', entries: null, utilization: null, notCounted: 'preallocated' })]));
-  t.equal(readout.maps.get(1)?.level, null);
+  const { readout } = tracker.update(
+    coll(1, [
+      map(1, 0, { type: 'array', entries: null, utilization: null, notCounted: 'preallocated' }),
+      map(2, MAX, { type: 'lru_hash' }),
+      map(3, MAX, { type: 'lru_percpu_hash' }),
+    ]),
+  );
+  t.equal(readout.maps.get(1)?.level, null, 'an array has no level');
   t.equal(readout.maps.get(1)?.growthPerS, null);
+  t.match(readout.maps.get(2), { level: 'off', utilization: 1, suggestedMaxEntries: null }, 'LRU: off, no sizing advice');
+  t.equal(readout.maps.get(3)?.level, 'off');
+  // One level on is not off.
+  const half = new PressureTracker({ ...defaults, types: parseRules('lru_hash=off/0.98'), hysteresisMargin: 0.05, clearAfter: 2 });
+  const r = half.update(coll(1, [map(2, 900, { type: 'lru_hash' }), map(4, MAX, { type: 'lru_hash' })]));
+  t.equal(r.readout.maps.get(2)?.level, 'normal', 'lru_hash=off/0.98 at 90 %: normal');
+  t.same(r.transitions.map((x) => `${x.map.id}:${x.to}`), ['4:critical'], 'and critical at full');
 });
 
 t.test('state is dropped for maps that are gone, and restarts for a new map under an old id', async (t) => {

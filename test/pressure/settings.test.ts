@@ -19,9 +19,15 @@ const problem = (args: string[]): { code: string; message: string } => {
 
 t.test('defaults', async (t) => {
   const { pressure, webhook } = loadConfig({ env: {} }).config;
-  t.match(pressure, { warning: 0.7, critical: 0.8, hysteresisMargin: 0.05, clearAfter: 2, forecastWindowMs: 120_000, summaryIntervalMs: 0, snapshotIntervalMs: 1000, names: [] });
+  t.match(pressure, {
+    warning: 0.7, critical: 0.8, hysteresisMargin: 0.05, clearAfter: 2, forecastWindowMs: 120_000, summaryIntervalMs: 0, snapshotIntervalMs: 1000, names: [],
+    maxTransitionLines: 10, peakWindowMs: 7 * 86_400_000, headroom: 0.5,
+  });
   t.same(pressure.types.map(formatRule), ['lru_hash=off/off', 'lru_percpu_hash=off/off']);
-  t.same(webhook, { urls: [], format: 'generic', cooldownMs: 600_000, timeoutMs: 5000, retries: 3, backoffMs: 1000, queueSize: 100 });
+  t.same(webhook, { urls: [], format: 'generic', cooldownMs: 600_000, timeoutMs: 5000, retries: 3, backoffMs: 1000, queueSize: 100, maxMaps: 20 });
+  const set = loadConfig({ env: { EMP_PRESSURE_PEAK_WINDOW: '36h', EMP_PRESSURE_HEADROOM: '0.25', EMP_PRESSURE_MAX_TRANSITION_LINES: '0', EMP_WEBHOOK_MAX_MAPS: '5' } }).config;
+  t.match(set, { pressure: { peakWindowMs: 36 * 3_600_000, headroom: 0.25, maxTransitionLines: 0 }, webhook: { maxMaps: 5 } }, 'from the environment');
+  t.equal(loadConfig({ args: ['--pressure.peak-window=2d'], env: {} }).config.pressure.peakWindowMs, 2 * 86_400_000, 'days as a unit');
 });
 
 t.test('thresholds and rules: numbers, percentages, off', async (t) => {
@@ -49,6 +55,11 @@ t.test('bad values: one coded error naming the key, the value and the fix', asyn
     [['--webhook.retries=50'], /webhook\.retries: must be a whole number from 0 to 10/],
     [['--webhook.format=teams'], /webhook\.format/],
     [['--pressure.forecast-window=10ms'], /pressure\.forecast_window: must be a duration/],
+    [['--pressure.peak-window=10s'], /pressure\.peak_window: must be a duration from 60000 ms .*: value was "10s"/],
+    [['--pressure.headroom=-1'], /pressure\.headroom: must be a share of the peak from 0 to 10.*: value was "?-1"?/],
+    [['--pressure.headroom=lots'], /pressure\.headroom: must be a share of the peak/],
+    [['--pressure.max-transition-lines=1.5'], /pressure\.max_transition_lines: must be a whole number from 0 to 10000: value was "?1\.5"?/],
+    [['--webhook.max-maps=0'], /webhook\.max_maps: must be a whole number from 1 to 1000: value was "?0"?/],
   ];
   for (const [args, re] of cases) {
     const e = problem(args);

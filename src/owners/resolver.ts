@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Owner resolution: who holds each map, which programs use it, where it is pinned, and for
+ * each process its container and Kubernetes pod. It runs beside the collections, on its own
+ * cadence and budget, and a collection never waits for it: the collector attaches the latest
+ * finished pass (src/collector.ts), and a map no pass has covered yet says "pending".
+ *
+ * Cadence: a pass every owners.interval (0: every collection), and at once when a collection
+ * shows a map no pass has covered, so a new map has its owners by the next collection. Budget:
+ * the pin walk stops at half of owners.budget (it resumes from its cache next pass), and a pass
+ * that took longer than the budget spaces the next ones out in proportion, so owner resolution
+ * stays within its budget per interval on average.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { AgentError } from '../errors';
+import type { OwnerSupport, RawOwners, SystemError } from '../native';
+import { decodeMapName } from '../records';
+import { type CgroupIdentity, parseProcCgroup } from './cgroup';
+import type { PodNameSource } from './kubernetes';
+import { type MapOwners, OWNERS_PENDING, type OwnersUnknown, type OwnerVia, type ProcessOwner, type ProgramRef } from './model';
+import { type FdRecord, parseFdRecords, parseProgRecords, progTypeName } from './records';
+
+/** Where owners come from: the addon's OwnersReader, or recorded fixtures in tests. */
+export interface OwnerSource {
+  read(pinsBudgetMs: number): Promise<RawOwners>;
+  readonly support: OwnerSupport;
+  close(): void;
+}
+
+export interface OwnerSettings {
+  /** Time between passes; 0: one per collection (collectionIntervalMs). */
+  intervalMs: number;
+  collectionIntervalMs: number;
+  /** Time one pass may take; longer passes space the next ones out. */
+  budgetMs: number;
+  /** Owners listed per map; the rest are counted (processesOmitted). */
+  maxPerMap: number;
+  /** Pins are walked (false: MapOwners.pins is null, and says why). */
+  pins: boolean;
+  /** Root of the pin walk, for messages. */
+  bpffs: string;
+}
+
+export interface OwnerDeps {
+  /** /proc/<pid>/cgroup of a process; null when gone. */
+  readCgroup(pid: number): string | null;
+  /** Kubernetes names; null outside Kubernetes or when no source is configured. */
+  names: PodNameSource | null;
+}
+
+/** Partial failures of the latest pass, each logged once by the agent. */
+export interface OwnerProblems {
+  /** A part the kernel lacks or refuses (EMP_OWNERS_UNSUPPORTED). */
+  unsupported: AgentError | null;
+  /** A read that failed this pass (EMP_OWNERS_FAILED); the earlier answer is kept. */
+  failed: AgentError | null;
+  /** Pins that could not be read (EMP_PINS_UNREADABLE). */
+  pins: AgentError | null;
+}
+
+export interface OwnerTable {
+  /** When the pass finished, ms since the epoch. */
+  readonly time: number;
+  readonly durationMs: number;
+  readonly byMap: ReadonlyMap<number, MapOwners>;
+  readonly problems: OwnerProblems;
+  /** Parts of the pass, ms: the two iterators and the pin walk. */
+  readonly parts: { fdsMs: number; progsMs: number; pinsMs: number; pinsOpened: number; cgroupReads: number };
+}
+
+/** /proc/<pid>/cgroup under a procfs mount. */
+export function procCgroupReader(procfs: string): (pid: number) => string | null {
+  return (pid) => {
+    try {
+      return readFileSync(path.join(procfs, String(pid), 'cgroup'), 'utf8');
+    } catch {
+      return null;
+    }
+  };
+}
+
+const VIA_RANK: Record<OwnerVia, number> = { map: 0, program: 1, link: 2, perf_event: 3 };
+/** A process, across pid reuse. */
+const procKey = (r: FdRecord) => `${r.pid}:${r.startTime}`;
+
+interface Proc {
+  key: string;
+  pid: number;
+  comm: string;
+  exe: string;
+  cgroup: CgroupIdentity;
+}
+
+function reason(e: SystemError | AgentError): string {
+  return (e as SystemError).hint ? `${e.message} (${(e as SystemError).hint})` : e.message;
+}
+
+export class OwnerResolver {
+  readonly #source: OwnerSource;
+  readonly #s: OwnerSettings;
+  readonly #deps: OwnerDeps;
+  #table: OwnerTable | null = null;
+  #covered: ReadonlySet<number> = new Set();
+  #observed: ReadonlySet<number> = new Set();
+  #inFlight: Promise<OwnerTable> | null = null;
+  #nextDue = 0;
+  #withinBudget = true;
+  /** Container identity per process and cgroup, kept while the process is seen. */
+  #cgroups = new Map<string, CgroupIdentity>();
+  /** The first owner of each map, kept first while it holds the map: copied attributes stay put. */
+  #primary = new Map<number, string>();
+  #closed = false;
+
+  constructor(source: OwnerSource, settings: OwnerSettings, deps: OwnerDeps) {
+    this.#source = source;
+    this.#s = settings;
+    this.#deps = deps;
+  }
+
+  get support(): OwnerSupport {
+    return this.#source.support;
+  }
+
+  /** The latest finished pass, or null before the first. */
+  table(): OwnerTable | null {
+    return this.#table;
+  }
+
+  /** A map's owners from the latest pass; OWNERS_PENDING where no pass covered it yet. */
+  owners(mapId: number): MapOwners {
+    const t = this.#table;
+    if (!t) return OWNERS_PENDING;
+    return t.byMap.get(mapId) ?? OWNERS_PENDING;
+  }
+
+  /**
+   * A collection's maps: starts a pass when one is due, or at once for a map no pass has
+   * covered (while passes fit the budget). Never waits.
+   */
+  observe(mapIds: ReadonlySet<number>, now = Date.now()): void {
+    this.#observed = mapIds;
+    if (this.#inFlight || this.#closed) return;
+    let fresh = false;
+    for (const id of mapIds)
+      if (!this.#covered.has(id)) {
+        fresh = true;
+        break;
+      }
+    if (now >= this.#nextDue || (fresh && this.#withinBudget)) void this.#start().catch(() => undefined);
+  }
+
+  /** Waits for the pass in flight, if any. */
+  async settled(): Promise<void> {
+    await this.#inFlight?.catch(() => undefined);
+  }
+
+  /** A pass now (after the one in flight), for one-shot views such as `snapshot`. */
+  async refresh(mapIds?: ReadonlySet<number>): Promise<OwnerTable> {
+    await this.settled();
+    if (mapIds) this.#observed = mapIds;
+    return this.#start();
+  }
+
+  #start(): Promise<OwnerTable> {
+    const covered = this.#observed;
+    const p = this.#pass(covered).finally(() => {
+      if (this.#inFlight === p) this.#inFlight = null;
+    });
+    this.#inFlight = p;
+    return p;
+  }
+
+  async #pass(covered: ReadonlySet<number>): Promise<OwnerTable> {
+    const started = performance.now();
+    const startedAt = Date.now();
+    try {
+      const raw = await this.#source.read(Math.max(1, this.#s.budgetMs / 2));
+      const table = this.#build(raw, covered, started);
+      this.#table = table;
+      this.#covered = covered;
+      return table;
+    } finally {
+      this.#schedule(startedAt, performance.now() - started);
+    }
+  }
+
+  #schedule(startedAt: number, durationMs: number): void {
+    const base = this.#s.intervalMs > 0 ? this.#s.intervalMs : this.#s.collectionIntervalMs;
+    this.#withinBudget = durationMs <= this.#s.budgetMs;
+    const spacing = this.#withinBudget ? base : (base * durationMs) / this.#s.budgetMs;
+    // A little early: the next collection's timer may fire a hair before a full interval.
+    this.#nextDue = startedAt + spacing * 0.9;
+  }
+
+  #build(raw: RawOwners, covered: ReadonlySet<number>, started: number): OwnerTable {
+    const support = this.#source.support;
+    const previous = this.#table;
+    const problems: OwnerProblems = { unsupported: null, failed: null, pins: null };
+    const unsupported: string[] = [];
+
+    // 1. Processes and what they hold.
+    let fds: FdRecord[] | null = null;
+    let whyNoProcesses: string | undefined;
+    if (support.processes) {
+      whyNoProcesses = `not supported (needs iter/task_file): ${reason(support.processes)}`;
+      unsupported.push(whyNoProcesses);
+    } else if (raw.fdsError) {
+      whyNoProcesses = `failed: ${reason(raw.fdsError)}`;
+      problems.failed = new AgentError('EMP_OWNERS_FAILED', `reading the processes that hold maps failed: ${raw.fdsError.message}`, { cause: raw.fdsError });
+    } else {
+      try {
+        fds = parseFdRecords(raw.fds);
+      } catch (e) {
+        whyNoProcesses = `failed: ${(e as Error).message}`;
+        problems.failed = e as AgentError;
+      }
+    }
+    const procs = new Map<string, Proc>();
+    const mapHolders = new Map<number, Map<string, OwnerVia>>();
+    const progHolders = new Map<number, Map<string, OwnerVia>>();
+    const add = (m: Map<number, Map<string, OwnerVia>>, id: number, key: string, via: OwnerVia) => {
+      let h = m.get(id);
+      if (!h) m.set(id, (h = new Map()));
+      const had = h.get(key);
+      if (!had || VIA_RANK[via] < VIA_RANK[had]) h.set(key, via);
+    };
+    let cgroupReads = 0;
+    const seenCgroupKeys = new Set<string>();
+    for (const r of fds ?? []) {
+      const key = procKey(r);
+      if (!procs.has(key)) {
+        const cgKey = `${key}:${r.cgroupId}`;
+        seenCgroupKeys.add(cgKey);
+        let cgroup = this.#cgroups.get(cgKey);
+        if (!cgroup) {
+          const text = this.#deps.readCgroup(r.pid);
+          cgroupReads++;
+          cgroup = text === null ? { containerId: null, runtime: null, podUid: null } : parseProcCgroup(text);
+          if (text !== null) this.#cgroups.set(cgKey, cgroup);
+        }
+        procs.set(key, { key, pid: r.pid, comm: r.comm, exe: r.exe, cgroup });
+      }
+      if (r.kind === 'map') add(mapHolders, r.id, key, 'map');
+      else if (r.kind === 'prog') add(progHolders, r.id, key, 'program');
+      else if (r.kind === 'link' && r.progId) add(progHolders, r.progId, key, 'link');
+      else if (r.kind === 'perf_event' && r.progId) add(progHolders, r.progId, key, 'perf_event');
+    }
+    for (const k of this.#cgroups.keys()) if (!seenCgroupKeys.has(k)) this.#cgroups.delete(k);
+
+    // 2. Programs and the maps they use.
+    let programs: Map<number, ProgramRef> | null = null;
+    const mapProgs = new Map<number, number[]>();
+    let whyNoPrograms: string | undefined;
+    if (raw.progsError) {
+      if (raw.progsById && support.programs) {
+        whyNoPrograms = `not supported (needs iter/bpf_prog, Linux >= 5.9, or CAP_SYS_ADMIN for BPF_PROG_GET_NEXT_ID): ${reason(raw.progsError)}`;
+        unsupported.push(whyNoPrograms);
+      } else {
+        whyNoPrograms = `failed: ${reason(raw.progsError)}`;
+        problems.failed ??= new AgentError('EMP_OWNERS_FAILED', `reading the programs failed: ${raw.progsError.message}`, { cause: raw.progsError });
+      }
+    } else {
+      try {
+        programs = new Map();
+        for (const p of parseProgRecords(raw.progs)) {
+          programs.set(p.id, { id: p.id, name: p.name, type: progTypeName(p.typeId), attachTo: p.attachTo || null });
+          for (const m of p.mapIds) {
+            const list = mapProgs.get(m);
+            if (list) list.push(p.id);
+            else mapProgs.set(m, [p.id]);
+          }
+        }
+      } catch (e) {
+        programs = null;
+        whyNoPrograms = `failed: ${(e as Error).message}`;
+        problems.failed ??= e as AgentError;
+      }
+    }
+
+    // 3. Pins.
+    let whyNoPins: string | undefined;
+    let pinsIncomplete: string | undefined;
+    const mapPins = new Map<number, string[]>();
+    const progPins = new Map<number, string[]>();
+    if (!this.#s.pins) whyNoPins = 'owners.pins is false';
+    else if (raw.pinsError) {
+      whyNoPins = `not readable: ${reason(raw.pinsError)}`;
+      problems.pins = new AgentError('EMP_PINS_UNREADABLE', `the bpffs root ${this.#s.bpffs} cannot be read: ${raw.pinsError.message}`, { cause: raw.pinsError });
+    } else {
+      const push = (m: Map<number, string[]>, id: number, p: string) => {
+        const list = m.get(id);
+        if (list) list.push(p);
+        else m.set(id, [p]);
+      };
+      for (const p of raw.pins) {
+        const at = decodeMapName(p.path);
+        if (p.kind === 1) push(mapPins, p.id, at);
+        else if (p.kind === 2) push(progPins, p.id, at);
+        else if (p.kind === 3 && p.progId) push(progPins, p.progId, at);
+      }
+      if (raw.pinsUnreadable > 0) {
+        const first = raw.pinsUnreadableError;
+        pinsIncomplete = `incomplete: ${raw.pinsUnreadable} pin${raw.pinsUnreadable === 1 ? '' : 's'} under ${this.#s.bpffs} could not be opened${first ? ` (${first.code}, e.g. ${first.hint ?? ''})` : ''}`;
+        problems.pins = new AgentError('EMP_PINS_UNREADABLE', `${pinsIncomplete}: their objects are not attributed`, {
+          ...(first && { cause: first, errno: first.errno, syscall: first.syscall }),
+        });
+      } else if (raw.pinsTruncated) {
+        pinsIncomplete = 'incomplete: the pin walk stopped at owners.max_pins or the budget (it goes on next pass)';
+      }
+    }
+    if (unsupported.length)
+      problems.unsupported = new AgentError('EMP_OWNERS_UNSUPPORTED', `owners: ${unsupported.join('; ')}`, {
+        cause: support.processes ?? support.programs ?? undefined,
+      });
+
+    // 4. Per map.
+    const names = this.#deps.names;
+    let missed = false;
+    const ownerOf = (key: string, via: OwnerVia): ProcessOwner => {
+      const p = procs.get(key)!;
+      const k8s = names && (p.cgroup.podUid || p.cgroup.containerId) ? names.lookup(p.cgroup.podUid, p.cgroup.containerId) : null;
+      if (names && p.cgroup.podUid && !k8s) missed = true;
+      return {
+        pid: p.pid,
+        comm: p.comm,
+        executable: p.exe,
+        containerId: p.cgroup.containerId,
+        podUid: p.cgroup.podUid,
+        pod: k8s?.pod ?? null,
+        namespace: k8s?.namespace ?? null,
+        container: k8s?.container ?? null,
+        via,
+      };
+    };
+    const ids = new Set<number>(covered);
+    for (const m of [mapHolders, mapProgs, mapPins]) for (const id of m.keys()) ids.add(id);
+    const byMap = new Map<number, MapOwners>();
+    const primary = new Map<number, string>();
+    for (const id of ids) {
+      const progIds = mapProgs.get(id) ?? [];
+      // Holders of the map itself; else of its programs (the loader attached them and left).
+      let holders = mapHolders.get(id);
+      const direct = holders !== undefined && holders.size > 0;
+      if (!direct) {
+        holders = new Map();
+        for (const pid of progIds) for (const [k, via] of progHolders.get(pid) ?? []) if (!holders.has(k) || VIA_RANK[via] < VIA_RANK[holders.get(k)!]) holders.set(k, via);
+      }
+      let processes: ProcessOwner[] | null = null;
+      let omitted = 0;
+      if (fds) {
+        const keys = [...holders!.keys()];
+        const first = this.#primary.get(id);
+        keys.sort((a, b) => (a === first ? -1 : b === first ? 1 : VIA_RANK[holders!.get(a)!] - VIA_RANK[holders!.get(b)!] || procs.get(a)!.pid - procs.get(b)!.pid));
+        if (keys[0]) primary.set(id, keys[0]);
+        omitted = Math.max(0, keys.length - this.#s.maxPerMap);
+        processes = keys.slice(0, this.#s.maxPerMap).map((k) => ownerOf(k, holders!.get(k)!));
+      }
+      let pins: string[] | null = null;
+      if (whyNoPins === undefined) {
+        pins = [...(mapPins.get(id) ?? [])];
+        if (!direct) for (const pid of progIds) pins.push(...(progPins.get(pid) ?? []));
+        pins = [...new Set(pins)].sort();
+      }
+      const unknown: OwnersUnknown = {};
+      if (whyNoProcesses) unknown.processes = whyNoProcesses;
+      if (whyNoPrograms) unknown.programs = whyNoPrograms;
+      if (whyNoPins ?? pinsIncomplete) unknown.pins = (whyNoPins ?? pinsIncomplete)!;
+      // A read that failed this pass keeps the last answer for that part, said to be old.
+      const before = previous?.byMap.get(id);
+      byMap.set(id, {
+        processes: processes ?? (problems.failed && before?.processes ? before.processes : null),
+        processesOmitted: processes ? omitted : (before?.processesOmitted ?? 0),
+        programs: programs ? progIds.map((p) => programs!.get(p)!).filter(Boolean) : problems.failed && before?.programs ? before.programs : null,
+        pins,
+        unknown: Object.keys(unknown).length ? unknown : null,
+      });
+    }
+    this.#primary = primary;
+    if (missed) names!.miss();
+    return {
+      time: Date.now(),
+      durationMs: performance.now() - started,
+      byMap,
+      problems,
+      parts: { fdsMs: raw.fdsMs, progsMs: raw.progsMs, pinsMs: raw.pinsMs, pinsOpened: raw.pinsOpened, cgroupReads },
+    };
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#deps.names?.close();
+    this.#source.close();
+  }
+}

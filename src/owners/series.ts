@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Owners as series — the seam between owner resolution and the export path:
+ *
+ * - ownerInfoPoints(): the points of `ebpf.map.owner` (value 1), one per (map, owning process),
+ *   (map, program) and (map, pin), at most maxPerMap of each per map; and of
+ *   `ebpf.map.owners.omitted` for maps with more owners than that;
+ * - copiedOwnerAttributes(): the few attributes of a map's first owner (owners.copy_attributes)
+ *   to add to every per-map series, so a backend groups utilization by namespace without a join.
+ *
+ * Both read MapStats.owners only. The first owner is sticky (OwnerResolver keeps it first while
+ * it holds the map) and a failed pass keeps the last answer, so these attributes do not flap
+ * between collections. Whoever encodes per-map series calls these once per collection.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import type { MapStats } from '../collector';
+import { ATTR } from '../metrics/table';
+import { OWNER_ATTR, type OwnerAttribute, type ProcessOwner } from './model';
+
+export interface OwnerPoint {
+  readonly attributes: Attributes;
+  readonly value: number;
+}
+
+function processAttributes(p: ProcessOwner): Attributes {
+  const a: Attributes = {
+    [OWNER_ATTR.pid]: p.pid,
+    [OWNER_ATTR.executable]: p.executable || p.comm,
+    [OWNER_ATTR.command]: p.comm,
+    [OWNER_ATTR.via]: p.via,
+  };
+  if (p.containerId) a[OWNER_ATTR.containerId] = p.containerId;
+  if (p.podUid) a[OWNER_ATTR.podUid] = p.podUid;
+  if (p.pod) a[OWNER_ATTR.pod] = p.pod;
+  if (p.namespace) a[OWNER_ATTR.namespace] = p.namespace;
+  if (p.container) a[OWNER_ATTR.container] = p.container;
+  return a;
+}
+
+/** The ebpf.map.owner and ebpf.map.owners.omitted points of one collection's maps. */
+export function ownerInfoPoints(maps: readonly MapStats[], maxPerMap: number): { owner: OwnerPoint[]; omitted: OwnerPoint[] } {
+  const owner: OwnerPoint[] = [];
+  const omitted: OwnerPoint[] = [];
+  for (const m of maps) {
+    const o = m.owners;
+    if (!o) continue;
+    const map = { [ATTR.id]: m.id, [ATTR.name]: m.name, [ATTR.type]: m.type };
+    for (const p of (o.processes ?? []).slice(0, maxPerMap)) owner.push({ attributes: { ...map, ...processAttributes(p) }, value: 1 });
+    for (const p of (o.programs ?? []).slice(0, maxPerMap))
+      owner.push({ attributes: { ...map, 'ebpf.program.id': p.id, 'ebpf.program.name': p.name, 'ebpf.program.type': p.type }, value: 1 });
+    for (const path of (o.pins ?? []).slice(0, maxPerMap)) owner.push({ attributes: { ...map, 'ebpf.pin.path': path }, value: 1 });
+    const more = o.processesOmitted + Math.max(0, (o.processes?.length ?? 0) - maxPerMap);
+    if (more > 0) omitted.push({ attributes: map, value: more });
+  }
+  return { owner, omitted };
+}
+
+/** The configured attributes of the map's first owner, for every per-map series; {} when none. */
+export function copiedOwnerAttributes(m: MapStats, keys: readonly OwnerAttribute[]): Attributes {
+  const p = m.owners?.processes?.[0];
+  if (!p || keys.length === 0) return {};
+  const all = processAttributes(p);
+  const out: Attributes = {};
+  for (const k of keys) if (all[k] !== undefined) out[k] = all[k];
+  return out;
+}
