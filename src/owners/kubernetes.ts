@@ -32,6 +32,8 @@ export interface PodNameSource {
   lookup(podUid: string | null, containerId: string | null): PodName | null;
   /** Something was not found: refresh soon (rate-limited by the backoff). Never waits. */
   miss(): void;
+  /** Changes whenever a refresh brings a new answer (owners built from the old one are stale). */
+  generation?(): number;
   close(): void;
 }
 
@@ -102,6 +104,8 @@ export function parseLogDirs(podDirs: readonly string[], containerLinks: readonl
 /** A refreshing cache of one source: timer, early refresh on a miss, backoff, warn once. */
 class Refreshing {
   index: PodIndex | null = null;
+  /** Refreshes that brought an answer. */
+  generation = 0;
   #timer: NodeJS.Timeout | null = null;
   #inFlight = false;
   #failures = 0;
@@ -129,6 +133,7 @@ class Refreshing {
     this.fetch().then(
       (index) => {
         this.index = index;
+        this.generation++;
         if (this.#failures > 0) this.log.info('owner names source recovered', { source: this.label, failures: this.#failures });
         this.#failures = 0;
         this.#nextAllowed = 0;
@@ -262,6 +267,12 @@ export class PodNames implements PodNameSource {
 
   miss(): void {
     for (const s of this.#sources) s.miss();
+  }
+
+  generation(): number {
+    let n = 0;
+    for (const s of this.#sources) n += s.generation;
+    return n;
   }
 
   close(): void {
