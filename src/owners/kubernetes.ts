@@ -34,6 +34,8 @@ export interface PodNameSource {
   miss(): void;
   /** Changes whenever a refresh brings a new answer (owners built from the old one are stale). */
   generation?(): number;
+  /** Settles once every source has answered or failed once (bounded by its timeout): for one-shot views. */
+  ready?(): Promise<void>;
   close(): void;
 }
 
@@ -112,6 +114,9 @@ class Refreshing {
   #nextAllowed = 0;
   #lastStart = -Infinity;
   #closed = false;
+  /** Settles after the first refresh, answered or failed. */
+  readonly first: Promise<void>;
+  #settleFirst!: () => void;
 
   constructor(
     readonly label: string,
@@ -121,6 +126,7 @@ class Refreshing {
     /** A source that is simply absent (no such directory) is not warned about. */
     private readonly quietWhenAbsent = false,
   ) {
+    this.first = new Promise((resolve) => (this.#settleFirst = resolve));
     this.refresh();
   }
 
@@ -151,6 +157,7 @@ class Refreshing {
       },
     ).finally(() => {
       this.#inFlight = false;
+      this.#settleFirst();
       this.#schedule();
     });
   }
@@ -267,6 +274,10 @@ export class PodNames implements PodNameSource {
 
   miss(): void {
     for (const s of this.#sources) s.miss();
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.#sources.map((s) => s.first));
   }
 
   generation(): number {

@@ -198,9 +198,9 @@ export class OwnerResolver {
     await this.#inFlight?.catch(() => undefined);
   }
 
-  /** A pass now (after the one in flight), for one-shot views such as `snapshot`. */
+  /** A pass now (after the one in flight, and the names sources' first answers), for one-shot views such as `snapshot`. */
   async refresh(mapIds?: ReadonlySet<number>): Promise<OwnerTable> {
-    await this.settled();
+    await Promise.all([this.settled(), this.#deps.names?.ready?.()]);
     if (mapIds) this.#observed = mapIds;
     return this.#start();
   }

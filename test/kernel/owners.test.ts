@@ -136,7 +136,6 @@ t.test('a kubelet pod list served on loopback: namespace, pod and container name
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pods`;
   const collector = ownersCollector(['--owners.kubelet.url', url]);
   t.teardown(() => collector.close());
-  await sleep(300); // the pod list is asked for at start
   const o = find(await collector.withFreshOwners(await collector.collect()), held.id)?.owners?.processes?.[0];
   t.same([o?.namespace, o?.pod, o?.container, o?.podUid], ['kube-system', 'conntrack-7d9f', 'agent', UID], 'names from the pod list');
   const table = await runBuiltCli(['snapshot', '--pressure.snapshot-interval=0', '--owners.kubelet.url', url, '--filter.include-names', 'own_named']);
