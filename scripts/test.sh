@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 
 # Tests also use: bpftool (the truth), capsh/setpriv (privilege tests), promtool and
 # prometheus (scrape tests), tmux (the live view), systemd-analyze (the unit file), openssl
-# (a certificate for the OTLP-over-TLS tests), strace (the systemd unit's system call filter).
-bash scripts/install-deps.sh libcap2-bin util-linux prometheus tmux systemd openssl strace
+# (a certificate for the OTLP-over-TLS tests), strace (the systemd unit's system call filter),
+# bpftrace (a real tool whose maps the owner tests attribute), gcc (the benchmark's fd holder).
+bash scripts/install-deps.sh libcap2-bin util-linux prometheus tmux systemd openssl strace bpftrace
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

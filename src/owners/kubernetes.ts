@@ -32,6 +32,10 @@ export interface PodNameSource {
   lookup(podUid: string | null, containerId: string | null): PodName | null;
   /** Something was not found: refresh soon (rate-limited by the backoff). Never waits. */
   miss(): void;
+  /** Changes whenever a refresh brings a new answer (owners built from the old one are stale). */
+  generation?(): number;
+  /** Settles once every source has answered or failed once (bounded by its timeout): for one-shot views. */
+  ready?(): Promise<void>;
   close(): void;
 }
 
@@ -102,12 +106,17 @@ export function parseLogDirs(podDirs: readonly string[], containerLinks: readonl
 /** A refreshing cache of one source: timer, early refresh on a miss, backoff, warn once. */
 class Refreshing {
   index: PodIndex | null = null;
+  /** Refreshes that brought an answer. */
+  generation = 0;
   #timer: NodeJS.Timeout | null = null;
   #inFlight = false;
   #failures = 0;
   #nextAllowed = 0;
   #lastStart = -Infinity;
   #closed = false;
+  /** Settles after the first refresh, answered or failed. */
+  readonly first: Promise<void>;
+  #settleFirst!: () => void;
 
   constructor(
     readonly label: string,
@@ -117,6 +126,7 @@ class Refreshing {
     /** A source that is simply absent (no such directory) is not warned about. */
     private readonly quietWhenAbsent = false,
   ) {
+    this.first = new Promise((resolve) => (this.#settleFirst = resolve));
     this.refresh();
   }
 
@@ -129,6 +139,7 @@ class Refreshing {
     this.fetch().then(
       (index) => {
         this.index = index;
+        this.generation++;
         if (this.#failures > 0) this.log.info('owner names source recovered', { source: this.label, failures: this.#failures });
         this.#failures = 0;
         this.#nextAllowed = 0;
@@ -146,6 +157,7 @@ class Refreshing {
       },
     ).finally(() => {
       this.#inFlight = false;
+      this.#settleFirst();
       this.#schedule();
     });
   }
@@ -262,6 +274,16 @@ export class PodNames implements PodNameSource {
 
   miss(): void {
     for (const s of this.#sources) s.miss();
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.#sources.map((s) => s.first));
+  }
+
+  generation(): number {
+    let n = 0;
+    for (const s of this.#sources) n += s.generation;
+    return n;
   }
 
   close(): void {
