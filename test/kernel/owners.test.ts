@@ -82,6 +82,21 @@ t.test('a program attached with a pinned link whose loader exited: the map is at
   t.equal(m?.owners?.unknown ?? null, null, 'and that is known, not "unknown"');
 });
 
+t.test('a program using 40 maps (more than one read of its map pointers): every map lists it, read by iter/bpf_prog where the kernel has it', async (t) => {
+  // The truth about the kernel: a minimal iter/bpf_prog program loads (5.9+) or not.
+  const iterator = fixtures().probeIterator('bpf_prog') === 0;
+  if (iterator) t.equal(shared.owners!.support.programs, null, "the agent's iter/bpf_prog loads wherever a minimal one does");
+  t.comment(`path: programs read by ${iterator ? 'iter/bpf_prog' : 'BPF_PROG_GET_NEXT_ID (no iter/bpf_prog here)'}`);
+  const made = fixtures().programUsingMaps(40);
+  t.teardown(() => {
+    for (const fd of [made.progFd, ...made.mapFds]) mapOps().close(fd);
+  });
+  t.same([...(bpftoolProgMaps().get(made.progId)?.mapIds ?? [])].sort((a, b) => a - b), [...made.mapIds].sort((a, b) => a - b), 'truth: bpftool lists all 40 under the program');
+  const c = await collectOwners();
+  const missing = made.mapIds.filter((id) => !find(c, id)?.owners?.programs?.some((p) => p.id === made.progId));
+  t.same(missing, [], 'each of the 40 maps names the program');
+});
+
 t.test('a pinned map with no holder: its pin, and no process', async (t) => {
   const dir = pinDir(t, 'map');
   const pin = path.join(dir, 'own_pinned');
