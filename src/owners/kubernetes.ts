@@ -127,7 +127,10 @@ class Refreshing {
     private readonly quietWhenAbsent = false,
   ) {
     this.first = new Promise((resolve) => (this.#settleFirst = resolve));
-    this.refresh();
+    // Not from inside the constructor: whoever builds the sources goes on to load the BPF
+    // programs synchronously (seconds in an emulated guest), and a request started before
+    // that would see its timeout fire before its answer is read.
+    setImmediate(() => this.refresh());
   }
 
   refresh(): void {
