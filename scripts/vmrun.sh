@@ -318,6 +318,14 @@ for i in "${!RWDIRS[@]}"; do echo "vmrw$i ${RWDIRS[$i]}" >> "$CTL/rwdirs"; done
   done
   # shellcheck disable=SC2016  # expanded in the guest
   echo 'export TERM=dumb EMP_KERNEL_UNDER_TEST="$(uname -r)"'
+  # Two probes on the sys_enter tracepoint for the guest's whole life (EMP_VM_HOLD_SYS_ENTER=0
+  # to leave it alone): a program attached to a syscall tracepoint then adds a third and
+  # removing it goes back to two, so its static key and static call are never patched (text
+  # patching under multi-threaded TCG is the soft lockup; README, "Guest soft lockups").
+  # raw_syscalls/sys_enter with a filter nothing matches, and syscalls/sys_enter_getpgid
+  # (ftrace's probe for every syscall event), which nothing calls.
+  # shellcheck disable=SC2016  # expanded in the guest
+  echo 'if [ "${EMP_VM_HOLD_SYS_ENTER:-1}" = 1 ]; then E=/sys/kernel/tracing/events; { echo "id == -1" > $E/raw_syscalls/sys_enter/filter && echo 1 > $E/raw_syscalls/sys_enter/enable && echo 1 > $E/syscalls/sys_enter_getpgid/enable; } 2>/dev/null || echo "vmrun: could not hold the sys_enter tracepoint" >&2; fi'
   printf 'ulimit -l %s 2>/dev/null || true\n' "$(ulimit -l)"
   printf 'ulimit -n %s 2>/dev/null || true\n' "$(ulimit -n)"
   printf 'cd %q || { echo "vmrun: no directory %q in the guest" >&2; exit 125; }\n' "$PWD" "$PWD"
