@@ -22,8 +22,8 @@
 # The command runs as root in the current directory, with EMP_KERNEL_UNDER_TEST
 # set to the kernel release (`uname -r`) it runs on.  Kernels run one after the
 # other, or -j at once: guests are emulated, a host thread a guest CPU, so two
-# 1-CPU guests side by side (-j 2 -c 1, as scripts/test.sh runs them) use two
-# host cores as one 2-CPU guest does.
+# 1-CPU guests side by side (-j 2 -c 1) use two host cores as one 2-CPU guest
+# does (scripts/test.sh runs 2-CPU guests one at a time: 1-CPU ones were slower).
 # Emulation is slow: booting takes seconds, but the kernel suite takes minutes
 # per guest (measured on a busy 2-core host: ~5 min on 6.12, ~21 min on 5.10).
 #
