@@ -34,6 +34,10 @@
 # Exit status: the command's; 124 if the timeout fired; 125 if the guest never
 # ran the command (boot or mount failure; rerun with -v); 2 on a usage error.
 #
+# The guest holds two probes on the sys_enter tracepoint from boot, so that no
+# syscall tracepoint attach patches kernel text (the soft lockup, README);
+# EMP_VM_HOLD_SYS_ENTER=0 leaves it alone.
+#
 # The guest gets PATH, HOME, LANG, CI, every EMP_* variable and the -e ones;
 # its RLIMIT_MEMLOCK and RLIMIT_NOFILE are set to the caller's.
 #
