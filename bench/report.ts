@@ -163,13 +163,15 @@ export function renderMarkdown(r: BenchResults): string {
       ['pass', 'wall, ms', 'CPU, ms', 'task_file iterator, ms', 'bpf_prog iterator, ms', 'pin walk, ms', 'cgroup files read'],
       [
         ['first (cgroups read)', num(o.firstPass.wallMs), num(o.firstPass.cpuMs), '', '', '', int(o.firstPass.cgroupReads)],
-        ['steady, median (p99)', ms(o.pass), ms(o.passCpu), ms(o.parts.fdsMs), ms(o.parts.progsMs), ms(o.parts.pinsMs), '0'],
+        ['after a process came or went, median (p99)', ms(o.pass.changed), ms(o.passCpu.changed), '', '', '', '1 or 0'],
+        ['host unchanged, median (p99)', ms(o.pass.unchanged), ms(o.passCpu.unchanged), '', '', '', '0'],
+        ['every pass but the first: parts', '', '', ms(o.parts.fdsMs), ms(o.parts.progsMs), ms(o.parts.pinsMs), ''],
       ],
     ),
   );
   out.push(
     '',
-    `The agent's full cycle (bench/lib/pipeline.ts) at the same scale, process CPU per collection, median (p99), interleaved: owners off ${ms(o.cycleCpu.off)} ms; with one owner pass per collection (the default cadence) ${ms(o.cycleCpu.on)} ms: **+${num(o.cycleCpu.on.median - o.cycleCpu.off.median)} ms** a collection.`,
+    `The agent's full cycle (bench/lib/pipeline.ts) at the same scale, process CPU per collection, median (p99), interleaved: owners off ${ms(o.cycleCpu.off)} ms; with one owner pass per collection (the default cadence; the host unchanged between them) ${ms(o.cycleCpu.on)} ms: **+${num(o.cycleCpu.on.median - o.cycleCpu.off.median)} ms** a collection. A pass over budget spaces the next ones out (owners.budget), so a host whose owners change all the time pays at most the budget per interval on average.`,
   );
 
   out.push('', '### Targets', '');

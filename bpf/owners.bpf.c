@@ -15,6 +15,9 @@
 /* include/uapi/linux/magic.h: the pseudo file system of anonymous inodes. */
 #define ANON_INODE_FS_MAGIC 0x09041934
 
+/* Map pointers read at once by owner_progs: what its stack has room for. */
+#define OWNERS_PTR_CHUNK 16
+
 /*
  * What a file is. A BPF object's fd is an anonymous inode named by kernel/bpf/syscall.c
  * ("bpf-map", "bpf-prog", "bpf_link" or "bpf-link"), and a perf event's "[perf_event]". The name alone is
@@ -122,12 +125,13 @@ int owner_fds(struct bpf_iter__task_file *ctx)
 SEC("iter/bpf_prog")
 int owner_progs(struct bpf_iter__bpf_prog *ctx)
 {
+	struct bpf_map *chunk[OWNERS_PTR_CHUNK];
 	struct bpf_prog *prog = ctx->prog;
 	struct owner_prog_record rec;
 	struct bpf_prog_aux *aux;
-	struct bpf_map **used;
+	struct bpf_map **maps;
 	const char *attach;
-	__u32 i, n;
+	__u32 c, j, n, left, size;
 
 	if (!prog)
 		return 0;
@@ -144,15 +148,21 @@ int owner_progs(struct bpf_iter__bpf_prog *ctx)
 		bpf_probe_read_kernel_str(rec.attach_to, sizeof(rec.attach_to), attach);
 	n = BPF_CORE_READ(aux, used_map_cnt);
 	rec.map_count = n;
-	used = BPF_CORE_READ(aux, used_maps);
-	for (i = 0; i < OWNERS_MAX_MAPS; i++) {
-		struct bpf_map *map = NULL;
-
-		if (i >= n || !used)
-			break;
-		if (bpf_probe_read_kernel(&map, sizeof(map), &used[i]) || !map)
-			continue;
-		rec.map_ids[i] = BPF_CORE_READ(map, id);
+	maps = BPF_CORE_READ(aux, used_maps);
+	/*
+	 * The map pointers a chunk at a time, then one id read a slot, with no branch in the
+	 * slot loop: the verifiers of 5.10 and 6.1 walk every path of a loop body (a branch a
+	 * slot took them past 1M instructions, and the program was refused there). A slot past
+	 * the maps holds NULL, whose read fails and leaves 0.
+	 */
+	for (c = 0; c < OWNERS_MAX_MAPS; c += OWNERS_PTR_CHUNK) {
+		left = n > c ? n - c : 0;
+		size = (left < OWNERS_PTR_CHUNK ? left : OWNERS_PTR_CHUNK) * sizeof(chunk[0]);
+		__builtin_memset(chunk, 0, sizeof(chunk));
+		if (maps && size > 0 && size <= sizeof(chunk))
+			bpf_probe_read_kernel(chunk, size, maps + c);
+		for (j = 0; j < OWNERS_PTR_CHUNK; j++)
+			bpf_core_read(&rec.map_ids[c + j], sizeof(rec.map_ids[0]), &chunk[j]->id);
 	}
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;

@@ -24,9 +24,7 @@ class OwnersWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::microseconds(static_cast<int64_t>(pins_budget_ms_ * 1000));
-    reader_->Read(&read_, deadline);
+    reader_->Read(&read_, std::chrono::microseconds(static_cast<int64_t>(pins_budget_ms_ * 1000)));
   }
 
   void OnOK() override {

@@ -125,7 +125,7 @@ SysError OwnersReader::ReadProgsById(std::vector<uint8_t>* out) {
   }
 }
 
-void OwnersReader::Read(OwnersRead* out, std::chrono::steady_clock::time_point pins_deadline) {
+void OwnersReader::Read(OwnersRead* out, std::chrono::microseconds pins_budget) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) {
     out->fds_error = out->progs_error = MakeSysError(EBADF, "owners", "the reader was closed");
@@ -166,7 +166,7 @@ void OwnersReader::Read(OwnersRead* out, std::chrono::steady_clock::time_point p
 
   if (pins_) {
     t = std::chrono::steady_clock::now();
-    out->pins = pins_->Walk(pins_deadline);
+    out->pins = pins_->Walk(t + pins_budget);
     out->pins_walked = true;
     out->pins_ms = MsSince(t);
   }

@@ -49,9 +49,9 @@ class OwnersReader {
   OwnersReader& operator=(const OwnersReader&) = delete;
 
   // One pass: both iterators whole (a partial list of processes would be wrong), then the pin
-  // walk until pins_deadline (it resumes where the cache left off next time). Thread-safe:
+  // walk for pins_budget from its start (it goes on from its cache next time). Thread-safe:
   // one pass at a time.
-  void Read(OwnersRead* out, std::chrono::steady_clock::time_point pins_deadline);
+  void Read(OwnersRead* out, std::chrono::microseconds pins_budget);
   void Close();
 
   // Why a program is not loaded; empty when it is.

@@ -140,15 +140,16 @@ void PinWalker::WalkDir(const std::string& dir, int depth, PinWalkResult* out,
       if (depth + 1 < kMaxDepth) WalkDir(path, depth + 1, out, deadline);
       continue;
     }
-    if (out->pins.size() >= max_pins_ || std::chrono::steady_clock::now() > deadline) {
+    if (out->pins.size() >= max_pins_) {
       out->truncated = true;
       return;
     }
-    VisitPin(path, fresh, out);
+    VisitPin(path, fresh, deadline, out);
   }
 }
 
-void PinWalker::VisitPin(const std::string& path, bool dir_unchanged, PinWalkResult* out) {
+void PinWalker::VisitPin(const std::string& path, bool dir_unchanged,
+                         std::chrono::steady_clock::time_point deadline, PinWalkResult* out) {
   auto it = pins_.find(path);
   // In a directory that has not changed, a known pin is the same pin: no call at all.
   if (dir_unchanged && it != pins_.end()) {
@@ -161,6 +162,12 @@ void PinWalker::VisitPin(const std::string& path, bool dir_unchanged, PinWalkRes
   if (it != pins_.end() && it->second.ino == st.st_ino) {
     it->second.generation = generation_;
     if (it->second.entry.kind) out->pins.push_back(it->second.entry);
+    return;
+  }
+  // The deadline stops only the opening of new pins (the cached ones cost nothing), and one is
+  // always opened, so every walk makes progress whatever the budget.
+  if (out->opened > 0 && std::chrono::steady_clock::now() > deadline) {
+    out->truncated = true;
     return;
   }
   PinEntry entry;

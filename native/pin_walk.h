@@ -42,7 +42,7 @@ class PinWalker {
   PinWalker(std::string root, std::string procfs, uint32_t max_pins)
       : root_(std::move(root)), procfs_(std::move(procfs)), max_pins_(max_pins) {}
 
-  // One walk; stops early (truncated) at the deadline, keeping what it found.
+  // One walk; stops opening new pins (truncated) at the deadline, keeping what it found.
   PinWalkResult Walk(std::chrono::steady_clock::time_point deadline);
 
  private:
@@ -64,7 +64,8 @@ class PinWalker {
 
   void WalkDir(const std::string& dir, int depth, PinWalkResult* out,
                std::chrono::steady_clock::time_point deadline);
-  void VisitPin(const std::string& path, bool dir_unchanged, PinWalkResult* out);
+  void VisitPin(const std::string& path, bool dir_unchanged,
+                std::chrono::steady_clock::time_point deadline, PinWalkResult* out);
 
   std::string root_;
   std::string procfs_;

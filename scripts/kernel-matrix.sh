@@ -9,6 +9,9 @@
 #                    kernel, the others boot a Debian kernel under QEMU via
 #                    scripts/vmrun.sh, fetched first by scripts/kernels.sh)
 #   --summary FILE   JSON lines, one per kernel (default: kernel-matrix.jsonl)
+#   -j JOBS          kernels run at once (default $EMP_MATRIX_JOBS or 1); with more
+#                    than one, each kernel's output is printed whole when it ends
+#   -c CPUS          guest CPUs (default 2), passed to vmrun.sh
 #   -m MEM           guest memory (default 2G), passed to vmrun.sh
 #   -t SECONDS       per-kernel time limit (default 3600), also on the host
 #   -w DIR           directory writable from the guests (test output, coverage);
@@ -18,7 +21,9 @@
 #
 # The command runs as root in the current directory, with EMP_KERNEL_UNDER_TEST
 # set to the kernel release (`uname -r`) it runs on.  Kernels run one after the
-# other (guests are emulated: two host cores are better spent on one guest).
+# other, or -j at once: guests are emulated, a host thread a guest CPU, so two
+# 1-CPU guests side by side (-j 2 -c 1) use two host cores as one 2-CPU guest
+# does (scripts/test.sh runs 2-CPU guests one at a time: 1-CPU ones were slower).
 # Emulation is slow: booting takes seconds, but the kernel suite takes minutes
 # per guest (measured on a busy 2-core host: ~5 min on 6.12, ~21 min on 5.10).
 #
@@ -48,13 +53,15 @@ KERNELS=$(IFS=,; echo "${ALL[*]}")
 SUMMARY=kernel-matrix.jsonl
 TIMEOUT=${EMP_VM_TIMEOUT:-3600}
 VMARGS=()
+JOBS=${EMP_MATRIX_JOBS:-1}
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernels) KERNELS=${2:?--kernels needs a list}; shift 2 ;;
     --kernels=*) KERNELS=${1#*=}; shift ;;
     --summary) SUMMARY=${2:?--summary needs a file}; shift 2 ;;
     --summary=*) SUMMARY=${1#*=}; shift ;;
-    -m|-w|-e) VMARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    -j) JOBS=${2:?-j needs a number}; shift 2 ;;
+    -c|-m|-w|-e) VMARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     -t) TIMEOUT=${2:?-t needs seconds}; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     --) shift; break ;;
@@ -63,6 +70,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || set -- npx tap --disable-coverage test/kernel
 
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || die "-j wants a positive number of kernels at once, got '$JOBS'"
 IFS=, read -r -a SELECTED <<<"$KERNELS"
 [ ${#SELECTED[@]} -gt 0 ] || die "--kernels is empty"
 for k in "${SELECTED[@]}"; do
@@ -85,13 +93,15 @@ CMD_JSON=$(for a in "$@"; do json_str "$a"; echo; done | paste -sd, -)
 locked_up() { grep -qE 'BUG: soft lockup - CPU#|Kernel panic - not syncing: softlockup' "$1"; }
 # A test that failed before the lockup: a real failure, which a rerun must not hide.
 test_failed() { grep -E '^[[:space:]]*not ok ' "$1" | grep -qvE '# (TODO|SKIP)'; }
-ATTEMPT_OUT=$(mktemp "${TMPDIR:-/tmp}/kernel-matrix.XXXXXX")
-trap 'rm -f "$ATTEMPT_OUT"' EXIT
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kernel-matrix.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
 
-RESULTS=()
-FAILED=0
-for k in "${SELECTED[@]}"; do
-  release='' packages='' rc=0 note='' lockups=0 attempts=''
+# run_kernel K CMD...: the command on one kernel; its output on stdout, its table line in
+# $WORK/K.line, its summary line in $WORK/K.json.
+run_kernel() {
+  local k=$1 ATTEMPT_OUT="$WORK/$1.attempt"
+  shift
+  local release='' packages='' rc=0 note='' lockups=0 attempts='' start t0 lock attempt envf secs result line why
   start=$EPOCHREALTIME
   if [ "$k" = host ]; then
     release=$(uname -r)
@@ -134,17 +144,51 @@ for k in "${SELECTED[@]}"; do
     fi
   fi
   secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
-  if [ "$rc" = 0 ]; then result=pass; else result=fail; FAILED=1; fi
+  if [ "$rc" = 0 ]; then result=pass; else result=fail; fi
   line=$(printf '%-4s  %-5s  %-24s %6ss' "${result^^}" "$k" "${release:-?}" "$secs")
   why=
   [ "$rc" = 0 ] || why="exit $rc"
   [ -z "$note" ] || why="${why:+$why; }$note"
   [ -z "$why" ] || line="$line  ($why)"
   echo "$line"
-  RESULTS+=("$line")
+  echo "$line" > "$WORK/$k.line"
   printf '{"kernel":%s,"release":%s,"packages":%s,"result":"%s","exit_code":%d,"seconds":%s,"lockups":%d,"note":%s,"attempts":[%s],"command":[%s],"finished_at":"%s"}\n' \
     "$(json_str "$k")" "$(json_str "$release")" "$(json_str "$packages")" "$result" "$rc" "$secs" \
-    "$lockups" "$(json_str "$note")" "$attempts" "$CMD_JSON" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$SUMMARY"
+    "$lockups" "$(json_str "$note")" "$attempts" "$CMD_JSON" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$WORK/$k.json"
+}
+
+if [ "$JOBS" -eq 1 ]; then
+  for k in "${SELECTED[@]}"; do run_kernel "$k" "$@"; done
+else
+  # Each kernel's output is held until it ends, then printed whole (a block a kernel, so
+  # whatever reads the output sees one kernel at a time).
+  declare -A PID_KERNEL=()
+  flush_one() {
+    local done_pid
+    wait -n -p done_pid || true
+    cat "$WORK/${PID_KERNEL[$done_pid]}.out"
+    unset "PID_KERNEL[$done_pid]"
+  }
+  for k in "${SELECTED[@]}"; do
+    while [ "${#PID_KERNEL[@]}" -ge "$JOBS" ]; do flush_one; done
+    echo "kernel-matrix: $k started (its output follows when it ends)" >&2
+    run_kernel "$k" "$@" > "$WORK/$k.out" 2>&1 &
+    PID_KERNEL[$!]=$k
+  done
+  while [ "${#PID_KERNEL[@]}" -gt 0 ]; do flush_one; done
+fi
+
+RESULTS=()
+FAILED=0
+for k in "${SELECTED[@]}"; do
+  if [ -s "$WORK/$k.line" ]; then
+    RESULTS+=("$(cat "$WORK/$k.line")")
+    cat "$WORK/$k.json" >> "$SUMMARY"
+    case "${RESULTS[-1]}" in PASS*) ;; *) FAILED=1 ;; esac
+  else
+    RESULTS+=("$(printf '%-4s  %-5s  %-24s %6ss  (%s)' FAIL "$k" '?' 0 'no result')")
+    FAILED=1
+  fi
 done
 
 echo "=== kernel-matrix: summary ($SUMMARY) ==="

@@ -2,7 +2,7 @@
 # Every test, from a fresh Debian/Ubuntu machine, as root: installs what the tests need,
 # `npm ci` (which builds the addon), compiles the TypeScript, then `npm test` on the real
 # kernel, then the kernel-facing suite (test/kernel) on Debian's 5.10, 6.1, 6.12 and 7.2
-# kernels under QEMU too (scripts/kernel-matrix.sh; measured ~25-30 min on 2 cores, the
+# kernels under QEMU too (scripts/kernel-matrix.sh; ~30-40 min on 2 cores, the
 # kernels downloaded once; EMP_TEST_KERNELS=0 skips them). The last line is
 # "N passed, N failed", every run added up.
 # Usage: bash scripts/test.sh [tap args for the first run]
@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 
 # Tests also use: bpftool (the truth), capsh/setpriv (privilege tests), promtool and
 # prometheus (scrape tests), tmux (the live view), systemd-analyze (the unit file), openssl
-# (a certificate for the OTLP-over-TLS tests), strace (the systemd unit's system call filter).
-bash scripts/install-deps.sh libcap2-bin util-linux prometheus tmux systemd openssl strace
+# (a certificate for the OTLP-over-TLS tests), strace (the systemd unit's system call filter),
+# bpftrace (a real tool whose maps the owner tests attribute), gcc (the benchmark's fd holder).
+bash scripts/install-deps.sh libcap2-bin util-linux prometheus tmux systemd openssl strace bpftrace
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
@@ -30,7 +31,7 @@ runs=1
 if [ "${EMP_TEST_KERNELS:-1}" != 0 ]; then
   bash .ci/install-kernel-deps.sh
   set +e
-  # 30 min a kernel at the most (a whole guest run takes 5-12): a hung guest fails its
+  # 30 min a kernel at the most (a whole guest run takes 5-17): a hung guest fails its
   # kernel, not the whole CI job.
   bash scripts/kernel-matrix.sh --kernels 5.10,6.1,6.12,7.2 --summary "$log.kernels" -t 1800 \
     -- npx tap --disable-coverage --reporter=tap test/kernel 2>&1 | tee -a "$log"

@@ -18,9 +18,11 @@
 #               (boot/vmlinuz-* or usr/lib/modules/*/vmlinuz, plus modules)
 #   -m MEM      guest memory (default $EMP_VM_MEM or 2G); guest writes use it
 #   -c CPUS     guest CPUs (default $EMP_VM_CPUS or 2)
-#   -T THREADS  how TCG runs the guest CPUs: single (one host thread takes turns
-#               at them; the default, or $EMP_VM_TCG_THREAD) or multi (a host
-#               thread each, which can lock a guest CPU up: see below)
+#   -T THREADS  how TCG runs the guest CPUs: multi (a host thread each; the
+#               default, or $EMP_VM_TCG_THREAD), which can lock a guest up when
+#               its kernel patches its own text (see below and the README), or
+#               single (one host thread takes turns at them: no lockup measured,
+#               but the kernel suite runs ~3x slower, too slow for CI's 90 min)
 #   -t SECONDS  kill QEMU after this long (default $EMP_VM_TIMEOUT or 3600)
 #   -w DIR      make the host directory DIR writable (write-through) in the
 #               guest at the same path, e.g. for test output; repeatable
@@ -32,18 +34,23 @@
 # Exit status: the command's; 124 if the timeout fired; 125 if the guest never
 # ran the command (boot or mount failure; rerun with -v); 2 on a usage error.
 #
+# The guest holds two probes on the sys_enter tracepoint from boot, so that no
+# syscall tracepoint attach patches kernel text (the soft lockup, README);
+# EMP_VM_HOLD_SYS_ENTER=0 leaves it alone.
+#
 # The guest gets PATH, HOME, LANG, CI, every EMP_* variable and the -e ones;
 # its RLIMIT_MEMLOCK and RLIMIT_NOFILE are set to the caller's.
 #
 # Acceleration is software-only (TCG): /dev/kvm on these machines is a nested
 # shim that hangs Debian kernels.  Boot to the command takes a few seconds.
-# The guest CPUs take turns on one host thread (-T single): with a thread each
-# (multi-threaded TCG) a guest CPU can keep executing a stale translation of
+# By default each guest CPU has a host thread (-T multi), for speed. With a thread
+# each (multi-threaded TCG) a guest CPU can keep executing a stale translation of
 # kernel text that the other one has just patched - the int3 that text_poke_bp
 # plants while a static key flips (the syscall tracepoint's, when a test
 # attaches its BPF program) - and take that int3 forever: a soft lockup
 # (scripts/guest-lockup-repro.js shows it in about a minute; README, "Support
-# matrix", has the figures).
+# matrix", has the figures). -T single avoids it, at about a third of the
+# speed; kernel-matrix.sh reruns a guest once after a lockup instead.
 #
 # Needs: qemu-system-x86_64 (qemu-system-x86), a static busybox
 # (busybox-static), depmod (kmod), cpio, xz, zstd, timeout.
@@ -56,7 +63,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 KERNEL=
 MEM=${EMP_VM_MEM:-2G}
 CPUS=${EMP_VM_CPUS:-2}
-TCG_THREAD=${EMP_VM_TCG_THREAD:-single}
+TCG_THREAD=${EMP_VM_TCG_THREAD:-multi}
 TIMEOUT=${EMP_VM_TIMEOUT:-3600}
 FS=auto
 VERBOSE=0
@@ -315,6 +322,14 @@ for i in "${!RWDIRS[@]}"; do echo "vmrw$i ${RWDIRS[$i]}" >> "$CTL/rwdirs"; done
   done
   # shellcheck disable=SC2016  # expanded in the guest
   echo 'export TERM=dumb EMP_KERNEL_UNDER_TEST="$(uname -r)"'
+  # Two probes on the sys_enter tracepoint for the guest's whole life (EMP_VM_HOLD_SYS_ENTER=0
+  # to leave it alone): a program attached to a syscall tracepoint then adds a third and
+  # removing it goes back to two, so its static key and static call are never patched (text
+  # patching under multi-threaded TCG is the soft lockup; README, "Guest soft lockups").
+  # raw_syscalls/sys_enter with a filter nothing matches, and syscalls/sys_enter_getpgid
+  # (ftrace's probe for every syscall event), which nothing calls.
+  # shellcheck disable=SC2016  # expanded in the guest
+  echo 'if [ "${EMP_VM_HOLD_SYS_ENTER:-1}" = 1 ]; then E=/sys/kernel/tracing/events; { echo "id == -1" > $E/raw_syscalls/sys_enter/filter && echo 1 > $E/raw_syscalls/sys_enter/enable && echo 1 > $E/syscalls/sys_enter_getpgid/enable; } 2>/dev/null || echo "vmrun: could not hold the sys_enter tracepoint" >&2; fi'
   printf 'ulimit -l %s 2>/dev/null || true\n' "$(ulimit -l)"
   printf 'ulimit -n %s 2>/dev/null || true\n' "$(ulimit -n)"
   printf 'cd %q || { echo "vmrun: no directory %q in the guest" >&2; exit 125; }\n' "$PWD" "$PWD"

@@ -53,9 +53,12 @@ export function decodeMapName(bytes: Uint8Array): string {
   return out;
 }
 
-/** decodeMapName of the name at buf[start..start+NAME_LEN), without a copy when it is plain ASCII. */
-function nameAt(buf: Buffer, start: number): string {
-  const limit = start + NAME_LEN;
+/**
+ * decodeMapName of the NUL-terminated (or full) text at buf[start..start+len), without a copy
+ * per byte when it is plain ASCII. Also the owner records' comm, executable and program names.
+ */
+export function textAt(buf: Buffer, start: number, len: number): string {
+  const limit = start + len;
   let end = start;
   let plain = true;
   for (; end < limit; end++) {
@@ -67,6 +70,8 @@ function nameAt(buf: Buffer, start: number): string {
   return plain ? buf.toString('latin1', start, end) : decodeMapName(buf.subarray(start, end));
 }
 
+const nameAt = (buf: Buffer, start: number) => textAt(buf, start, NAME_LEN);
+
 const TWO_32 = 2 ** 32;
 
 /**
@@ -74,7 +79,7 @@ const TWO_32 = 2 ** 32;
  * this runs for every map on every collection). hi * 2^32 is exact and lo < 2^32, so the one
  * rounding of the sum is the same as Number(BigInt) would make above 2^53.
  */
-function u64(buf: Buffer, off: number): number {
+export function u64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off + 4) * TWO_32 + buf.readUInt32LE(off);
 }
 

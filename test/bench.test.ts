@@ -79,10 +79,16 @@ t.test('npm run bench -- --tiny: every scenario, and results of the right shape'
   t.ok((e.wireLargestRequestBytes ?? 0) > 0, 'the sink saw the running agent\'s requests');
   t.ok(r.worstCaseExport.requestBytes > 0 && r.worstCaseExport.bytesPerPoint > e.bytesPerPoint, 'the worst case is heavier than the real maps');
 
+  const o = r.owners;
+  t.equal(o.attributed, o.maps, 'owners: every map names the process that holds it');
+  t.equal(o.fds, 6 * 20, 'owners: the tiny plan\'s processes and fds');
+  t.ok(o.firstPass.cgroupReads >= o.processes, 'owners: the first pass read each holder\'s cgroup');
+  t.ok(positive(o.pass.changed.median) && positive(o.cycleCpu.on.median) && positive(o.cycleCpu.off.median), 'owners: pass and cycle figures');
+
   const md = readFileSync(path.join(out, 'latest.md'), 'utf8');
   t.equal(md, renderMarkdown(r), 'latest.md is rendered from latest.json');
   t.equal(run.stdout, md, 'what the harness printed is latest.md');
-  for (const h of ['### 1–2.', '### 3.', '### 4.', '### 5.', '### 6.', '### Targets']) t.ok(md.includes(h), `section ${h}`);
+  for (const h of ['### 1–2.', '### 3.', '### 4.', '### 5.', '### 6.', '### 7.', '### Targets']) t.ok(md.includes(h), `section ${h}`);
   t.equal(targets(r).length, 7, 'every target has a row');
 });
 

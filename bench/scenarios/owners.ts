@@ -6,8 +6,9 @@
  *
  * - one owner pass (OwnerResolver, as the agent runs it): wall time and the process's CPU
  *   (every thread: the addon's worker does the kernel reads), split into the task_file and
- *   bpf_prog iterators and the pin walk; the first pass (which reads each process's cgroup)
- *   and the steady ones (cached);
+ *   bpf_prog iterators and the pin walk; the first pass (which reads each process's cgroup),
+ *   passes after one process came or went (the join rebuilt), and passes over an unchanged
+ *   host (the records compared, the last table kept);
  * - its effect on the agent's whole-process CPU per collection: the agent's full cycle
  *   (bench/lib/pipeline.ts) with an owner pass per collection (the default cadence) against
  *   the same cycle with owners off, interleaved.
@@ -31,8 +32,9 @@ export interface OwnersResult {
   reps: number;
   /** Wall ms of one pass, and the process's CPU ms during it (all threads). */
   firstPass: { wallMs: number; cpuMs: number; cgroupReads: number };
-  pass: Latency;
-  passCpu: Latency;
+  /** Passes after one process came or went (the join rebuilt), and passes over an unchanged host (the last table kept). */
+  pass: { changed: Latency; unchanged: Latency };
+  passCpu: { changed: Latency; unchanged: Latency };
   parts: { fdsMs: Latency; progsMs: Latency; pinsMs: Latency };
   /** The agent's full cycle, CPU ms (all threads), without owners and with one pass per cycle. */
   cycleCpu: { off: Latency; on: Latency };
@@ -92,21 +94,35 @@ export async function measureOwners(
     let attributed = 0;
     for (const [id, pid] of holder) if (resolver.owners(id).processes?.some((p) => p.pid === pid)) attributed++;
 
-    const wall: number[] = [];
-    const cpu: number[] = [];
+    const wall = { changed: [] as number[], unchanged: [] as number[] };
+    const cpu = { changed: [] as number[], unchanged: [] as number[] };
     const fdsMs: number[] = [];
     const progsMs: number[] = [];
     const pinsMs: number[] = [];
-    for (let i = 0; i < o.reps; i++) {
+    let extra: ChildProcess | null = null;
+    for (let i = 0; i < 2 * o.reps; i++) {
+      // Every other pass, one more holder comes or goes: the records change and the join runs.
+      const kind = i % 2 === 0 ? 'changed' : 'unchanged';
+      if (kind === 'changed') {
+        if (extra) {
+          const gone = extra;
+          await new Promise((r) => {
+            gone.once('exit', r);
+            gone.kill('SIGKILL');
+          });
+          extra = null;
+        } else [extra] = await startHolders(bin, ids.slice(0, 1), 1, 0);
+      }
       c0 = cpuMs();
       t0 = now();
       const tbl = await resolver.refresh(all);
-      wall.push(now() - t0);
-      cpu.push(cpuMs() - c0);
+      wall[kind].push(now() - t0);
+      cpu[kind].push(cpuMs() - c0);
       fdsMs.push(tbl.parts.fdsMs);
       progsMs.push(tbl.parts.progsMs);
       pinsMs.push(tbl.parts.pinsMs);
     }
+    extra?.kill('SIGKILL');
 
     // The agent's cycle with and without a pass per collection, interleaved.
     const cycOff: number[] = [];
@@ -131,8 +147,8 @@ export async function measureOwners(
       fds: o.processes * o.fdsPerProcess,
       reps: o.reps,
       firstPass,
-      pass: latency(wall),
-      passCpu: latency(cpu),
+      pass: { changed: latency(wall.changed), unchanged: latency(wall.unchanged) },
+      passCpu: { changed: latency(cpu.changed), unchanged: latency(cpu.unchanged) },
       parts: { fdsMs: latency(fdsMs), progsMs: latency(progsMs), pinsMs: latency(pinsMs) },
       cycleCpu: { off: latency(cycOff), on: latency(cycOn) },
       budgetMs: config.owners.budgetMs,

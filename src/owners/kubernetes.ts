@@ -32,6 +32,10 @@ export interface PodNameSource {
   lookup(podUid: string | null, containerId: string | null): PodName | null;
   /** Something was not found: refresh soon (rate-limited by the backoff). Never waits. */
   miss(): void;
+  /** Changes whenever a refresh brings a new answer (owners built from the old one are stale). */
+  generation?(): number;
+  /** Settles once every source has answered or failed once (bounded by its timeout): for one-shot views. */
+  ready?(): Promise<void>;
   close(): void;
 }
 
@@ -102,12 +106,17 @@ export function parseLogDirs(podDirs: readonly string[], containerLinks: readonl
 /** A refreshing cache of one source: timer, early refresh on a miss, backoff, warn once. */
 class Refreshing {
   index: PodIndex | null = null;
+  /** Refreshes that brought an answer. */
+  generation = 0;
   #timer: NodeJS.Timeout | null = null;
   #inFlight = false;
   #failures = 0;
   #nextAllowed = 0;
   #lastStart = -Infinity;
   #closed = false;
+  /** Settles after the first refresh, answered or failed. */
+  readonly first: Promise<void>;
+  #settleFirst!: () => void;
 
   constructor(
     readonly label: string,
@@ -117,7 +126,11 @@ class Refreshing {
     /** A source that is simply absent (no such directory) is not warned about. */
     private readonly quietWhenAbsent = false,
   ) {
-    this.refresh();
+    this.first = new Promise((resolve) => (this.#settleFirst = resolve));
+    // Not from inside the constructor: whoever builds the sources goes on to load the BPF
+    // programs synchronously (seconds in an emulated guest), and a request started before
+    // that would see its timeout fire before its answer is read.
+    setImmediate(() => this.refresh());
   }
 
   refresh(): void {
@@ -129,6 +142,7 @@ class Refreshing {
     this.fetch().then(
       (index) => {
         this.index = index;
+        this.generation++;
         if (this.#failures > 0) this.log.info('owner names source recovered', { source: this.label, failures: this.#failures });
         this.#failures = 0;
         this.#nextAllowed = 0;
@@ -146,6 +160,7 @@ class Refreshing {
       },
     ).finally(() => {
       this.#inFlight = false;
+      this.#settleFirst();
       this.#schedule();
     });
   }
@@ -262,6 +277,16 @@ export class PodNames implements PodNameSource {
 
   miss(): void {
     for (const s of this.#sources) s.miss();
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.#sources.map((s) => s.first));
+  }
+
+  generation(): number {
+    let n = 0;
+    for (const s of this.#sources) n += s.generation;
+    return n;
   }
 
   close(): void {

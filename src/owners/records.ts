@@ -4,7 +4,7 @@
  * addon reports the sizes it was built with and a test checks both agree.
  */
 import { AgentError } from '../errors';
-import { decodeMapName } from '../records';
+import { textAt, u64 } from '../records';
 
 export const FD_RECORD_SIZE = 96;
 export const PROG_RECORD_SIZE = 328;
@@ -24,9 +24,10 @@ export interface FdRecord {
   /** Links and perf events: the program. */
   progId: number;
   linkType: number;
-  cgroupId: bigint;
-  /** ns since boot: with the pid, the process's identity. */
-  startTime: bigint;
+  /** As a number (exact below 2^53; an identity key, never arithmetic). */
+  cgroupId: number;
+  /** ns since boot: with the pid, the process's identity (a number, as cgroupId). */
+  startTime: number;
   comm: string;
   exe: string;
 }
@@ -39,11 +40,6 @@ export interface ProgRecord {
   attachTo: string;
   /** The first 64 maps (a program has at most 64). */
   mapIds: number[];
-}
-
-function text(buf: Buffer, start: number, len: number): string {
-  const end = buf.indexOf(0, start);
-  return decodeMapName(buf.subarray(start, end >= 0 && end < start + len ? end : start + len));
 }
 
 function check(buf: Buffer, size: number, what: string): void {
@@ -70,10 +66,10 @@ export function parseFdRecords(buf: Buffer): FdRecord[] {
       id: buf.readUInt32LE(off + 16),
       progId: buf.readUInt32LE(off + 20),
       linkType: buf.readUInt32LE(off + 24),
-      cgroupId: buf.readBigUInt64LE(off + 32),
-      startTime: buf.readBigUInt64LE(off + 40),
-      comm: text(buf, off + 48, 16),
-      exe: text(buf, off + 64, 32),
+      cgroupId: u64(buf, off + 32),
+      startTime: u64(buf, off + 40),
+      comm: textAt(buf, off + 48, 16),
+      exe: textAt(buf, off + 64, 32),
     });
   }
   return out;
@@ -93,8 +89,8 @@ export function parseProgRecords(buf: Buffer): ProgRecord[] {
       id: buf.readUInt32LE(off + 4),
       typeId: buf.readUInt32LE(off + 8),
       attachType: buf.readUInt32LE(off + 12),
-      name: text(buf, off + 24, 16),
-      attachTo: text(buf, off + 40, 32),
+      name: textAt(buf, off + 24, 16),
+      attachTo: textAt(buf, off + 40, 32),
       mapIds,
     });
   }

@@ -19,7 +19,7 @@ import { decodeMapName } from '../records';
 import { type CgroupIdentity, parseProcCgroup } from './cgroup';
 import type { PodNameSource } from './kubernetes';
 import { type MapOwners, OWNERS_PENDING, type OwnersUnknown, type OwnerVia, type ProcessOwner, type ProgramRef } from './model';
-import { type FdRecord, parseFdRecords, parseProgRecords, progTypeName } from './records';
+import { FD_RECORD_SIZE, type FdRecord, parseFdRecords, parseProgRecords, progTypeName } from './records';
 
 /** Where owners come from: the addon's OwnersReader, or recorded fixtures in tests. */
 export interface OwnerSource {
@@ -47,6 +47,12 @@ export interface OwnerDeps {
   readCgroup(pid: number): string | null;
   /** Kubernetes names; null outside Kubernetes or when no source is configured. */
   names: PodNameSource | null;
+  /**
+   * The agent's own pid (default: this process). Its map fds count only for the maps of its
+   * own programs: the others are the fds it opens for a moment to read memory or walk a map,
+   * which are not ownership.
+   */
+  selfPid?: number;
 }
 
 /** Partial failures of the latest pass, each logged once by the agent. */
@@ -69,6 +75,20 @@ export interface OwnerTable {
   readonly parts: { fdsMs: number; progsMs: number; pinsMs: number; pinsOpened: number; cgroupReads: number };
 }
 
+/** The owner fd records without those of one process (a copy only when it has some). */
+function withoutPid(buf: Buffer, pid: number): Buffer {
+  const keep: Buffer[] = [];
+  let from = 0;
+  for (let off = 0; off + FD_RECORD_SIZE <= buf.length; off += FD_RECORD_SIZE) {
+    if (buf.readUInt32LE(off + 8) !== pid) continue;
+    if (off > from) keep.push(buf.subarray(from, off));
+    from = off + FD_RECORD_SIZE;
+  }
+  if (from === 0) return buf;
+  keep.push(buf.subarray(from));
+  return Buffer.concat(keep);
+}
+
 /** /proc/<pid>/cgroup under a procfs mount. */
 export function procCgroupReader(procfs: string): (pid: number) => string | null {
   return (pid) => {
@@ -85,11 +105,32 @@ const VIA_RANK: Record<OwnerVia, number> = { map: 0, program: 1, link: 2, perf_e
 const procKey = (r: FdRecord) => `${r.pid}:${r.startTime}`;
 
 interface Proc {
+  /** pid and start time: the same process across passes. */
   key: string;
   pid: number;
   comm: string;
   exe: string;
   cgroup: CgroupIdentity;
+  /** Its owner entry per way of holding, made once a pass. */
+  owners: Partial<Record<OwnerVia, ProcessOwner>>;
+}
+
+interface Holder {
+  proc: Proc;
+  via: OwnerVia;
+}
+
+/** Shared empty list (never mutated). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** One entry per process, with its strongest way of holding. */
+function addHolder(list: Holder[], proc: Proc, via: OwnerVia): void {
+  for (const h of list)
+    if (h.proc === proc) {
+      if (VIA_RANK[via] < VIA_RANK[h.via]) h.via = via;
+      return;
+    }
+  list.push({ proc, via });
 }
 
 function reason(e: SystemError | AgentError): string {
@@ -111,6 +152,8 @@ export class OwnerResolver {
   /** The first owner of each map, kept first while it holds the map: copied attributes stay put. */
   #primary = new Map<number, string>();
   #closed = false;
+  /** What the latest pass was built from, to skip rebuilding an unchanged answer. */
+  #input: { fds: Buffer; progs: Buffer; pins: string; names: number } | null = null;
 
   constructor(source: OwnerSource, settings: OwnerSettings, deps: OwnerDeps) {
     this.#source = source;
@@ -155,9 +198,9 @@ export class OwnerResolver {
     await this.#inFlight?.catch(() => undefined);
   }
 
-  /** A pass now (after the one in flight), for one-shot views such as `snapshot`. */
+  /** A pass now (after the one in flight, and the names sources' first answers), for one-shot views such as `snapshot`. */
   async refresh(mapIds?: ReadonlySet<number>): Promise<OwnerTable> {
-    await this.settled();
+    await Promise.all([this.settled(), this.#deps.names?.ready?.()]);
     if (mapIds) this.#observed = mapIds;
     return this.#start();
   }
@@ -194,8 +237,27 @@ export class OwnerResolver {
   }
 
   #build(raw: RawOwners, covered: ReadonlySet<number>, started: number): OwnerTable {
-    const support = this.#source.support;
+    const parts = { fdsMs: raw.fdsMs, progsMs: raw.progsMs, pinsMs: raw.pinsMs, pinsOpened: raw.pinsOpened, cgroupReads: 0 };
+    const selfPid = this.#deps.selfPid ?? process.pid;
+    // A steady host gives the same records pass after pass: the last table stands (no
+    // rebuild, no flap). The agent's own transient fds are left out of the comparison.
+    const input = {
+      fds: raw.fdsError ? Buffer.alloc(0) : withoutPid(raw.fds, selfPid),
+      progs: raw.progsError ? Buffer.alloc(0) : raw.progs,
+      pins: raw.pins.map((p) => `${p.kind}:${p.id}:${p.progId}:${p.path.toString('latin1')}`).join('\n') + `|${raw.pinsUnreadable}|${raw.pinsTruncated}`,
+      // A source that cannot say whether its answer changed is asked every pass (NaN never equals).
+      names: this.#deps.names ? (this.#deps.names.generation?.() ?? Number.NaN) : 0,
+    };
+    const last = this.#input;
     const previous = this.#table;
+    if (
+      previous && last && !raw.fdsError && !raw.progsError && !raw.pinsError &&
+      input.names === last.names && input.pins === last.pins && input.fds.equals(last.fds) && input.progs.equals(last.progs) &&
+      [...covered].every((id) => previous.byMap.has(id))
+    )
+      return { ...previous, time: Date.now(), durationMs: performance.now() - started, parts };
+    this.#input = input;
+    const support = this.#source.support;
     const problems: OwnerProblems = { unsupported: null, failed: null, pins: null };
     const unsupported: string[] = [];
 
@@ -216,20 +278,22 @@ export class OwnerResolver {
         problems.failed = e as AgentError;
       }
     }
-    const procs = new Map<string, Proc>();
-    const mapHolders = new Map<number, Map<string, OwnerVia>>();
-    const progHolders = new Map<number, Map<string, OwnerVia>>();
-    const add = (m: Map<number, Map<string, OwnerVia>>, id: number, key: string, via: OwnerVia) => {
-      let h = m.get(id);
-      if (!h) m.set(id, (h = new Map()));
-      const had = h.get(key);
-      if (!had || VIA_RANK[via] < VIA_RANK[had]) h.set(key, via);
+    // By pid: within one pass a pid is one process (identity across passes is Proc.key).
+    const procs = new Map<number, Proc>();
+    const mapHolders = new Map<number, Holder[]>();
+    const progHolders = new Map<number, Holder[]>();
+    const add = (m: Map<number, Holder[]>, id: number, proc: Proc, via: OwnerVia) => {
+      let list = m.get(id);
+      if (!list) m.set(id, (list = []));
+      addHolder(list, proc, via);
     };
     let cgroupReads = 0;
+    const selfMaps: number[] = [];
     const seenCgroupKeys = new Set<string>();
     for (const r of fds ?? []) {
-      const key = procKey(r);
-      if (!procs.has(key)) {
+      let proc = procs.get(r.pid);
+      if (!proc) {
+        const key = procKey(r);
         const cgKey = `${key}:${r.cgroupId}`;
         seenCgroupKeys.add(cgKey);
         let cgroup = this.#cgroups.get(cgKey);
@@ -239,18 +303,23 @@ export class OwnerResolver {
           cgroup = text === null ? { containerId: null, runtime: null, podUid: null } : parseProcCgroup(text);
           if (text !== null) this.#cgroups.set(cgKey, cgroup);
         }
-        procs.set(key, { key, pid: r.pid, comm: r.comm, exe: r.exe, cgroup });
+        proc = { key, pid: r.pid, comm: r.comm, exe: r.exe, cgroup, owners: {} };
+        procs.set(r.pid, proc);
       }
-      if (r.kind === 'map') add(mapHolders, r.id, key, 'map');
-      else if (r.kind === 'prog') add(progHolders, r.id, key, 'program');
-      else if (r.kind === 'link' && r.progId) add(progHolders, r.progId, key, 'link');
-      else if (r.kind === 'perf_event' && r.progId) add(progHolders, r.progId, key, 'perf_event');
+      if (r.kind === 'map') {
+        if (r.pid === selfPid) selfMaps.push(r.id);
+        else add(mapHolders, r.id, proc, 'map');
+      }
+      else if (r.kind === 'prog') add(progHolders, r.id, proc, 'program');
+      else if (r.kind === 'link' && r.progId) add(progHolders, r.progId, proc, 'link');
+      else if (r.kind === 'perf_event' && r.progId) add(progHolders, r.progId, proc, 'perf_event');
     }
     for (const k of this.#cgroups.keys()) if (!seenCgroupKeys.has(k)) this.#cgroups.delete(k);
 
     // 2. Programs and the maps they use.
     let programs: Map<number, ProgramRef> | null = null;
     const mapProgs = new Map<number, number[]>();
+    const programMaps = new Map<number, number[]>();
     let whyNoPrograms: string | undefined;
     if (raw.progsError) {
       if (raw.progsById && support.programs) {
@@ -265,6 +334,7 @@ export class OwnerResolver {
         programs = new Map();
         for (const p of parseProgRecords(raw.progs)) {
           programs.set(p.id, { id: p.id, name: p.name, type: progTypeName(p.typeId), attachTo: p.attachTo || null });
+          programMaps.set(p.id, p.mapIds);
           for (const m of p.mapIds) {
             const list = mapProgs.get(m);
             if (list) list.push(p.id);
@@ -276,6 +346,14 @@ export class OwnerResolver {
         whyNoPrograms = `failed: ${(e as Error).message}`;
         problems.failed ??= e as AgentError;
       }
+    }
+
+    // The agent's own map fds: only the maps its own programs use.
+    const self = procs.get(selfPid);
+    if (self && selfMaps.length) {
+      const mine = new Set<number>();
+      for (const [progId, holders] of progHolders) if (holders.some((h) => h.proc === self)) for (const m of programMaps.get(progId) ?? NONE) mine.add(m);
+      for (const id of selfMaps) if (mine.has(id)) add(mapHolders, id, self, 'map');
     }
 
     // 3. Pins.
@@ -314,14 +392,16 @@ export class OwnerResolver {
         cause: support.processes ?? support.programs ?? undefined,
       });
 
-    // 4. Per map.
+    // 4. Per map. Objects that many maps share (a process's owner entry, empty lists, the
+    // pass's unknowns) are made once: a host may have one process holding 10,000 maps.
     const names = this.#deps.names;
     let missed = false;
-    const ownerOf = (key: string, via: OwnerVia): ProcessOwner => {
-      const p = procs.get(key)!;
+    const ownerOf = (p: Proc, via: OwnerVia): ProcessOwner => {
+      const made = p.owners[via];
+      if (made) return made;
       const k8s = names && (p.cgroup.podUid || p.cgroup.containerId) ? names.lookup(p.cgroup.podUid, p.cgroup.containerId) : null;
       if (names && p.cgroup.podUid && !k8s) missed = true;
-      return {
+      return (p.owners[via] = Object.freeze({
         pid: p.pid,
         comm: p.comm,
         executable: p.exe,
@@ -331,49 +411,53 @@ export class OwnerResolver {
         namespace: k8s?.namespace ?? null,
         container: k8s?.container ?? null,
         via,
-      };
+      }));
     };
+    const unknownParts: OwnersUnknown = {};
+    if (whyNoProcesses) unknownParts.processes = whyNoProcesses;
+    if (whyNoPrograms) unknownParts.programs = whyNoPrograms;
+    if (whyNoPins ?? pinsIncomplete) unknownParts.pins = (whyNoPins ?? pinsIncomplete)!;
+    const unknown = Object.keys(unknownParts).length ? Object.freeze(unknownParts) : null;
     const ids = new Set<number>(covered);
     for (const m of [mapHolders, mapProgs, mapPins]) for (const id of m.keys()) ids.add(id);
     const byMap = new Map<number, MapOwners>();
     const primary = new Map<number, string>();
+    const max = this.#s.maxPerMap;
     for (const id of ids) {
-      const progIds = mapProgs.get(id) ?? [];
+      const progIds = mapProgs.get(id) ?? NONE;
       // Holders of the map itself; else of its programs (the loader attached them and left).
-      let holders = mapHolders.get(id);
-      const direct = holders !== undefined && holders.size > 0;
-      if (!direct) {
-        holders = new Map();
-        for (const pid of progIds) for (const [k, via] of progHolders.get(pid) ?? []) if (!holders.has(k) || VIA_RANK[via] < VIA_RANK[holders.get(k)!]) holders.set(k, via);
+      let holders = mapHolders.get(id) ?? NONE;
+      const direct = holders.length > 0;
+      if (!direct && progIds.length > 0) {
+        const via: Holder[] = [];
+        for (const pid of progIds) for (const h of progHolders.get(pid) ?? NONE) addHolder(via, h.proc, h.via);
+        holders = via;
       }
-      let processes: ProcessOwner[] | null = null;
+      let processes: readonly ProcessOwner[] | null = null;
       let omitted = 0;
       if (fds) {
-        const keys = [...holders!.keys()];
-        const first = this.#primary.get(id);
-        keys.sort((a, b) => (a === first ? -1 : b === first ? 1 : VIA_RANK[holders!.get(a)!] - VIA_RANK[holders!.get(b)!] || procs.get(a)!.pid - procs.get(b)!.pid));
-        if (keys[0]) primary.set(id, keys[0]);
-        omitted = Math.max(0, keys.length - this.#s.maxPerMap);
-        processes = keys.slice(0, this.#s.maxPerMap).map((k) => ownerOf(k, holders!.get(k)!));
+        if (holders.length > 1) {
+          const first = this.#primary.get(id);
+          holders = [...holders].sort((a, b) => (a.proc.key === first ? -1 : b.proc.key === first ? 1 : VIA_RANK[a.via] - VIA_RANK[b.via] || a.proc.pid - b.proc.pid));
+        }
+        if (holders[0]) primary.set(id, holders[0].proc.key);
+        omitted = Math.max(0, holders.length - max);
+        processes = holders.length === 0 ? NONE : holders.slice(0, max).map((h) => ownerOf(h.proc, h.via));
       }
-      let pins: string[] | null = null;
+      let pins: readonly string[] | null = null;
       if (whyNoPins === undefined) {
-        pins = [...(mapPins.get(id) ?? [])];
-        if (!direct) for (const pid of progIds) pins.push(...(progPins.get(pid) ?? []));
-        pins = [...new Set(pins)].sort();
+        const own = mapPins.get(id) ?? NONE;
+        const theirs: readonly string[] = direct ? NONE : progIds.flatMap((p) => progPins.get(p) ?? []);
+        pins = own.length + theirs.length === 0 ? NONE : [...new Set([...own, ...theirs])].sort();
       }
-      const unknown: OwnersUnknown = {};
-      if (whyNoProcesses) unknown.processes = whyNoProcesses;
-      if (whyNoPrograms) unknown.programs = whyNoPrograms;
-      if (whyNoPins ?? pinsIncomplete) unknown.pins = (whyNoPins ?? pinsIncomplete)!;
-      // A read that failed this pass keeps the last answer for that part, said to be old.
-      const before = previous?.byMap.get(id);
+      // A read that failed this pass keeps the last answer for that part.
+      const before = problems.failed ? previous?.byMap.get(id) : undefined;
       byMap.set(id, {
-        processes: processes ?? (problems.failed && before?.processes ? before.processes : null),
+        processes: (processes ?? before?.processes ?? null) as ProcessOwner[] | null,
         processesOmitted: processes ? omitted : (before?.processesOmitted ?? 0),
-        programs: programs ? progIds.map((p) => programs!.get(p)!).filter(Boolean) : problems.failed && before?.programs ? before.programs : null,
-        pins,
-        unknown: Object.keys(unknown).length ? unknown : null,
+        programs: (programs ? (progIds.length ? progIds.map((p) => programs!.get(p)!).filter(Boolean) : NONE) : (before?.programs ?? null)) as ProgramRef[] | null,
+        pins: pins as string[] | null,
+        unknown,
       });
     }
     this.#primary = primary;
@@ -383,7 +467,7 @@ export class OwnerResolver {
       durationMs: performance.now() - started,
       byMap,
       problems,
-      parts: { fdsMs: raw.fdsMs, progsMs: raw.progsMs, pinsMs: raw.pinsMs, pinsOpened: raw.pinsOpened, cgroupReads },
+      parts: { ...parts, cgroupReads },
     };
   }
 

@@ -23,6 +23,8 @@ interface FixturesAddon {
   pinnedIterLink(path: string): { progId: number; mapId: number; linkId: number };
   /** An fd of a map by id (root). */
   mapFdById(id: number): number;
+  /** n array maps and a socket filter program using all of them (their fds open: the caller closes them). */
+  programUsingMaps(n: number): { progFd: number; progId: number; mapFds: number[]; mapIds: number[] };
 }
 
 interface Teardown {

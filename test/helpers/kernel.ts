@@ -99,6 +99,18 @@ export function find(c: Collection, id: number): MapStats | undefined {
 
 const HOLDER = path.join(__dirname, 'hold-map.ts');
 
+/** SIGKILLs the child now (resolving once it is gone) or, at the latest, when the test ends. */
+export function killAtTeardown(t: Teardown, child: ChildProcess): () => Promise<void> {
+  const kill = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  t.teardown(kill);
+  return kill;
+}
+
 /**
  * A map created and held (unpinned) by another process; resolves with its id once created.
  * The process exits, freeing the map, when kill() is called or the test ends.
@@ -107,13 +119,7 @@ export async function holdMapInChild(t: Teardown, options: { type: string; keySi
   const child = spawn(process.execPath, [...process.execArgv, HOLDER, JSON.stringify({ ...options, type: typeId(options.type) })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const kill = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  t.teardown(kill);
+  const kill = killAtTeardown(t, child);
   const id = await new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {

@@ -11,6 +11,7 @@ import { createCollector } from '../../src/agent';
 import type { Collection } from '../../src/collector';
 import { loadConfig } from '../../src/config';
 import { createLogger, type Logger } from '../../src/log';
+import { killAtTeardown } from './kernel';
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -105,13 +106,7 @@ const HOLD_ID = path.join(__dirname, 'hold-id.ts');
 /** A process that opens the map by id and holds it until killed. */
 export async function holdMapById(t: Teardown, id: number): Promise<{ child: ChildProcess; kill(): Promise<void> }> {
   const child = spawn(process.execPath, [...process.execArgv, HOLD_ID, String(id)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const kill = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  t.teardown(kill);
+  const kill = killAtTeardown(t, child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
     child.once('exit', (code) => reject(new Error(`holder exited with ${code}`)));

@@ -8,6 +8,7 @@ import { Collector } from '../../src/collector';
 import type { RawOwners } from '../../src/native';
 import type { PodNameSource } from '../../src/owners/kubernetes';
 import { OWNERS_PENDING } from '../../src/owners/model';
+import { parseFdRecords } from '../../src/owners/records';
 import { OwnerResolver, type OwnerSettings } from '../../src/owners/resolver';
 import { copiedOwnerAttributes, ownerInfoPoints } from '../../src/owners/series';
 import { parseRecords } from '../../src/records';
@@ -113,4 +114,25 @@ t.test('the collector takes its source by injection and attaches the latest pass
   const c2 = await collector.collect();
   t.equal(c2.maps.find((m) => m.id === id('own_held'))?.owners?.processes?.[0]?.comm, 'node', 'the next one: owners');
   await collector.close();
+});
+
+t.test("the agent's own fds count only for its own programs' maps; an unchanged answer is not rebuilt", async (t) => {
+
+  const fds = parseFdRecords(rec.owners.fds);
+  // The recorder (the agent of the recording) holds its program's .rodata map and programs.
+  const agentPid = fds.find((r) => r.kind === 'prog')!.pid;
+  const rodata = fds.find((r) => r.pid === agentPid && r.kind === 'map')!.id;
+  // Pretend the agent had opened own_held for a memory read while the pass ran.
+  const transient = Buffer.from(rec.owners.fds.subarray(0, 96));
+  transient.writeUInt32LE(agentPid, 8);
+  transient.writeUInt32LE(1, 4);
+  transient.writeUInt32LE(id('own_held'), 16);
+  const raw: RawOwners = { ...rec.owners, fds: Buffer.concat([rec.owners.fds, transient]) };
+  const source = new RecordedOwnerSource([raw]);
+  const r = new OwnerResolver(source, SETTINGS, { readCgroup, names: null, selfPid: agentPid });
+  const first = await r.refresh(all());
+  t.ok(r.owners(rodata).processes?.some((p) => p.pid === agentPid), "its own program's map: the agent owns it");
+  t.notOk(r.owners(id('own_held')).processes?.some((p) => p.pid === agentPid), 'a map it only opened for a moment: not');
+  const second = await r.refresh(all());
+  t.equal(second.byMap, first.byMap, 'the same records again: the same table, not rebuilt');
 });
