@@ -144,12 +144,33 @@ export function visibleRows(c: Collection, pressure: PressureReadout | null, v: 
   return rows;
 }
 
+/**
+ * The keys that arrive as escape sequences: arrows, PgUp/PgDn, and Home/End in the spellings
+ * terminals use for them (xterm `CSI H`/`CSI F`, application mode `SS3 H`/`SS3 F`, VT220
+ * `CSI 1~`/`CSI 4~`, rxvt `CSI 7~`/`CSI 8~`).
+ */
+const ESCAPE_KEYS: Record<string, 'up' | 'down' | 'pageUp' | 'pageDown' | 'home' | 'end'> = {
+  A: 'up',
+  B: 'down',
+  '5~': 'pageUp',
+  '6~': 'pageDown',
+  H: 'home',
+  '1~': 'home',
+  '7~': 'home',
+  F: 'end',
+  '4~': 'end',
+  '8~': 'end',
+};
+const ESCAPE_KEY = /^\x1b(?:\[(A|B|5~|6~|H|F|1~|4~|7~|8~)|O(H|F))/;
+/** Scrolled to the end: renderScreen() clamps it to the last page. */
+const END = Number.MAX_SAFE_INTEGER;
+
 /** Key bytes (one chunk of stdin, possibly several keys) -> the next view state. */
 export function handleKeys(v: ViewState, data: string, types: readonly string[], pageRows: number): ViewState {
   let s: ViewState = { ...v };
   for (let i = 0; i < data.length; i++) {
     const ch = data[i]!;
-    const esc = ch === '\x1b' ? /^\x1b\[(A|B|5~|6~|H|F)/.exec(data.slice(i)) : null;
+    const esc = ch === '\x1b' ? ESCAPE_KEY.exec(data.slice(i)) : null;
     if (ch === '\x03') return { ...s, quit: true }; // Ctrl-C in raw mode
     if (s.editing) {
       const field = s.editing.field ?? 'nameFilter';
@@ -162,12 +183,13 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
       continue;
     }
     if (esc) {
-      const k = esc[1];
-      if (k === 'A') s.scroll = Math.max(0, s.scroll - 1);
-      else if (k === 'B') s.scroll += 1;
-      else if (k === '5~') s.scroll = Math.max(0, s.scroll - pageRows);
-      else if (k === '6~') s.scroll += pageRows;
-      else if (k === 'H') s.scroll = 0;
+      const k = ESCAPE_KEYS[esc[1] ?? esc[2]!];
+      if (k === 'up') s.scroll = Math.max(0, s.scroll - 1);
+      else if (k === 'down') s.scroll += 1;
+      else if (k === 'pageUp') s.scroll = Math.max(0, s.scroll - pageRows);
+      else if (k === 'pageDown') s.scroll += pageRows;
+      else if (k === 'home') s.scroll = 0;
+      else s.scroll = END;
       i += esc[0].length - 1;
       continue;
     }
@@ -215,6 +237,9 @@ export function handleKeys(v: ViewState, data: string, types: readonly string[],
       case 'g':
         s.scroll = 0;
         break;
+      case 'G':
+        s.scroll = END;
+        break;
     }
   }
   return s;
@@ -241,8 +266,6 @@ function bar(u: number | null, level: MapLevel | null | undefined): Segment[] {
   return [['█'.repeat(n), style], ['░'.repeat(BAR - n), STYLE.dim]];
 }
 
-const COLS = { id: 9, name: 17, type: 16, owner: 22, util: 7, fill: 19, memory: 10, growth: 9, ttf: 9, peak: 7, suggest: 11 };
-
 /** A suggestion above the map's size (raise it) stands out at the map's level colour. */
 function raiseStyle(p: MapPressure | undefined): string | undefined {
   if (!p || p.suggestedMaxEntries === null || p.suggestedMaxEntries <= p.maxEntries) return undefined;
@@ -260,45 +283,96 @@ const UNCOUNTED: Record<NotCountedReason, string> = {
   walk_unsupported: 'refused',
 };
 
-function rowLine(r: Row, width: number): string {
-  const { m, p } = r;
-  const fill = m.entries ?? m.pendingBytes ?? UNCOUNTED[m.notCountedReason ?? 'type'];
-  const level = p?.level;
-  const util = m.utilization === null ? '-' : `${(m.utilization * 100).toFixed(1)}%`;
-  const segs: Segment[] = [
-    [String(m.id).padStart(COLS.id - 1) + ' '],
-    [cut(termSafe(m.name || '-'), COLS.name - 1) + ' '],
-    [cut(m.type, COLS.type - 1) + ' '],
-    [cut(termSafe(ownerLabel(m.owners ?? null)), COLS.owner - 1) + ' '],
-    ...bar(m.utilization, level),
-    [' '],
-    [util.padStart(COLS.util - 1) + ' ', level === 'warning' || level === 'critical' ? `${STYLE[level]}${STYLE.bold}` : undefined],
-    [`${fill === null ? '-' : fill}/${m.maxEntries}`.padStart(COLS.fill - 1) + ' '],
-    [formatBytes(m.memoryBytes).padStart(COLS.memory - 1) + ' '],
-    [formatGrowth(p?.growthPerS ?? null).padStart(COLS.growth - 1) + ' '],
-    [(p ? formatFullIn(p) : '-').padStart(COLS.ttf - 1) + ' '],
-    [(p?.peakUtilization == null ? '-' : `${(p.peakUtilization * 100).toFixed(1)}%`).padStart(COLS.peak - 1) + ' '],
-    [(p?.suggestedMaxEntries == null ? '-' : String(p.suggestedMaxEntries)).padStart(COLS.suggest - 1), raiseStyle(p)],
-  ];
+const pct = (u: number | null | undefined) => (u == null ? '-' : `${(u * 100).toFixed(1)}%`);
+/** The style of a map's UTIL: bold in its level's colour at warning and critical. */
+const hot = (p: MapPressure | undefined) => (p?.level === 'warning' || p?.level === 'critical' ? `${STYLE[p.level]}${STYLE.bold}` : undefined);
+
+/** One column of the map table: its header, its width (with the space after it) and its cell. */
+interface Column {
+  readonly key: (typeof COLUMN_PRIORITY)[number];
+  readonly header: string;
+  readonly width: number;
+  readonly align: 'left' | 'right';
+  /** The cell, `w` wide (the space after it included). */
+  cell(r: Row, w: number): Segment[];
+}
+
+/** A cell's text in `w` columns: cut (left) or padded (right), then the space after it. */
+const cell = (s: string, w: number, align: Column['align']) => (align === 'left' ? cut(s, w - 1) : s.padStart(w - 1)) + ' ';
+
+/**
+ * What a narrow terminal keeps, most important first: the name (which shrinks, down to
+ * NAME_MIN, only when nothing else fits), how full, how soon, the count, then the rest. Each
+ * column is taken whole, in this order, if it still fits: one too wide is skipped for
+ * narrower ones after it.
+ */
+export const COLUMN_PRIORITY = ['name', 'util', 'full_in', 'entries', 'growth', 'fill', 'owner', 'type', 'memory', 'id', 'peak', 'suggest'] as const;
+const NAME_MIN = 8;
+
+/** The columns in the order they are drawn. */
+const COLUMNS: readonly Column[] = [
+  { key: 'id', header: 'ID', width: 9, align: 'right', cell: (r, w) => [[cell(String(r.m.id), w, 'right')]] },
+  { key: 'name', header: 'NAME', width: 17, align: 'left', cell: (r, w) => [[cell(termSafe(r.m.name || '-'), w, 'left')]] },
+  { key: 'type', header: 'TYPE', width: 16, align: 'left', cell: (r, w) => [[cell(r.m.type, w, 'left')]] },
+  { key: 'owner', header: 'OWNER', width: 22, align: 'left', cell: (r, w) => [[cell(termSafe(ownerLabel(r.m.owners ?? null)), w, 'left')]] },
+  { key: 'fill', header: 'FILL', width: BAR + 1, align: 'left', cell: (r) => [...bar(r.m.utilization, r.p?.level), [' ']] },
+  { key: 'util', header: 'UTIL', width: 7, align: 'right', cell: (r, w) => [[cell(pct(r.m.utilization), w, 'right'), hot(r.p)]] },
+  {
+    key: 'entries',
+    header: 'ENTRIES/MAX',
+    width: 19,
+    align: 'right',
+    cell: (r, w) => {
+      const fill = r.m.entries ?? r.m.pendingBytes ?? UNCOUNTED[r.m.notCountedReason ?? 'type'];
+      return [[cell(`${fill === null ? '-' : fill}/${r.m.maxEntries}`, w, 'right')]];
+    },
+  },
+  { key: 'memory', header: 'MEMORY', width: 10, align: 'right', cell: (r, w) => [[cell(formatBytes(r.m.memoryBytes), w, 'right')]] },
+  { key: 'growth', header: 'GROWTH', width: 9, align: 'right', cell: (r, w) => [[cell(formatGrowth(r.p?.growthPerS ?? null), w, 'right')]] },
+  { key: 'full_in', header: 'FULL IN', width: 9, align: 'right', cell: (r, w) => [[cell(r.p ? formatFullIn(r.p) : '-', w, 'right')]] },
+  { key: 'peak', header: 'PEAK', width: 7, align: 'right', cell: (r, w) => [[cell(pct(r.p?.peakUtilization), w, 'right')]] },
+  {
+    key: 'suggest',
+    header: 'SUGGEST',
+    width: 11,
+    align: 'right',
+    cell: (r, w) => [[cell(r.p?.suggestedMaxEntries == null ? '-' : String(r.p.suggestedMaxEntries), w, 'right'), raiseStyle(r.p)]],
+  },
+];
+
+/** The columns a screen `width` wide shows, in drawing order, each with the width it gets. */
+export type Layout = ReadonlyArray<{ column: Column; width: number }>;
+
+export function layout(width: number): Layout {
+  const byKey = new Map(COLUMNS.map((c) => [c.key as string, c]));
+  const name = byKey.get('name')!;
+  // The last column's trailing space may fall off the edge: a screen `width` wide holds
+  // columns of width + 1 in all.
+  const nameWidth = Math.max(NAME_MIN, Math.min(name.width, width + 1));
+  const keep = new Set<string>(['name']);
+  let used = nameWidth;
+  for (const key of COLUMN_PRIORITY.slice(1)) {
+    const w = byKey.get(key)!.width;
+    if (used + w <= width + 1) {
+      keep.add(key);
+      used += w;
+    }
+  }
+  return COLUMNS.filter((c) => keep.has(c.key)).map((c) => ({ column: c, width: c.key === 'name' ? nameWidth : c.width }));
+}
+
+function rowLine(r: Row, width: number, l: Layout): string {
+  const segs = l.flatMap(({ column, width: w }) => column.cell(r, w));
+  // The last cell's space would only trail.
+  const last = segs[segs.length - 1];
+  if (last) segs[segs.length - 1] = [last[0].replace(/ $/, ''), last[1]];
   // Why a countable map has no count, where the width leaves room (the status line sums it up).
-  if (m.notCountedReason && m.notCountedReason !== 'type') segs.push([`  ${termSafe(m.notCounted ?? '')}`, STYLE.dim]);
+  if (r.m.notCountedReason && r.m.notCountedReason !== 'type') segs.push([`  ${termSafe(r.m.notCounted ?? '')}`, STYLE.dim]);
   return fit(segs, width);
 }
 
-function headerLine(width: number): string {
-  const h =
-    'ID'.padStart(COLS.id - 1) + ' ' +
-    'NAME'.padEnd(COLS.name) +
-    'TYPE'.padEnd(COLS.type) +
-    'OWNER'.padEnd(COLS.owner) +
-    'FILL'.padEnd(BAR + 1) +
-    'UTIL'.padStart(COLS.util - 1) + ' ' +
-    'ENTRIES/MAX'.padStart(COLS.fill - 1) + ' ' +
-    'MEMORY'.padStart(COLS.memory - 1) + ' ' +
-    'GROWTH'.padStart(COLS.growth - 1) + ' ' +
-    'FULL IN'.padStart(COLS.ttf - 1) + ' ' +
-    'PEAK'.padStart(COLS.peak - 1) + ' ' +
-    'SUGGEST'.padStart(COLS.suggest - 1);
+function headerLine(width: number, l: Layout): string {
+  const h = l.map(({ column: c, width: w }) => (c.align === 'left' ? c.header.padEnd(w) : c.header.padStart(w - 1) + ' ')).join('');
   return fit([[h.padEnd(width), STYLE.inverse]], width);
 }
 
@@ -317,6 +391,16 @@ export interface Frame {
   pressure: PressureReadout | null;
   error: string | null;
   refreshMs: number;
+  /** false under NO_COLOR: bold, dim and inverse only (levels still show in the header counts and a bold UTIL). */
+  color?: boolean;
+}
+
+/** The colours of STYLE (not bold, dim or inverse), for NO_COLOR. */
+const COLOUR = new RegExp(`\\x1b\\[(?:${[STYLE.normal, STYLE.warning, STYLE.critical].map((x) => x.slice(CSI.length, -1)).join('|')})m`, 'g');
+
+/** Whether the environment asks for no colour (https://no-color.org: set and not empty). */
+export function colorWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !env.NO_COLOR;
 }
 
 /** The whole screen as lines (each already cut to width). */
@@ -358,11 +442,12 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
     ),
   );
   lines.push(f.error ? fit([[`collection failed: ${termSafe(f.error)}`, STYLE.critical]], width) : uncountedLine(c, width));
-  lines.push(headerLine(width));
+  const cols = layout(width);
+  lines.push(headerLine(width, cols));
   const rows = c ? visibleRows(c, f.pressure, v) : [];
   const room = Math.max(1, height - lines.length - 1);
   const scroll = Math.max(0, Math.min(v.scroll, rows.length - room));
-  for (const r of rows.slice(scroll, scroll + room)) lines.push(rowLine(r, width));
+  for (const r of rows.slice(scroll, scroll + room)) lines.push(rowLine(r, width, cols));
   while (lines.length < height - 1) lines.push('');
   const shown = rows.length ? `${scroll + 1}-${Math.min(rows.length, scroll + room)} of ${rows.length}` : '0 of 0';
   lines.push(
@@ -373,7 +458,7 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
             ? editingOwner
               ? 'type part of an owner (comm, pid, namespace, pod, program, pin), Enter keep, Esc cancel'
               : 'type a name (glob with * ?), Enter keep, Esc cancel'
-            : 'q quit  s/S sort  r reverse  / name  o owner  t type  c clear  ↑↓ PgUp PgDn scroll',
+            : 'q quit  s/S sort  r reverse  / name  o owner  t type  c clear  ↑↓ PgUp PgDn Home End scroll',
           STYLE.dim,
         ],
         [`   ${shown}`, STYLE.dim],
@@ -381,7 +466,8 @@ export function renderScreen(f: Frame, v: ViewState, width: number, height: numb
       width,
     ),
   );
-  return { lines: lines.slice(0, height), scroll };
+  const out = lines.slice(0, height);
+  return { lines: f.color === false ? out.map((l) => l.replace(COLOUR, '')) : out, scroll };
 }
 
 // ---- the command -----------------------------------------------------------------------
@@ -406,7 +492,7 @@ export async function top(config: AgentConfig, io: TopIo = { stdin: process.stdi
   }
 
   const tracker = new PressureTracker(config.pressure);
-  const frame: Frame = { collection: null, pressure: null, error: null, refreshMs: config.top.refreshMs };
+  const frame: Frame = { collection: null, pressure: null, error: null, refreshMs: config.top.refreshMs, color: colorWanted() };
   let view = initialView();
   let timer: NodeJS.Timeout | null = null;
   let restored = false;

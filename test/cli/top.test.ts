@@ -9,7 +9,7 @@ import t from 'tap';
 import type { Collection, MapStats } from '../../src/collector';
 import { formatBytes } from '../../src/cli/format';
 import { AgentError } from '../../src/errors';
-import { handleKeys, initialView, renderScreen, termSafe, visibleRows } from '../../src/cli/top';
+import { colorWanted, handleKeys, initialView, renderScreen, termSafe, visibleRows } from '../../src/cli/top';
 import { loadConfig } from '../../src/config';
 import { PressureTracker } from '../../src/pressure/tracker';
 import { runCli } from '../helpers/agent-process';
@@ -42,7 +42,8 @@ async function waitFor<T>(what: string, probe: () => T | null | undefined | fals
  */
 async function startTop(session: string, args: string[]): Promise<number> {
   tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '40', 'env PS1="$ " bash --norc --noprofile');
-  const node = [process.execPath, ...process.execArgv, ENTRY, 'top', ...args].map(quote).join(' ');
+  // The colours are asserted: NO_COLOR from the test runner's environment must not reach it.
+  const node = ['env', '-u', 'NO_COLOR', process.execPath, ...process.execArgv, ENTRY, 'top', ...args].map(quote).join(' ');
   const line = `sh -c ${quote(`echo pid=$$; exec ${node}`)}; echo "exit=$?"`;
   tmux('send-keys', '-t', session, '-l', line);
   tmux('send-keys', '-t', session, 'Enter');
@@ -250,4 +251,57 @@ t.test('a map the kernel will not walk: "refused" in its ENTRIES, the reason on 
   t.match(row, /refused\/100/, 'ENTRIES says why there is no figure');
   t.match(row, /which this kernel does not run/, 'and the row carries the reason where the width allows');
   t.notMatch(plain.find((l) => l.includes(' ok ')), /refused|not run/, 'a counted map has no note');
+});
+
+t.test('a narrow terminal keeps the columns that matter, each whole; the name shrinks last', async (t) => {
+  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(41, 'narrow_full', 90), map(42, 'narrow_half', 50)] };
+  const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
+  const pressure = tracker.update(c).readout;
+  const plainAt = (width: number) => renderScreen({ collection: c, pressure, error: null, refreshMs: 1000 }, initialView(), width, 8).lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
+  const ALL = ['ID', 'NAME', 'TYPE', 'OWNER', 'FILL', 'UTIL', 'ENTRIES/MAX', 'MEMORY', 'GROWTH', 'FULL IN', 'PEAK', 'SUGGEST'];
+  const headers = (width: number) => {
+    const h = ` ${plainAt(width)[3]!} `;
+    return ALL.filter((x) => h.includes(` ${x} `)).sort((a, b) => h.indexOf(` ${a} `) - h.indexOf(` ${b} `));
+  };
+  t.same(headers(60), ['NAME', 'UTIL', 'ENTRIES/MAX', 'GROWTH', 'FULL IN'], '60 columns: name, utilization, entries, growth, time to full');
+  t.same(headers(200), ALL, 'wide: every column');
+  t.same(headers(156), ALL, 'every column from 156');
+  t.same(headers(155), ALL.slice(0, -1), 'one column less at 155: the last kept goes');
+  t.same(headers(90), ['ID', 'NAME', 'FILL', 'UTIL', 'ENTRIES/MAX', 'GROWTH', 'FULL IN'], 'columns too wide for what is left are skipped for a narrower one after them (OWNER, TYPE, MEMORY for ID)');
+  const row60 = plainAt(60).find((l) => l.includes('narrow_full'))!;
+  t.match(row60, /^narrow_full +90\.0% +90\/100 +- +- *$/, 'a row at 60 columns: its cells whole');
+  for (const width of [20, 40, 60, 80, 120, 155, 156, 200]) for (const l of plainAt(width)) t.ok([...l].length <= width, `fits ${width} columns`);
+  t.match(plainAt(8).find((l) => l.includes('narrow'))!, /^narrow_…$/, 'at 8 columns only the name is left, cut');
+});
+
+t.test('Home and End (every spelling), g and G', async (t) => {
+  const v = { ...initialView(), scroll: 5 };
+  const END = Number.MAX_SAFE_INTEGER;
+  for (const home of ['\x1b[H', '\x1b[1~', '\x1b[7~', '\x1bOH', 'g']) t.equal(handleKeys(v, home, [], 10).scroll, 0, `${JSON.stringify(home)}: the first map`);
+  for (const end of ['\x1b[F', '\x1b[4~', '\x1b[8~', '\x1bOF', 'G']) t.equal(handleKeys(v, end, [], 10).scroll, END, `${JSON.stringify(end)}: to the end`);
+  // End then the screen: the last page, and up from there moves one row.
+  const maps = Array.from({ length: 30 }, (_, i) => map(100 + i, `page_${String(i).padStart(2, '0')}`, 30 - i));
+  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 30, bytesRead: 0, memoryError: null, maps };
+  const frame = { collection: c, pressure: null, error: null, refreshMs: 1000 };
+  const atEnd = renderScreen(frame, handleKeys(initialView(), '\x1b[F', [], 10), 160, 12);
+  const shown = atEnd.lines.filter((l) => l.includes('page_'));
+  t.match(shown[shown.length - 1], /page_29/, 'End shows the last map');
+  t.match(atEnd.lines[11], /24-30 of 30/, 'the last page');
+  t.equal(handleKeys({ ...initialView(), scroll: atEnd.scroll }, '\x1b[A', [], 10).scroll, atEnd.scroll - 1, 'up from the end: one row');
+});
+
+t.test('NO_COLOR: no colours, the rest of the styling kept', async (t) => {
+  t.equal(colorWanted({}), true);
+  t.equal(colorWanted({ NO_COLOR: '' }), true, 'empty means unset (no-color.org)');
+  t.equal(colorWanted({ NO_COLOR: '1' }), false);
+  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(51, 'nc_crit', 95), map(52, 'nc_norm', 10)] };
+  const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
+  const pressure = tracker.update(c).readout;
+  const draw = (color: boolean) => renderScreen({ collection: c, pressure, error: null, refreshMs: 1000, color }, initialView(), 160, 8).lines.join('\n');
+  t.match(draw(true), /\x1b\[3[123]m/, 'colours by default');
+  const plain = draw(false);
+  t.notMatch(plain, /\x1b\[3[0-9]m/, 'no colour under NO_COLOR');
+  t.match(plain, /\x1b\[1m/, 'bold kept (a critical UTIL)');
+  t.match(plain, /\x1b\[7m/, 'the inverse header kept');
+  t.equal(plain.replace(/\x1b\[[0-9;]*m/g, ''), draw(true).replace(/\x1b\[[0-9;]*m/g, ''), 'the same text');
 });
