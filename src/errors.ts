@@ -131,14 +131,19 @@ export const ERRORS = {
     fix: 'Free space where export.queue.dir is; meanwhile new requests queue in memory (export.queue.max_bytes) and nothing crashes.',
     exitCode: 1,
   },
+  EMP_BAD_HOST: {
+    summary: 'prometheus.host or health.host is no address of this host: a name that does not resolve, or an address no interface has.',
+    fix: 'Set the key named in the message to an address of this host: 127.0.0.1 (loopback, the default), 0.0.0.0 (every interface), or one that `ip -brief address` lists.',
+    exitCode: 2,
+  },
   EMP_PORT_IN_USE: {
-    summary: 'The Prometheus endpoint cannot listen on its address.',
-    fix: 'Choose another prometheus.port or prometheus.host, or stop what holds it.',
+    summary: 'The Prometheus endpoint cannot listen on its port (another process holds it, or it is privileged).',
+    fix: 'Choose another prometheus.port, or stop what holds it.',
     exitCode: 1,
   },
   EMP_HEALTH_LISTEN: {
-    summary: 'The health endpoint (/healthz, /readyz) cannot listen on its address.',
-    fix: 'Choose another health.port or health.host, or stop what holds it.',
+    summary: 'The health endpoint (/healthz, /readyz) cannot listen on its port (another process holds it, or it is privileged).',
+    fix: 'Choose another health.port, or stop what holds it.',
     exitCode: 1,
   },
   EMP_OUTPUT_FAILED: {
