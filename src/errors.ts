@@ -36,7 +36,7 @@ export const ERRORS = {
   },
   EMP_PERMISSION: {
     summary: 'The kernel refused to load or read the iterator.',
-    fix: 'Run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN as well to read map memory).',
+    fix: 'Run as root, or grant CAP_SYS_ADMIN alone (the smallest set with full function). CAP_BPF + CAP_PERFMON load the iterator too, but read no map memory (set counting.memory: false) and, before Linux 6.6, count no map that needs an element walk; see the README, Least privilege.',
     exitCode: 1,
   },
   EMP_NO_BTF: {
@@ -46,7 +46,7 @@ export const ERRORS = {
   },
   EMP_LOAD_FAILED: {
     summary: 'The kernel rejected the iterator program.',
-    fix: 'Needs Linux >= 5.8 with BTF; the verifier log in the message says what it refused.',
+    fix: 'Needs Linux >= 5.8 with BTF; run with --log.level debug for the verifier log, which says what it refused.',
     exitCode: 1,
   },
   EMP_COLLECT_FAILED: {
@@ -163,11 +163,13 @@ export class AgentError extends Error {
   /** The system error behind it, when there is one (errno, syscall). */
   readonly errno?: number;
   readonly syscall?: string;
+  /** libbpf's own lines (the verifier log's tail among them): for debug logs, not the message. */
+  readonly detail?: string;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { hint?: string; cause?: unknown; errno?: number; syscall?: string } = {},
+    options: { hint?: string; cause?: unknown; errno?: number; syscall?: string; detail?: string } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AgentError';
@@ -176,6 +178,7 @@ export class AgentError extends Error {
     this.exitCode = ERRORS[code].exitCode;
     if (options.errno !== undefined) this.errno = options.errno;
     if (options.syscall !== undefined) this.syscall = options.syscall;
+    if (options.detail !== undefined) this.detail = options.detail;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { type AgentConfig, configFlags, loadConfig, nearestFlag } from '../config';
 import { AgentError, isAgentError } from '../errors';
-import { createLogger } from '../log';
+import { createLogger, type Logger, logDetail } from '../log';
 import { VERSION } from '../version';
 import { run } from './run';
 import { demo } from './demo';
@@ -98,9 +98,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return out;
 }
 
-function reportError(e: unknown): number {
+/** The error and its hint; libbpf's lines behind it at debug level (EMP_LOAD_FAILED's hint says so). */
+function reportError(e: unknown, log?: Logger): number {
   if (isAgentError(e)) {
     process.stderr.write(`error ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
+    if (log) logDetail(log, e);
     return e.exitCode;
   }
   process.stderr.write(`internal error (a bug; please report it): ${(e as Error)?.stack ?? String(e)}\n`);
@@ -147,19 +149,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     return reportError(e);
   }
 
+  const log = createLogger(config.logLevel);
   try {
     if (args.command === 'top') return await top(config);
     if (args.command === 'demo') {
-      await demo(config, createLogger(config.logLevel));
+      await demo(config, log);
       return 0;
     }
     if (args.command === 'snapshot') {
       process.stdout.write(`${await snapshot(config, args.output)}\n`);
       return 0;
     }
-    await run(config, createLogger(config.logLevel));
+    await run(config, log);
     return -1; // keeps running; exits on a signal
   } catch (e) {
-    return reportError(e);
+    return reportError(e, log);
   }
 }
