@@ -33,5 +33,6 @@ t.test('anything else is the listener\'s own error', async (t) => {
   const health = listenError(sys('EACCES', 'listen'), { ...prometheus, what: 'health endpoint', section: 'health', otherwise: 'EMP_HEALTH_LISTEN', otherwiseHint: 'choose another health.port' });
   t.equal(health.code, 'EMP_HEALTH_LISTEN');
   t.equal(health.hint, 'choose another health.port', 'the hint given');
+  t.equal(listenError(Object.assign(new Error('x'), { code: 'ENOTFOUND' }), prometheus).message, 'prometheus.host "metrics.invalid" does not resolve (ENOTFOUND): the prometheus endpoint cannot listen on it', 'no syscall: the code alone');
   t.equal(listenError(new Error('odd'), prometheus).message, 'prometheus endpoint cannot listen on metrics.invalid:9464: odd', 'no errno: the message');
 });

@@ -120,6 +120,8 @@ t.test('toAgentError: which system error becomes which code', async (t) => {
   t.match(lines, [/ debug R1 invalid mem access code=EMP_LOAD_FAILED$/], 'logDetail: a debug line per line, with the code');
   logDetail(createLogger('info', (l) => lines.push(l)), withDetail);
   t.equal(lines.length, 1, 'and nothing above debug');
+  logDetail(createLogger('debug', (l) => lines.push(l)), new AgentError('EMP_USAGE', 'x'));
+  t.equal(lines.length, 1, 'an error without detail: no line');
   const mine = new AgentError('EMP_USAGE', 'x');
   t.equal(toAgentError(mine), mine, 'an AgentError passes through');
 });

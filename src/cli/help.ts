@@ -32,7 +32,7 @@ const COMMON_FLAGS = [
 const selected = (key: string, scopes: readonly string[]) => scopes.some((s) => key === s || key.startsWith(`${s}.`));
 
 /** The first sentence of a key's doc: the help is a reference card, the docs have the rest. */
-function firstSentence(doc: string): string {
+export function firstSentence(doc: string): string {
   return /^.*?[.!?](?=\s+[A-Z`("]|$)/s.exec(doc)?.[0] ?? doc;
 }
 

@@ -4,7 +4,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { COMMAND_KEYS } from '../../src/cli/help';
+import { COMMAND_KEYS, commandHelp, firstSentence } from '../../src/cli/help';
 import { COMMANDS, parseArgs } from '../../src/cli/main';
 import { describeDefault, schemaLeaves } from '../../src/config';
 import { AgentError } from '../../src/errors';
@@ -113,6 +113,13 @@ t.test('COMMAND --help: the command\'s own keys, each with its flag, default and
   const unread = leaves.filter((l) => !Object.keys(COMMANDS).some((c) => readBy(c).includes(l)));
   t.same(unread.map((l) => l.key), [], 'every key is read by some command');
   t.match((await runBuiltCli(['--help'])).stdout, /`ebpf-map-pressure COMMAND --help` lists the keys/, 'the global help points at the commands\' help');
+});
+
+t.test('commandHelp in process: the same text the CLI prints; a key\'s first sentence', async (t) => {
+  const r = await runBuiltCli(['top', '--help']);
+  t.equal(`${commandHelp('top', COMMANDS.top!)}\n`, r.stdout, 'top');
+  t.equal(firstSentence('Fill ratio, e.g. 0.7. More words.'), 'Fill ratio, e.g. 0.7.', 'ends at a sentence, not at "e.g."');
+  t.equal(firstSentence('`top`: how often the view redraws'), '`top`: how often the view redraws', 'a doc without a full stop: all of it');
 });
 
 t.test('--version: the package version, exit 0', async (t) => {
