@@ -29,8 +29,9 @@ std::string HintFor(int err, const std::string& syscall, const ReaderOptions& op
   switch (err) {
     case EPERM:
     case EACCES:
-      return "run as root, or grant CAP_BPF and CAP_PERFMON (add CAP_SYS_ADMIN to read map "
-             "memory)";
+      // No hint: the agent gives EMP_PERMISSION's (src/errors.ts), the README's capability
+      // advice, so the two cannot drift apart.
+      return {};
     case ENOENT:
     case ESRCH:
       if (syscall == "bpf_object__open")
@@ -41,7 +42,7 @@ std::string HintFor(int err, const std::string& syscall, const ReaderOptions& op
       return "the kernel lacks BPF iterators (needs Linux >= 5.8 with BTF)";
     case EINVAL:
     case E2BIG:
-      return "the kernel rejected the iterator program; see the verifier log";
+      return "the kernel rejected the iterator program; --log.level debug shows the verifier log";
     case ENOMEM:
       return "raise RLIMIT_MEMLOCK (ulimit -l) on kernels before 5.11";
     default:

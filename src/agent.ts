@@ -10,7 +10,7 @@ import type { AgentConfig } from './config';
 import { AgentError, isAgentError } from './errors';
 import { prepareQueueDir } from './export/disk-queue';
 import { filters, makeFilter } from './filter';
-import { createLogger, type Logger } from './log';
+import { createLogger, type Logger, logDetail } from './log';
 import { SelfTelemetry } from './metrics/self';
 import { OwnersReader, toAgentError } from './native';
 import { PodNames } from './owners/kubernetes';
@@ -210,6 +210,7 @@ export class Agent {
       if (this.#failing !== err.code) {
         this.#failing = err.code;
         this.#log.error('collection failed; retrying every interval', { code: err.code, error: err.message, hint: err.hint });
+        logDetail(this.#log, err);
       }
     }
     await this.#export(collected);

@@ -339,5 +339,6 @@ function recode(code: 'EMP_MEMORY_UNREADABLE' | 'EMP_WALK_FAILED', e: Error): Ag
     cause: e,
     ...(sys.errno !== undefined && { errno: sys.errno }),
     ...(sys.syscall !== undefined && { syscall: sys.syscall }),
+    ...(sys.detail !== undefined && { detail: sys.detail }),
   });
 }

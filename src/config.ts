@@ -10,6 +10,7 @@ import convict from 'convict';
 import * as YAML from 'yaml';
 import { AgentError } from './errors';
 import { MAP_TYPES } from './map-types';
+import { nearest } from './suggest';
 import { OWNER_ATTR } from './owners/model';
 import {
   intRangeFormat,
@@ -950,6 +951,14 @@ interface SchemaLeaf {
   sensitive?: boolean;
 }
 
+/** A key's default as the help and docs show it. */
+export function describeDefault(v: unknown): string {
+  if (Array.isArray(v)) return v.length ? v.join(',') : '(empty)';
+  if (v && typeof v === 'object') return Object.keys(v).length ? JSON.stringify(v) : '(empty)';
+  if (v === '') return '(empty)';
+  return String(v);
+}
+
 /** Every leaf of the schema with its dotted key. */
 export function schemaLeaves(): Array<{ key: string } & SchemaLeaf> {
   const out: Array<{ key: string } & SchemaLeaf> = [];
@@ -1016,9 +1025,68 @@ function hasPath(obj: Record<string, unknown>, key: string): boolean {
   return true;
 }
 
-/** The flags that set configuration keys, and which key each sets. */
+/**
+ * The flags that set configuration keys, and which key each sets: every key is a flag both as
+ * the docs and config files spell it (--pressure.snapshot_interval) and in kebab case
+ * (--pressure.snapshot-interval, its `arg`).
+ */
 export function configFlags(): Map<string, string> {
-  return new Map(schemaLeaves().filter((l) => l.arg).map((l) => [l.arg!, l.key]));
+  const flags = new Map<string, string>();
+  for (const l of schemaLeaves()) {
+    flags.set(l.key, l.key);
+    if (l.arg) flags.set(l.arg, l.key);
+  }
+  return flags;
+}
+
+/** The configuration flag nearest to an unknown one, in the spelling (snake or kebab) it has. */
+export function nearestFlag(flag: string): string {
+  const names = [...configFlags().keys()];
+  return nearest(flag, flag.includes('_') ? names : names.reverse())!;
+}
+
+/**
+ * EMP_* variables that are not configuration: the project's own scripts and tests read them
+ * (scripts/vmrun.sh hands every EMP_* to its guests, so the agent under test sees them all).
+ * Any other EMP_* variable is taken for a mistyped key and rejected, like a mistyped flag or
+ * file key: a list, not a looser rule (say, only names near a key), so that EMP_INTERVAL is
+ * caught and a new script variable must be declared here (test/config.test.ts checks that
+ * every EMP_* the repository mentions is a key's variable, an error code or in this list).
+ */
+export const TOOLING_ENV: readonly string[] = [
+  'EMP_BUSYBOX',
+  'EMP_DEBIAN_MIRROR',
+  'EMP_DEBIAN_SECURITY_MIRROR',
+  'EMP_KERNEL_CACHE',
+  'EMP_KERNEL_UNDER_TEST',
+  'EMP_MATRIX_JOBS',
+  'EMP_PROMETHEUS_BIN',
+  'EMP_SUPPORT_OUT',
+  'EMP_TEST_KERNELS',
+  'EMP_VIRTIOFSD',
+  'EMP_VMRUN_CACHE',
+  'EMP_VM_CPUS',
+  'EMP_VM_HOLD_SYS_ENTER',
+  'EMP_VM_MEM',
+  'EMP_VM_TCG_THREAD',
+  'EMP_VM_TIMEOUT',
+];
+
+/**
+ * The unknown EMP_* variables, each with the key it most likely meant: matched by the name the
+ * key would have as an EMP_ variable (EMP_INTERVAL: interval), then named by its real
+ * variable (OTEL_METRIC_EXPORT_INTERVAL) or, for a key without one, its flag.
+ */
+function unknownEnvProblems(env: Record<string, string>, leaves: ReturnType<typeof schemaLeaves>): string[] {
+  const known = new Set([...leaves.map((l) => l.env), ...TOOLING_ENV]);
+  const byName = new Map(leaves.map((l) => [`EMP_${l.key.replace(/\./g, '_').toUpperCase()}`, l]));
+  return Object.keys(env)
+    .filter((name) => name.startsWith('EMP_') && !known.has(name))
+    .map((name) => {
+      const leaf = byName.get(nearest(name, byName.keys())!)!;
+      const meant = leaf.env ? `${leaf.env} (key ${leaf.key})` : `--${leaf.arg} (key ${leaf.key}, which has no variable)`;
+      return `${name}: unknown environment variable; did you mean ${meant}?`;
+    });
 }
 
 /** Loads, validates and normalizes; every problem is reported in one EMP_CONFIG_INVALID. */
@@ -1026,21 +1094,25 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
   const { env, origin: envOrigin } = effectiveEnv(options.env ?? process.env);
   const args = options.args ?? [];
   const flags = configFlags();
-  const problems: string[] = [];
+  const leaves = schemaLeaves();
+  const problems: string[] = unknownEnvProblems(env, leaves);
 
   // Flags that set no key are mistakes, not something to ignore. A flag given twice: the last
   // wins. Flags are applied here, not by convict's argument parser, which turns "0x10" or
   // "1e3" into numbers and a repeated flag into "a,b".
   const flagValues = new Map<string, string>(); // key -> value
+  const flagGiven = new Map<string, string>(); // key -> the flag as spelled
   for (let i = 0; i < args.length; i++) {
     const m = /^--([^=]+)(?:=([\s\S]*))?$/.exec(args[i]!);
     if (!m) continue;
     const value = m[2] ?? args[++i];
-    if (!flags.has(m[1]!)) problems.push(`--${m[1]}: unknown flag; configuration flags are ${[...flags.keys()].map((f) => `--${f}`).join(', ')}`);
+    if (!flags.has(m[1]!)) problems.push(`--${m[1]}: unknown flag; did you mean --${nearestFlag(m[1]!)}?`);
     else if (value === undefined) problems.push(`--${m[1]}: needs a value`);
-    else flagValues.set(flags.get(m[1]!)!, value);
+    else {
+      flagValues.set(flags.get(m[1]!)!, value);
+      flagGiven.set(flags.get(m[1]!)!, m[1]!);
+    }
   }
-  const given = new Set(flagValues.keys());
 
   const fileData = options.file ? readConfigFile(options.file) : {};
   const conf = convict(SCHEMA as unknown as convict.Schema<Record<string, unknown>>, { env, args: [] });
@@ -1051,10 +1123,9 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     problems.push((e as Error).message);
   }
 
-  const leaves = schemaLeaves();
   const originOf = (key: string): string => {
     const leaf = leaves.find((l) => l.key === key);
-    if (leaf?.arg && given.has(key)) return `flag --${leaf.arg}`;
+    if (flagGiven.has(key)) return `flag --${flagGiven.get(key)}`;
     if (leaf?.env && env[leaf.env] !== undefined) return `env ${envOrigin[leaf.env] ?? leaf.env}`;
     if (options.file && hasPath(fileData, key)) return `file ${options.file}`;
     return 'default';
@@ -1096,7 +1167,8 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
       if (undeclared && sections.has(undeclared[1]!)) continue;
       if (undeclared) {
-        problems.push(`${undeclared[1]}: unknown key (${originOf(undeclared[1]!)}); see docs/configuration.md for the keys`);
+        const meant = nearest(undeclared[1]!, leaves.map((l) => l.key));
+        problems.push(`${undeclared[1]}: unknown key (${originOf(undeclared[1]!)}); did you mean ${meant}?`);
         continue;
       }
       const m = /^([\w.]+): (.*)$/.exec(line);
@@ -1118,7 +1190,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
   }
   if (problems.length) {
     throw new AgentError('EMP_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
-      hint: 'fix the keys above; `ebpf-map-pressure --help` lists sources and docs/configuration.md every key',
+      hint: 'fix the keys above; `ebpf-map-pressure COMMAND --help` lists its keys, defaults and variables, docs/configuration.md every key',
     });
   }
 

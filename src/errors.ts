@@ -36,7 +36,7 @@ export const ERRORS = {
   },
   EMP_PERMISSION: {
     summary: 'The kernel refused to load or read the iterator.',
-    fix: 'Run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN as well to read map memory).',
+    fix: 'Run as root, or grant CAP_SYS_ADMIN alone (the smallest set with full function). CAP_BPF + CAP_PERFMON load the iterator too, but read no map memory (set counting.memory: false) and, before Linux 6.6, count no map that needs an element walk; see the README, Least privilege.',
     exitCode: 1,
   },
   EMP_NO_BTF: {
@@ -46,7 +46,7 @@ export const ERRORS = {
   },
   EMP_LOAD_FAILED: {
     summary: 'The kernel rejected the iterator program.',
-    fix: 'Needs Linux >= 5.8 with BTF; the verifier log in the message says what it refused.',
+    fix: 'Needs Linux >= 5.8 with BTF; run with --log.level debug for the verifier log, which says what it refused.',
     exitCode: 1,
   },
   EMP_COLLECT_FAILED: {
@@ -131,14 +131,19 @@ export const ERRORS = {
     fix: 'Free space where export.queue.dir is; meanwhile new requests queue in memory (export.queue.max_bytes) and nothing crashes.',
     exitCode: 1,
   },
+  EMP_BAD_HOST: {
+    summary: 'prometheus.host or health.host is no address of this host: a name that does not resolve, or an address no interface has.',
+    fix: 'Set the key named in the message to an address of this host: 127.0.0.1 (loopback, the default), 0.0.0.0 (every interface), or one that `ip -brief address` lists.',
+    exitCode: 2,
+  },
   EMP_PORT_IN_USE: {
-    summary: 'The Prometheus endpoint cannot listen on its address.',
-    fix: 'Choose another prometheus.port or prometheus.host, or stop what holds it.',
+    summary: 'The Prometheus endpoint cannot listen on its port (another process holds it, or it is privileged).',
+    fix: 'Choose another prometheus.port, or stop what holds it.',
     exitCode: 1,
   },
   EMP_HEALTH_LISTEN: {
-    summary: 'The health endpoint (/healthz, /readyz) cannot listen on its address.',
-    fix: 'Choose another health.port or health.host, or stop what holds it.',
+    summary: 'The health endpoint (/healthz, /readyz) cannot listen on its port (another process holds it, or it is privileged).',
+    fix: 'Choose another health.port, or stop what holds it.',
     exitCode: 1,
   },
   EMP_OUTPUT_FAILED: {
@@ -158,11 +163,13 @@ export class AgentError extends Error {
   /** The system error behind it, when there is one (errno, syscall). */
   readonly errno?: number;
   readonly syscall?: string;
+  /** libbpf's own lines (the verifier log's tail among them): for debug logs, not the message. */
+  readonly detail?: string;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { hint?: string; cause?: unknown; errno?: number; syscall?: string } = {},
+    options: { hint?: string; cause?: unknown; errno?: number; syscall?: string; detail?: string } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AgentError';
@@ -171,6 +178,7 @@ export class AgentError extends Error {
     this.exitCode = ERRORS[code].exitCode;
     if (options.errno !== undefined) this.errno = options.errno;
     if (options.syscall !== undefined) this.syscall = options.syscall;
+    if (options.detail !== undefined) this.detail = options.detail;
   }
 }
 

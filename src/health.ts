@@ -10,7 +10,8 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Collection } from './collector';
-import { AgentError } from './errors';
+import type { AgentError } from './errors';
+import { listenError } from './listen';
 
 /** What the health endpoint reads from the agent. */
 export interface HealthSource {
@@ -95,9 +96,14 @@ export async function startHealthServer(source: HealthSource, options: HealthOpt
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(
-        new AgentError('EMP_HEALTH_LISTEN', `health endpoint cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`, {
-          cause: e,
-          hint: 'choose another health.port or health.host, or stop what holds that port',
+        listenError(e, {
+          what: 'health endpoint',
+          section: 'health',
+          host: options.host,
+          port: options.port,
+          hostEnv: 'EMP_HEALTH_HOST',
+          otherwise: 'EMP_HEALTH_LISTEN',
+          otherwiseHint: 'choose another health.port, or stop what holds that port',
         }),
       ),
     );

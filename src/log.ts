@@ -4,6 +4,7 @@
  * they need it; strings from the kernel arrive already escaped (records.ts).
  */
 import { LOG_LEVELS, type LogLevel } from './config';
+import type { AgentError } from './errors';
 
 export type Fields = Record<string, string | number | boolean | null | undefined>;
 
@@ -32,4 +33,9 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     if (LOG_LEVELS[l] >= min) write(formatLine(l, message, fields));
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), level };
+}
+
+/** An error's libbpf lines (AgentError.detail), one debug line each, tagged with its code. */
+export function logDetail(log: Logger, e: AgentError): void {
+  for (const line of e.detail?.split('\n') ?? []) log.debug(line, { code: e.code });
 }

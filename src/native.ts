@@ -205,10 +205,13 @@ export function loadAddon(): Addon {
 export function toAgentError(e: unknown): AgentError {
   if (e instanceof AgentError) return e;
   const err = e as Partial<SystemError>;
-  const detail = err.detail ? `\n${err.detail.trimEnd()}` : '';
-  const message = `${err.message ?? String(e)}${detail}`;
+  const message = err.message ?? String(e);
+  // libbpf's lines ("make sure ... RLIMIT_MEMLOCK", the verifier log) are for debug logs: they
+  // guess at causes the errno and hint already settle, and would bury the first line.
+  const detail = err.detail?.trimEnd();
   const options = {
     cause: e,
+    ...(detail && { detail }),
     ...(err.hint !== undefined && { hint: err.hint }),
     ...(err.errno !== undefined && { errno: err.errno }),
     ...(err.syscall !== undefined && { syscall: err.syscall }),

@@ -16,7 +16,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { type AggregationTemporalitySelector, ConsoleMetricExporter, MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from './collector';
 import type { AgentConfig } from './config';
-import { AgentError } from './errors';
+import { listenError } from './listen';
 import { perMapMetricData } from './export/console';
 import { Delivery } from './export/delivery';
 import { openDiskQueue } from './export/disk-queue';
@@ -107,7 +107,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         onScrape: (points) => self?.exported('prometheus', { ok: true, points }),
       });
     } catch (e) {
-      throw new AgentError('EMP_PORT_IN_USE', `prometheus endpoint cannot listen on ${config.prometheus.host}:${config.prometheus.port}: ${(e as Error).message}`);
+      const where = { what: 'prometheus endpoint', section: 'prometheus', host: config.prometheus.host, port: config.prometheus.port };
+      throw listenError(e as NodeJS.ErrnoException, { ...where, hostEnv: 'OTEL_EXPORTER_PROMETHEUS_HOST', otherwise: 'EMP_PORT_IN_USE' });
     }
     prometheus = { reader: new DrivenReader(), exposition, server };
     closers.push(() => server.close());

@@ -2,12 +2,12 @@
 // The configuration: every error path (what is wrong, where it came from, with which value),
 // the precedence of sources, the OpenTelemetry environment rules, redaction, and the same
 // errors through the built CLI (exit code 2, no stack trace).
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { type AgentConfig, loadConfig, type LoadOptions } from '../src/config';
+import { type AgentConfig, configFlags, loadConfig, type LoadOptions, schemaLeaves, TOOLING_ENV } from '../src/config';
 import { AgentError, ERRORS } from '../src/errors';
-import { runBuiltCli, STACK_TRACE } from './helpers/cli';
+import { ROOT, runBuiltCli, STACK_TRACE } from './helpers/cli';
 
 /** loadConfig with exactly this env (never the host's). */
 const load = (o: LoadOptions = {}) => loadConfig({ env: {}, ...o });
@@ -136,8 +136,60 @@ t.test('unknown keys in a file and unknown flags are rejected', async (t) => {
 
   const f = errorOf({ args: ['--interval=5s', '--intervall=5s'] });
   t.equal(f.code, 'EMP_CONFIG_INVALID');
-  t.match(f.message, /--intervall: unknown flag/);
-  t.match(f.message, /--interval\b/, 'the message lists the flags that exist');
+  t.match(f.message, /--intervall: unknown flag; did you mean --interval\?/, 'the nearest flag');
+});
+
+t.test('every key is a flag both as the docs spell it and in kebab case; the source names the spelling', async (t) => {
+  const flags = configFlags();
+  for (const l of schemaLeaves()) {
+    t.equal(flags.get(l.key), l.key, `--${l.key}`);
+    t.equal(flags.get(l.key.replace(/_/g, '-')), l.key, `--${l.key.replace(/_/g, '-')}`);
+  }
+  t.equal(load({ args: ['--pressure.snapshot_interval=2s'] }).config.pressure.snapshotIntervalMs, 2000, 'the docs\' spelling');
+  t.equal(load({ args: ['--pressure.snapshot-interval', '3s'] }).config.pressure.snapshotIntervalMs, 3000, 'kebab case');
+  t.equal(load({ args: ['--pressure.snapshot-interval=3s', '--pressure.snapshot_interval=4s'] }).config.pressure.snapshotIntervalMs, 4000, 'one key: the last wins');
+  t.match(errorOf({ args: ['--pressure.snapshot_interval=soon'] }).message, /\(flag --pressure\.snapshot_interval\)/, 'the source as written');
+});
+
+t.test('unknown flags, file keys and EMP_* variables: "did you mean" the nearest key', async (t) => {
+  const cases: Array<[string, LoadOptions, RegExp]> = [
+    ['flag, kebab', { args: ['--pressure.snapshot-intervall=1s'] }, /--pressure\.snapshot-intervall: unknown flag; did you mean --pressure\.snapshot-interval\?/],
+    ['flag, snake', { args: ['--pressure.snapshot_intervall=1s'] }, /--pressure\.snapshot_intervall: unknown flag; did you mean --pressure\.snapshot_interval\?/],
+    ['file key in kebab case', { file: file('kebab.yaml', 'pressure:\n  snapshot-interval: 1s\n') }, /pressure\.snapshot-interval: unknown key \(file .*kebab\.yaml\); did you mean pressure\.snapshot_interval\?/],
+    ['file section mistyped', { file: file('section.json', JSON.stringify({ presure: { warning: 0.5 } })) }, /presure\.warning: unknown key .*; did you mean pressure\.warning\?/],
+    ['EMP_ name of a key with an OTEL_ variable', { env: { EMP_INTERVAL: '5s' } }, /EMP_INTERVAL: unknown environment variable; did you mean OTEL_METRIC_EXPORT_INTERVAL \(key interval\)\?/],
+    ['EMP_ variable mistyped', { env: { EMP_PRESSURE_SNAPSHOT_INTERVALL: '1s' } }, /EMP_PRESSURE_SNAPSHOT_INTERVALL: unknown environment variable; did you mean EMP_PRESSURE_SNAPSHOT_INTERVAL \(key pressure\.snapshot_interval\)\?/],
+    ['EMP_ name of a key without a variable', { env: { EMP_OTLP_MAX_POINTS_PER_REQUEST: '10' } }, /EMP_OTLP_MAX_POINTS_PER_REQUEST: unknown environment variable; did you mean --otlp\.max-points-per-request \(key otlp\.max_points_per_request, which has no variable\)\?/],
+  ];
+  for (const [what, options, message] of cases) {
+    const e = errorOf(options);
+    t.equal(e.code, 'EMP_CONFIG_INVALID', `${what}: the code`);
+    t.equal(e.exitCode, 2, `${what}: exit code 2`);
+    t.match(e.message, message, `${what}: names it and the nearest key`);
+  }
+  t.match(errorOf({ env: { EMP_INTERVAL: '5s', EMP_WEBHOOK_URL: 'http://x' } }).message, /EMP_INTERVAL: .*\n {2}EMP_WEBHOOK_URL: .*did you mean EMP_WEBHOOK_URLS/, 'every unknown variable at once');
+});
+
+t.test('EMP_* variables of the project\'s scripts and tests are not configuration, and not rejected', async (t) => {
+  t.doesNotThrow(() => load({ env: Object.fromEntries(TOOLING_ENV.map((n) => [n, '1'])) }), 'TOOLING_ENV is tolerated');
+  t.doesNotThrow(() => load({ env: { OTEL_SERVICE_NAME: 'x', NOT_OURS: '1' } }), 'only EMP_* is ours to check');
+  // What the repository reads or sets (a test's own cases aside): a key's variable or declared.
+  const keys = new Set(schemaLeaves().map((l) => l.env));
+  const mentioned = new Set<string>();
+  const scan = (p: string, reads: RegExp) => {
+    if (statSync(p).isDirectory()) {
+      for (const f of readdirSync(p)) if (f !== 'node_modules') scan(path.join(p, f), reads);
+      return;
+    }
+    for (const m of readFileSync(p, 'utf8').matchAll(reads)) mentioned.add(m[1]!);
+  };
+  const any = /\b(EMP_[A-Z0-9_]*[A-Z0-9])\b/g;
+  for (const d of ['scripts', 'bench', 'deploy', '.ci', 'test/helpers', 'Dockerfile', 'docker-compose.yml']) scan(path.join(ROOT, d), any);
+  scan(path.join(ROOT, 'test'), /process\.env\.(EMP_[A-Z0-9_]+)/g);
+  const codes = new Set(Object.keys(ERRORS));
+  const undeclared = [...mentioned].filter((n) => !keys.has(n) && !codes.has(n) && !TOOLING_ENV.includes(n));
+  t.same(undeclared, [], 'every EMP_* variable the repository uses is a key\'s or in TOOLING_ENV');
+  t.ok(mentioned.has('EMP_KERNEL_UNDER_TEST') && mentioned.has('EMP_PROMETHEUS_BIN'), 'the scan sees the scripts\' and tests\' variables');
 });
 
 t.test('several invalid values from several sources: all reported at once', async (t) => {
@@ -317,6 +369,8 @@ t.test('CLI: configuration errors exit 2 with the code, the key, the value, no s
     { what: 'two bad values', args: ['run', '--exporters=otlp,zipkin', '--paths.btf=vmlinux'], code: 'EMP_CONFIG_INVALID', expect: [/exporters: .*zipkin/, /paths\.btf: .*"vmlinux"/] },
     { what: 'missing config file', args: ['--config', path.join(dir, 'nope.yaml')], code: 'EMP_CONFIG_FILE', expect: [/nope\.yaml/] },
     { what: 'unparsable config file', args: ['snapshot', '--config', badYaml], code: 'EMP_CONFIG_FILE', expect: [/cli-bad\.yaml/] },
+    { what: 'unknown EMP_ variable', args: ['snapshot'], env: { EMP_INTERVAL: '5s' }, code: 'EMP_CONFIG_INVALID', expect: [/EMP_INTERVAL: unknown environment variable; did you mean OTEL_METRIC_EXPORT_INTERVAL/] },
+    { what: 'unknown file key', args: ['--config', file('cli-kebab.json', '{"pressure": {"snapshot-interval": "1s"}}')], code: 'EMP_CONFIG_INVALID', expect: [/did you mean pressure\.snapshot_interval\?/] },
   ];
   for (const c of cases) {
     const r = await runBuiltCli(c.args, { env: c.env ?? {} });

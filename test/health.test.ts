@@ -114,6 +114,16 @@ t.test('server: an address in use is EMP_HEALTH_LISTEN', async (t) => {
   t.equal((err as AgentError).exitCode, 1);
 });
 
+t.test('server: a host that does not resolve or is not on this host is EMP_BAD_HOST (exit 2)', async (t) => {
+  for (const host of ['no-such-host.invalid', '192.0.2.1']) {
+    const err = await startHealthServer(fakeSource(), { host, port: 0, intervalMs: 1000 }).catch((e: unknown) => e);
+    t.equal((err as AgentError).code, 'EMP_BAD_HOST', host);
+    t.equal((err as AgentError).exitCode, 2, `${host}: a configuration error`);
+    t.match((err as AgentError).message, `health.host ${JSON.stringify(host)}`, `${host}: the key and the value`);
+    t.match((err as AgentError).hint, /EMP_HEALTH_HOST/, `${host}: the fix names the variable`);
+  }
+});
+
 t.test('config: off by default, loopback, env and flags', async (t) => {
   const d = loadConfig({ env: {} }).config.health;
   t.same(d, { enabled: false, host: '127.0.0.1', port: 9465 });

@@ -5,7 +5,8 @@
 import { constants } from 'node:os';
 import t from 'tap';
 import { Collector } from '../src/collector';
-import { AgentError } from '../src/errors';
+import { AgentError, ERRORS } from '../src/errors';
+import { createLogger, logDetail } from '../src/log';
 import { loadAddon, MapStatsReader, type ReaderOptions, toAgentError } from '../src/native';
 import { FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, RECORD_SIZE, RECORD_VERSION } from '../src/records';
 import { createMap, mapOps } from './helpers/kernel';
@@ -110,7 +111,17 @@ t.test('toAgentError: which system error becomes which code', async (t) => {
   t.equal(withDetail.hint, 'see the log', 'the addon hint is kept');
   t.equal(withDetail.errno, -22);
   t.equal(withDetail.syscall, 'bpf_prog_load');
-  t.match(withDetail.message, /\nR1 invalid mem access$/, 'the verifier log tail follows the message');
+  t.equal(withDetail.message, 'EINVAL: x, bpf_prog_load', 'the message is one line: libbpf\'s lines are not in it');
+  t.equal(withDetail.detail, 'R1 invalid mem access', 'they are its detail, for debug logs');
+  t.equal(toAgentError(sys('EPERM', 'bpf_prog_load')).detail, undefined, 'no detail, none made up');
+  t.equal(toAgentError(sys('EPERM', 'bpf_prog_load')).hint, ERRORS.EMP_PERMISSION.fix, 'without an addon hint: the registry\'s (the README\'s advice)');
+  const lines: string[] = [];
+  logDetail(createLogger('debug', (l) => lines.push(l)), withDetail);
+  t.match(lines, [/ debug R1 invalid mem access code=EMP_LOAD_FAILED$/], 'logDetail: a debug line per line, with the code');
+  logDetail(createLogger('info', (l) => lines.push(l)), withDetail);
+  t.equal(lines.length, 1, 'and nothing above debug');
+  logDetail(createLogger('debug', (l) => lines.push(l)), new AgentError('EMP_USAGE', 'x'));
+  t.equal(lines.length, 1, 'an error without detail: no line');
   const mine = new AgentError('EMP_USAGE', 'x');
   t.equal(toAgentError(mine), mine, 'an AgentError passes through');
 });

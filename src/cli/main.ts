@@ -4,17 +4,20 @@
  * (any key of the schema). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
  * A user mistake prints its code, message and hint; only a bug prints a stack.
  */
-import { type AgentConfig, configFlags, loadConfig } from '../config';
+import { type AgentConfig, configFlags, loadConfig, nearestFlag } from '../config';
 import { AgentError, isAgentError } from '../errors';
-import { createLogger } from '../log';
+import { createLogger, type Logger, logDetail } from '../log';
 import { VERSION } from '../version';
 import { run } from './run';
 import { demo } from './demo';
+import { commandHelp } from './help';
 import { snapshot } from './snapshot';
 import { top } from './top';
 
 export interface ParsedArgs {
   command: string;
+  /** The command was named (`snapshot --help` is the snapshot's help; `--help` the global one). */
+  commandGiven: boolean;
   configFile?: string;
   printConfig: boolean;
   help: boolean;
@@ -49,14 +52,14 @@ Flags:
   -h, --help           this help
   --version            the version
 
-Configuration comes from defaults < --config file < environment (OTEL_*, EMP_*) < flags;
-docs/configuration.md lists every key, its variable and its flag.`;
+Configuration comes from defaults < --config file < environment (OTEL_*, EMP_*) < flags.
+\`ebpf-map-pressure COMMAND --help\` lists the keys a command reads, with defaults and
+variables; docs/configuration.md has every key.`;
 
 /** Splits argv into the command, our own flags and configuration flags. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const out: ParsedArgs = { command: 'run', printConfig: false, help: false, version: false, output: 'table', configArgs: [] };
+  const out: ParsedArgs = { command: 'run', commandGiven: false, printConfig: false, help: false, version: false, output: 'table', configArgs: [] };
   const flags = configFlags();
-  let commandSeen = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -79,12 +82,15 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       out.output = v;
     } else if (flag.startsWith('--')) {
       const name = flag.slice(2);
-      if (!flags.has(name)) throw new AgentError('EMP_USAGE', `unknown flag ${flag}`, { hint: 'run `ebpf-map-pressure --help`; configuration keys are listed in docs/configuration.md' });
+      if (!flags.has(name)) {
+        const command = out.commandGiven ? out.command : 'COMMAND';
+        throw new AgentError('EMP_USAGE', `unknown flag ${flag}; did you mean --${nearestFlag(name)}?`, { hint: `\`ebpf-map-pressure ${command} --help\` lists its flags` });
+      }
       out.configArgs.push(`--${name}=${value()}`);
-    } else if (!commandSeen && !a.startsWith('-')) {
+    } else if (!out.commandGiven && !a.startsWith('-')) {
       if (!(a in COMMANDS)) throw new AgentError('EMP_USAGE', `unknown command ${JSON.stringify(a)}`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}` });
       out.command = a;
-      commandSeen = true;
+      out.commandGiven = true;
     } else {
       throw new AgentError('EMP_USAGE', `unexpected argument ${JSON.stringify(a)}`);
     }
@@ -92,9 +98,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return out;
 }
 
-function reportError(e: unknown): number {
+/** The error and its hint; libbpf's lines behind it at debug level (EMP_LOAD_FAILED's hint says so). */
+function reportError(e: unknown, log?: Logger): number {
   if (isAgentError(e)) {
     process.stderr.write(`error ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
+    if (log) logDetail(log, e);
     return e.exitCode;
   }
   process.stderr.write(`internal error (a bug; please report it): ${(e as Error)?.stack ?? String(e)}\n`);
@@ -124,7 +132,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     args = parseArgs(argv);
     guardStdout(args.command);
     if (args.help) {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${args.commandGiven ? commandHelp(args.command, COMMANDS[args.command]!) : USAGE}\n`);
       return 0;
     }
     if (args.version) {
@@ -141,19 +149,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     return reportError(e);
   }
 
+  const log = createLogger(config.logLevel);
   try {
     if (args.command === 'top') return await top(config);
     if (args.command === 'demo') {
-      await demo(config, createLogger(config.logLevel));
+      await demo(config, log);
       return 0;
     }
     if (args.command === 'snapshot') {
       process.stdout.write(`${await snapshot(config, args.output)}\n`);
       return 0;
     }
-    await run(config, createLogger(config.logLevel));
+    await run(config, log);
     return -1; // keeps running; exits on a signal
   } catch (e) {
-    return reportError(e);
+    return reportError(e, log);
   }
 }

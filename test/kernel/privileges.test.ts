@@ -11,9 +11,12 @@
 //   CAP_SYS_ADMIN. Before 6.4, memory of the types with a formula is estimated from the
 //   iterator's record, which needs nothing more.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import t from 'tap';
+import { ERRORS } from '../../src/errors';
 import { bpftoolRaw } from '../helpers/bpftool-names';
-import { runBuiltCli, STACK_TRACE } from '../helpers/cli';
+import { ROOT, runBuiltCli, STACK_TRACE } from '../helpers/cli';
 import { features } from '../helpers/features';
 import { bpftoolDumpCount, createMap, F_NO_PREALLOC, fill } from '../helpers/kernel';
 import { assertMemory, estimatesMemory } from '../helpers/memory-truth';
@@ -38,9 +41,22 @@ t.test('without CAP_BPF/CAP_PERFMON: exit 1, EMP_PERMISSION and the hint', async
     t.equal(r.code, 1, `${what}: exit code 1`);
     t.match(r.stderr, /^error EMP_PERMISSION: EPERM: operation not permitted, bpf_prog_load/m, `${what}: the code, errno and call`);
     t.match(r.stderr, /^ {2}hint: .*CAP_BPF.*CAP_PERFMON/m, `${what}: the hint names the capabilities`);
+    t.equal(r.stderr, `error EMP_PERMISSION: EPERM: operation not permitted, bpf_prog_load\n  hint: ${ERRORS.EMP_PERMISSION.fix}\n`, `${what}: the error and the README's advice, no libbpf lines`);
     t.notMatch(r.stderr, STACK_TRACE, `${what}: no stack trace`);
     t.equal(r.stdout, '', `${what}: no output`);
   }
+});
+
+t.test('the EPERM hint is the README\'s capability advice; libbpf\'s lines only at debug level', async (t) => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  t.match(readme, /^- Root, or CAP_SYS_ADMIN alone \(the measured smallest set with full function\)/m, 'the README: root or CAP_SYS_ADMIN alone');
+  t.match(readme, /CAP_SYS_ADMIN alone is the smallest set with full function/, 'the README, Least privilege');
+  t.match(ERRORS.EMP_PERMISSION.fix, /^Run as root, or grant CAP_SYS_ADMIN alone \(the smallest set with full function\)\. CAP_BPF \+ CAP_PERFMON .*counting\.memory: false/, 'the hint says the same');
+  const r = await runBuiltCli([...SNAPSHOT_JSON, '--log.level=debug'], { wrapper: withCaps([]) });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^error EMP_PERMISSION: EPERM: operation not permitted, bpf_prog_load$/m, 'the first line: the code, errno and call');
+  t.match(r.stderr, /^\S+ debug libbpf: .* code=EMP_PERMISSION$/m, 'libbpf\'s lines as debug log lines');
+  t.notMatch(r.stderr, /^libbpf:/m, 'never bare in the error');
 });
 
 t.test('with CAP_BPF+CAP_PERFMON, without CAP_SYS_ADMIN: every map listed; what needs a map fd is said to', async (t) => {

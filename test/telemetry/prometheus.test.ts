@@ -10,6 +10,7 @@ import t from 'tap';
 import { loadConfig } from '../../src/config';
 import { ATTR, METRICS, prometheusName } from '../../src/metrics/table';
 import { startAgent } from '../helpers/agent-process';
+import { runBuiltCli, STACK_TRACE } from '../helpers/cli';
 import { bpftoolDumpCount, bpftoolMap, createMap, fill } from '../helpers/kernel';
 import { freePort, pointsOf, startGrpcReceiver } from '../helpers/otlp-receiver';
 
@@ -183,6 +184,16 @@ t.test('a port already in use is EMP_PORT_IN_USE, not a crash', async (t) => {
   t.teardown(() => holder.close());
   const port = (holder.address() as net.AddressInfo).port;
   await t.rejects(startAgent(t, ['--interval=1h', '--exporters=prometheus', `--prometheus.port=${port}`]), { code: 'EMP_PORT_IN_USE' });
+});
+
+t.test('a host that does not resolve or is not on this host is EMP_BAD_HOST: exit 2, the key and value, no stack trace', async (t) => {
+  await t.rejects(startAgent(t, ['--interval=1h', '--exporters=prometheus', '--prometheus.host=192.0.2.1', '--prometheus.port=47810']), { code: 'EMP_BAD_HOST' });
+  const r = await runBuiltCli(['run', '--exporters=prometheus', '--prometheus.host=no-such-host.invalid', '--prometheus.port=47811', '--log.level=error']);
+  t.equal(r.code, 2, 'exit 2: a configuration error');
+  t.match(r.stderr, /^error EMP_BAD_HOST: prometheus\.host "no-such-host\.invalid" does not resolve/m, 'the code, the key and the value');
+  t.match(r.stderr, /^ {2}hint: set prometheus\.host /m, 'the fix');
+  t.notMatch(r.stderr, /EMP_PORT_IN_USE|stop what holds/, 'not a port in use');
+  t.notMatch(r.stderr, STACK_TRACE, 'no stack trace');
 });
 
 t.test('host identity: target_info with the resource, and the dashboard\'s host label on every series', async (t) => {
