@@ -27,12 +27,30 @@ export function formatLine(level: string, message: string, fields: Fields = {}, 
   return line;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
-  const min = LOG_LEVELS[level];
+/** A logger whose level can change while it runs (a configuration reload). */
+export interface LevelledLogger extends Logger {
+  setLevel(level: LogLevel): void;
+}
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): LevelledLogger {
+  let current = level;
+  let min = LOG_LEVELS[level];
   const at = (l: Exclude<LogLevel, 'none'>) => (message: string, fields?: Fields) => {
     if (LOG_LEVELS[l] >= min) write(formatLine(l, message, fields));
   };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), level };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    get level() {
+      return current;
+    },
+    setLevel(l: LogLevel) {
+      current = l;
+      min = LOG_LEVELS[l];
+    },
+  };
 }
 
 /** An error's libbpf lines (AgentError.detail), one debug line each, tagged with its code. */

@@ -4,7 +4,7 @@
  * (any key of the schema). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
  * A user mistake prints its code, message and hint; only a bug prints a stack.
  */
-import { type AgentConfig, configFlags, loadConfig, nearestFlag } from '../config';
+import { type AgentConfig, configFlags, loadConfig, type LoadOptions, nearestFlag } from '../config';
 import { AgentError, isAgentError } from '../errors';
 import { createLogger, type Logger, logDetail } from '../log';
 import { VERSION } from '../version';
@@ -128,6 +128,8 @@ function guardStdout(command: string): void {
 export async function main(argv: readonly string[]): Promise<number> {
   let args: ParsedArgs;
   let config: AgentConfig;
+  let printable = '';
+  let loadOptions: LoadOptions = {};
   try {
     args = parseArgs(argv);
     guardStdout(args.command);
@@ -139,8 +141,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${VERSION}\n`);
       return 0;
     }
-    const loaded = loadConfig({ ...(args.configFile !== undefined && { file: args.configFile }), args: args.configArgs });
+    loadOptions = { ...(args.configFile !== undefined && { file: args.configFile }), args: args.configArgs };
+    const loaded = loadConfig(loadOptions);
     config = loaded.config;
+    printable = loaded.printable;
     if (args.printConfig) {
       process.stdout.write(`${loaded.printable}\n`);
       return 0;
@@ -160,7 +164,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${await snapshot(config, args.output)}\n`);
       return 0;
     }
-    await run(config, log);
+    await run(config, log, () => loadConfig(loadOptions), printable);
     return -1; // keeps running; exits on a signal
   } catch (e) {
     return reportError(e, log);

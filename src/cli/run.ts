@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-/** `run`: the agent until SIGTERM or SIGINT; then a final collection and flush, exit 0. */
+/**
+ * `run`: the agent until SIGTERM or SIGINT; then a final collection and flush, exit 0.
+ * SIGHUP loads the configuration again and applies what it can (./reload.ts).
+ */
 import { Agent } from '../agent';
 import type { AgentConfig } from '../config';
 import { startHealthServer } from '../health';
-import type { Logger } from '../log';
+import type { LevelledLogger } from '../log';
+import { type Loaded, reload } from './reload';
 
 /** Seconds a stop may take before the process exits anyway. */
 const STOP_DEADLINE_MS = 10_000;
 
-export async function run(config: AgentConfig, log: Logger): Promise<Agent> {
+/** `load` loads the configuration again from the same sources (SIGHUP); without it SIGHUP only says so. */
+export async function run(config: AgentConfig, log: LevelledLogger, load?: () => Loaded, printable = ''): Promise<Agent> {
   const agent = new Agent(config, log);
   // Before the first collection, so liveness answers while the iterator loads (/readyz: 503).
   const health = config.health.enabled
@@ -45,5 +50,14 @@ export async function run(config: AgentConfig, log: Logger): Promise<Agent> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let running: Loaded = { config, printable };
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (!load) {
+      log.warn('SIGHUP: this agent was started without a configuration to reload; nothing changed');
+      return;
+    }
+    running = reload(running, load, { setLogLevel: (l) => log.setLevel(l), setPressure: (p) => agent.pressure.tracker.reconfigure(p) }, log);
+  });
   return agent;
 }

@@ -84,15 +84,28 @@ export function fillOf(m: MapStats): number | null {
   return m.entries ?? m.pendingBytes;
 }
 
+/** What a configuration reload may change while the tracker runs (the windows stay as they are). */
+export type ReloadableTrackerSettings = Pick<TrackerSettings, 'warning' | 'critical' | 'types' | 'names' | 'hysteresisMargin' | 'clearAfter' | 'headroom'>;
+
 export class PressureTracker {
-  readonly #settings: TrackerSettings;
-  readonly #thresholds: (name: string, type: string) => Thresholds;
+  #settings: TrackerSettings;
+  #thresholds: (name: string, type: string) => Thresholds;
   #state = new Map<number, MapState>();
   #latest: PressureReadout | null = null;
 
   constructor(settings: TrackerSettings) {
     this.#settings = settings;
     this.#thresholds = thresholdResolver(settings);
+  }
+
+  /**
+   * New thresholds, hysteresis and headroom from the next collection on. Every map keeps its
+   * level, forecast window and peak: a level moves by the usual rules at its next fill.
+   */
+  reconfigure(s: ReloadableTrackerSettings): void {
+    const { warning, critical, types, names, hysteresisMargin, clearAfter, headroom } = s;
+    this.#settings = { ...this.#settings, warning, critical, types, names, hysteresisMargin, clearAfter, headroom };
+    this.#thresholds = thresholdResolver(this.#settings);
   }
 
   /** The readout of the last collection given to update(). */
