@@ -138,6 +138,8 @@ export class Agent {
       interval_ms: this.#config.intervalMs,
       exporters: this.#telemetry.describe.join(', ') || 'none',
       kfunc: this.#collector.kfuncAvailable,
+      // From the process's start: what a supervisor waits before the agent is up.
+      startup_ms: Math.round(process.uptime() * 1000),
     });
     // Only now may the pressure layer speak: a start that failed above said nothing.
     this.pressure.begin();
