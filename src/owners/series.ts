@@ -55,12 +55,44 @@ export function ownerInfoPoints(maps: readonly MapStats[], maxPerMap: number): {
   return { owner, omitted };
 }
 
+/**
+ * One attribute of a process owner, or null where it is unknown: what copiedOwnerAttributes()
+ * and the encoders' per-map caches read, without an object per map.
+ */
+export function ownerAttributeValue(p: ProcessOwner, key: OwnerAttribute): string | number | null {
+  switch (key) {
+    case OWNER_ATTR.pid:
+      return p.pid;
+    case OWNER_ATTR.executable:
+      return p.executable || p.comm || null;
+    case OWNER_ATTR.command:
+      return p.comm || null;
+    case OWNER_ATTR.containerId:
+      return p.containerId || null;
+    case OWNER_ATTR.podUid:
+      return p.podUid || null;
+    case OWNER_ATTR.pod:
+      return p.pod || null;
+    case OWNER_ATTR.namespace:
+      return p.namespace || null;
+    case OWNER_ATTR.container:
+      return p.container || null;
+    case OWNER_ATTR.via:
+      return p.via;
+    default:
+      // ebpf.program.*: attributes of a program, never of a process.
+      return null;
+  }
+}
+
 /** The configured attributes of the map's first owner, for every per-map series; {} when none. */
 export function copiedOwnerAttributes(m: MapStats, keys: readonly OwnerAttribute[]): Attributes {
   const p = m.owners?.processes?.[0];
-  if (!p || keys.length === 0) return {};
-  const all = processAttributes(p);
   const out: Attributes = {};
-  for (const k of keys) if (all[k] !== undefined) out[k] = all[k];
+  if (!p) return out;
+  for (const k of keys) {
+    const v = ownerAttributeValue(p, k);
+    if (v !== null) out[k] = v;
+  }
   return out;
 }
