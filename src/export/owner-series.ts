@@ -106,8 +106,4 @@ export class OwnerSeriesCache<T> {
   endCollection(): void {
     this.#entries.endCollection();
   }
-
-  get size(): number {
-    return this.#entries.size;
-  }
 }

@@ -22,18 +22,26 @@ export interface OwnerPoint {
   readonly value: number;
 }
 
+/** The attributes of a process on its ebpf.map.owner point, in this order. */
+const PROCESS_ATTRIBUTES = [
+  OWNER_ATTR.pid,
+  OWNER_ATTR.executable,
+  OWNER_ATTR.command,
+  OWNER_ATTR.via,
+  OWNER_ATTR.containerId,
+  OWNER_ATTR.podUid,
+  OWNER_ATTR.pod,
+  OWNER_ATTR.namespace,
+  OWNER_ATTR.container,
+] as const;
+
+/** Those that are known: an unknown attribute is absent, never an empty string. */
 function processAttributes(p: ProcessOwner): Attributes {
-  const a: Attributes = {
-    [OWNER_ATTR.pid]: p.pid,
-    [OWNER_ATTR.executable]: p.executable || p.comm,
-    [OWNER_ATTR.command]: p.comm,
-    [OWNER_ATTR.via]: p.via,
-  };
-  if (p.containerId) a[OWNER_ATTR.containerId] = p.containerId;
-  if (p.podUid) a[OWNER_ATTR.podUid] = p.podUid;
-  if (p.pod) a[OWNER_ATTR.pod] = p.pod;
-  if (p.namespace) a[OWNER_ATTR.namespace] = p.namespace;
-  if (p.container) a[OWNER_ATTR.container] = p.container;
+  const a: Attributes = {};
+  for (const k of PROCESS_ATTRIBUTES) {
+    const v = ownerAttributeValue(p, k);
+    if (v !== null) a[k] = v;
+  }
   return a;
 }
 

@@ -15,7 +15,8 @@ import { labelName, labelValue, PrometheusExposition } from '../../src/export/pr
 import { PER_MAP_SERIES } from '../../src/metrics/series';
 import { SCOPE } from '../../src/metrics/scope';
 import { ATTR, METRICS, prometheusName } from '../../src/metrics/table';
-import { type MapOwners, OWNERS_PENDING, type OwnerAttribute, type ProcessOwner } from '../../src/owners/model';
+import { type MapOwners, OWNER_ATTR, OWNERS_PENDING, type OwnerAttribute, type ProcessOwner } from '../../src/owners/model';
+import { copiedOwnerAttributes, ownerInfoPoints } from '../../src/owners/series';
 import { parseExposition } from '../helpers/exposition';
 import { decodeRequest, type Point } from '../helpers/otlp-receiver';
 
@@ -158,6 +159,18 @@ t.test('OTLP: encodings once per map, again only when its owners change, forgott
   t.same(later.filter((p) => p.attributes[ATTR.id] === 4 && PER_MAP_NAMES.has(p.metric)).map((p) => p.attributes['process.executable.name']), ['loader', 'loader', 'loader', 'loader'], 'a map whose owners arrive gains the copied attribute');
   points(enc, collection({ 2: owned()[2]! }));
   t.equal(enc.cachedMaps, 1, 'maps gone are forgotten');
+});
+
+t.test('a copied attribute is what the owner point of the same process says, for every owner attribute; none empty', async (t) => {
+  const all = Object.values(OWNER_ATTR);
+  const mapKeys = new Set(Object.keys(mapRef(0)));
+  for (const p of [owned()[1]!.processes![0]!, owned()[1]!.processes![1]!, proc(300, { comm: '', executable: '' })]) {
+    const m = map(9, { processes: [p], processesOmitted: 0, programs: [], pins: [], unknown: null });
+    const point = ownerInfoPoints([m], 10).owner[0]!.attributes;
+    const own = Object.fromEntries(Object.entries(point).filter(([k]) => !mapKeys.has(k)));
+    t.same(copiedOwnerAttributes(m, all), own, `pid ${p.pid}: the attributes of its owner point`);
+    t.notOk(Object.values(point).includes(''), `pid ${p.pid}: no empty attribute`);
+  }
 });
 
 t.test('sameOwnerPoints: what makes owner points differ', async (t) => {
