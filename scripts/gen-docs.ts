@@ -48,6 +48,8 @@ ${rows.join('\n')}
 }
 
 export function metricsMd(): string {
+  const copyDefault = schemaLeaves().find((l) => l.key === 'owners.copy_attributes')!.default as string[];
+  const copied = copyDefault.map((k) => `\`${k}\``).join(', ');
   const rows = ALL_METRICS.map(
     (m) => `| \`${m.name}\` | \`${m.unit}\` | ${m.instrument} | ${m.description} | ${m.attributes.map((a) => `\`${a}\``).join(', ')} | \`${prometheusName(m)}\` |`,
   );
@@ -56,6 +58,10 @@ export function metricsMd(): string {
 
 Every metric the agent exports. The Prometheus column is the name the OpenTelemetry
 Collector's Prometheus exporter gives it; the agent's own Prometheus endpoint uses the same.
+
+Per-map series also carry the first owner's attributes that \`owners.copy_attributes\` names
+(default ${copied}), those that are known; the owner series
+(\`ebpf.map.owner\`, \`ebpf.map.owners.omitted\`) join them on \`ebpf.map.id\`.
 
 | name | unit | instrument | meaning | attributes | Prometheus |
 |---|---|---|---|---|---|

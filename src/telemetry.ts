@@ -94,11 +94,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   // Per-map series of a collection older than this are not served to scrapes after a failed one.
   const staleAfterMs = Math.max(config.intervalMs * 2.5, config.intervalMs + 5000);
   const describe: string[] = [];
+  const ownerSeries = { maxPerMap: config.owners.maxPerMap, copyAttributes: config.owners.copyAttributes };
   const closers: Array<() => Promise<void>> = [];
 
   let prometheus: { reader: DrivenReader; exposition: PrometheusExposition; server: PrometheusServer } | null = null;
   if (exporters.has('prometheus')) {
-    const exposition = new PrometheusExposition({ resource: options.resource, scope: SCOPE });
+    const exposition = new PrometheusExposition({ resource: options.resource, scope: SCOPE, owners: ownerSeries });
     let server: PrometheusServer;
     try {
       server = await startPrometheusServer(exposition, {
@@ -129,6 +130,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       scope: SCOPE,
       maxRequestBytes: config.otlp.maxRequestBytes,
       maxPointsPerRequest: config.otlp.maxPointsPerRequest,
+      owners: ownerSeries,
     });
     const queue = new DeliveryQueue({
       maxMemoryBytes: config.export.queue.maxBytes,
@@ -194,7 +196,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         if (console) {
           current = c;
           const metrics = await console.reader.metrics();
-          const perMap = c ? perMapMetricData(c, pressure, startMs) : [];
+          const perMap = c ? perMapMetricData(c, pressure, startMs, ownerSeries) : [];
           const points = [...metrics, ...perMap].reduce((n, m) => n + m.dataPoints.length, 0);
           await new Promise<void>((resolve) =>
             console!.exporter.export({ resource: options.resource, scopeMetrics: [{ scope: SCOPE, metrics: [...metrics, ...perMap] }] }, (r) => {

@@ -6,11 +6,15 @@
  * its values changes (a map's name and type never do; its count method may), and dropped
  * with the first collection that no longer has the map.
  *
- * More identity attributes (the owner: k8s.namespace.name, ...) are one more row in
- * MAP_IDENTITY; the caches, encoders and renderers take them as they are.
+ * After MAP_IDENTITY come the attributes of the map's first owner that owners.copy_attributes
+ * names (k8s.namespace.name, ...), those that are known: the first owner is sticky, so they
+ * change about as rarely as the count method, and a map whose owners are not known yet gains
+ * them (one new encoding) with the first owner pass that covers it.
  */
 import type { MapStats } from '../collector';
 import { ATTR, PER_MAP } from '../metrics/table';
+import type { OwnerAttribute } from '../owners/model';
+import { ownerAttributeValue } from '../owners/series';
 import { MessageBuilder } from './proto';
 
 export type AttrValue = string | number | boolean;
@@ -31,43 +35,37 @@ export const MAP_IDENTITY: readonly IdentityAttribute[] = [
 // The table's attribute list and this one must not drift apart.
 if (MAP_IDENTITY.map((a) => a.key).join() !== PER_MAP.join()) throw new Error('MAP_IDENTITY and the metric table disagree');
 
-interface Entry<T> {
-  values: AttrValue[];
-  encoded: T;
-  /** The collection that last asked for it. */
-  generation: number;
+/** A map's attributes as the encoders take them; null: absent (an owner attribute not known). */
+export type IdentityPairs = ReadonlyArray<readonly [string, AttrValue | null]>;
+
+/** The value of a copied owner attribute on a map's series; null when the map has no such owner attribute. */
+function copiedValue(m: MapStats, key: OwnerAttribute): AttrValue | null {
+  const p = m.owners?.processes?.[0];
+  return p ? ownerAttributeValue(p, key) : null;
 }
 
-/** Per-map encodings, by map id; call endCollection() after each collection's last get(). */
-export class IdentityCache<T> {
-  readonly #encode: (values: readonly AttrValue[]) => T;
-  readonly #entries = new Map<number, Entry<T>>();
+/** The last collection that asked for each map's entry; entries not asked for go at endCollection(). */
+export class PerMapEntries<E> {
+  readonly #entries = new Map<number, { value: E; generation: number }>();
   #generation = 0;
   #asked = 0;
-  /** Encodings made (for tests: a map seen again is not encoded again). */
-  encodings = 0;
 
-  constructor(encode: (values: readonly AttrValue[]) => T) {
-    this.#encode = encode;
-  }
-
-  get(m: MapStats): T {
-    let e = this.#entries.get(m.id);
-    if (!e) {
-      const values = MAP_IDENTITY.map((a) => a.value(m));
-      e = { values, encoded: this.#encode(values), generation: -1 };
-      this.#entries.set(m.id, e);
-      this.encodings++;
-    } else if (!same(e.values, m)) {
-      e.values = MAP_IDENTITY.map((a) => a.value(m));
-      e.encoded = this.#encode(e.values);
-      this.encodings++;
-    }
+  /** The map's entry (marked as asked for in this collection), or undefined. */
+  get(id: number): E | undefined {
+    const e = this.#entries.get(id);
+    if (!e) return undefined;
     if (e.generation !== this.#generation) {
       e.generation = this.#generation;
       this.#asked++;
     }
-    return e.encoded;
+    return e.value;
+  }
+
+  set(id: number, value: E): void {
+    const e = this.#entries.get(id);
+    if (e) e.value = value;
+    else this.#entries.set(id, { value, generation: -1 });
+    this.get(id);
   }
 
   /** Forgets the maps not asked for since the last call. */
@@ -83,9 +81,58 @@ export class IdentityCache<T> {
   }
 }
 
-function same(values: readonly AttrValue[], m: MapStats): boolean {
-  for (let i = 0; i < MAP_IDENTITY.length; i++) if (values[i] !== MAP_IDENTITY[i]!.value(m)) return false;
-  return true;
+interface Entry<T> {
+  values: Array<AttrValue | null>;
+  encoded: T;
+}
+
+/** Per-map encodings, by map id; call endCollection() after each collection's last get(). */
+export class IdentityCache<T> {
+  readonly #encode: (pairs: IdentityPairs) => T;
+  readonly #copy: readonly OwnerAttribute[];
+  readonly #keys: readonly string[];
+  readonly #entries = new PerMapEntries<Entry<T>>();
+  /** Encodings made (for tests: a map seen again is not encoded again). */
+  encodings = 0;
+
+  /** `copy`: owners.copy_attributes, the first owner's attributes put after MAP_IDENTITY. */
+  constructor(encode: (pairs: IdentityPairs) => T, copy: readonly OwnerAttribute[] = []) {
+    this.#encode = encode;
+    this.#copy = [...new Set(copy)];
+    this.#keys = [...MAP_IDENTITY.map((a) => a.key), ...this.#copy];
+  }
+
+  get(m: MapStats): T {
+    const e = this.#entries.get(m.id);
+    if (e && this.#same(e.values, m)) return e.encoded;
+    const values = this.#values(m);
+    const encoded = this.#encode(values.map((v, i) => [this.#keys[i]!, v] as const));
+    this.#entries.set(m.id, { values, encoded });
+    this.encodings++;
+    return encoded;
+  }
+
+  #values(m: MapStats): Array<AttrValue | null> {
+    const out: Array<AttrValue | null> = MAP_IDENTITY.map((a) => a.value(m));
+    for (const k of this.#copy) out.push(copiedValue(m, k));
+    return out;
+  }
+
+  #same(values: ReadonlyArray<AttrValue | null>, m: MapStats): boolean {
+    const k = MAP_IDENTITY.length;
+    for (let i = 0; i < k; i++) if (values[i] !== MAP_IDENTITY[i]!.value(m)) return false;
+    for (let i = 0; i < this.#copy.length; i++) if (values[k + i] !== copiedValue(m, this.#copy[i]!)) return false;
+    return true;
+  }
+
+  /** Forgets the maps not asked for since the last call. */
+  endCollection(): void {
+    this.#entries.endCollection();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
 }
 
 /** An OTLP AnyValue: strings, booleans, integers as int_value, other numbers as double_value. */
@@ -124,11 +171,14 @@ export const TIMES_BYTES = 18;
  * room for the point's start and time (written once per collection), so that a point is
  * one copy of this prefix and its value.
  */
-export function otlpIdentityCache(): IdentityCache<Buffer> {
-  return new IdentityCache((values) => {
-    const kv = keyValues(NUMBER_POINT_ATTRIBUTES, MAP_IDENTITY.map((a, i) => [a.key, values[i]] as const));
-    const prefix = Buffer.alloc(kv.length + TIMES_BYTES);
-    kv.copy(prefix);
-    return prefix;
-  });
+export function otlpIdentityCache(copy: readonly OwnerAttribute[] = []): IdentityCache<Buffer> {
+  return new IdentityCache(otlpPointPrefix, copy);
+}
+
+/** A point's attributes as KeyValues, then room for its start and time. */
+export function otlpPointPrefix(pairs: Iterable<readonly [string, unknown]>): Buffer {
+  const kv = keyValues(NUMBER_POINT_ATTRIBUTES, pairs);
+  const prefix = Buffer.alloc(kv.length + TIMES_BYTES);
+  kv.copy(prefix);
+  return prefix;
 }

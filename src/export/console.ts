@@ -2,35 +2,47 @@
 /**
  * The console exporter (a debugging aid): the SDK's ConsoleMetricExporter, handed the
  * per-map series as the SDK's own point objects. Only this path builds objects per point:
- * it prints every one of them anyway.
+ * it prints every one of them anyway. The same series as OTLP: the copied owner attributes on
+ * every per-map point, then ebpf.map.owner and ebpf.map.owners.omitted.
  */
 import { ValueType } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type GaugeMetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from '../collector';
 import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
+import { METRICS, type MetricSpec } from '../metrics/table';
+import { copiedOwnerAttributes, ownerInfoPoints } from '../owners/series';
 import type { PressureReadout } from '../pressure/tracker';
 import { MAP_IDENTITY } from './attributes';
+import type { OwnerSeriesOptions } from './owner-series';
 
-export function perMapMetricData(c: Collection, pressure: PressureReadout | null, startMs: number): GaugeMetricData[] {
+const NO_OWNERS: OwnerSeriesOptions = { maxPerMap: 10, copyAttributes: [] };
+
+export function perMapMetricData(c: Collection, pressure: PressureReadout | null, startMs: number, owners: OwnerSeriesOptions = NO_OWNERS): GaugeMetricData[] {
   const readout = readoutFor(c, pressure)?.maps;
   const startTime = millisToHrTime(Math.min(startMs, c.time));
   const endTime = millisToHrTime(c.time);
-  const attrs = c.maps.map((m) => Object.fromEntries(MAP_IDENTITY.map((a) => [a.key, a.value(m)])));
+  const attrs = c.maps.map((m) => ({ ...Object.fromEntries(MAP_IDENTITY.map((a) => [a.key, a.value(m)])), ...copiedOwnerAttributes(m, owners.copyAttributes) }));
   const out: GaugeMetricData[] = [];
+  const push = (spec: MetricSpec, dataPoints: GaugeMetricData['dataPoints']) => {
+    if (dataPoints.length === 0) return;
+    out.push({
+      descriptor: { name: spec.name, description: spec.description, unit: spec.unit, valueType: spec.valueType === 'int' ? ValueType.INT : ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.GAUGE,
+      dataPoints,
+    });
+  };
   for (const s of PER_MAP_SERIES) {
     const dataPoints: GaugeMetricData['dataPoints'] = [];
     c.maps.forEach((m, i) => {
       const value = s.value(m, readout?.get(m.id));
       if (value !== null) dataPoints.push({ attributes: attrs[i]!, startTime, endTime, value });
     });
-    if (dataPoints.length === 0) continue;
-    out.push({
-      descriptor: { name: s.spec.name, description: s.spec.description, unit: s.spec.unit, valueType: s.spec.valueType === 'int' ? ValueType.INT : ValueType.DOUBLE },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.GAUGE,
-      dataPoints,
-    });
+    push(s.spec, dataPoints);
   }
+  const info = ownerInfoPoints(c.maps, owners.maxPerMap);
+  push(METRICS.owner, info.owner.map((p) => ({ attributes: p.attributes, startTime, endTime, value: p.value })));
+  push(METRICS.ownersOmitted, info.omitted.map((p) => ({ attributes: p.attributes, startTime, endTime, value: p.value })));
   return out;
 }

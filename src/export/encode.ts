@@ -7,17 +7,21 @@
  * serializer made of the same data.
  *
  * The per-map hot path builds no object per point: each map's attribute bytes come from the
- * identity cache (encoded once per map) with room after them for the start and time fields,
- * written there once per collection; a point is that prefix copied into the request and an
- * 8-byte value.
+ * identity cache (encoded once per map, owners.copy_attributes included) with room after them
+ * for the start and time fields, written there once per collection; a point is that prefix
+ * copied into the request and an 8-byte value. The owner series (ebpf.map.owner,
+ * ebpf.map.owners.omitted) follow the per-map ones in the same scope block and are written the
+ * same way, their prefixes cached per map and owner list (owner-series.ts).
  */
 import { type HrTime, ValueType } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from '../collector';
 import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
+import { METRICS, type MetricSpec } from '../metrics/table';
 import type { PressureReadout } from '../pressure/tracker';
-import { keyValues, otlpIdentityCache, TIMES_BYTES } from './attributes';
+import { keyValues, otlpIdentityCache, otlpPointPrefix, TIMES_BYTES } from './attributes';
+import { OwnerSeriesCache, type OwnerSeriesOptions } from './owner-series';
 import { fieldSize, MessageBuilder, ProtoWriter, varintSize, writeInt64 } from './proto';
 
 /** One encoded request: the bytes and how many data points they carry. */
@@ -71,7 +75,10 @@ export interface EncoderOptions {
   maxRequestBytes: number;
   /** Upper bound of one request's data points (0: none). */
   maxPointsPerRequest?: number;
+  /** The owner series and copied attributes (owners.max_per_map, owners.copy_attributes); default: 10, none copied. */
+  owners?: OwnerSeriesOptions;
 }
+
 
 // Field numbers of opentelemetry/proto/metrics/v1/metrics.proto.
 const F = {
@@ -161,9 +168,19 @@ export function encodeSdkMetric(m: MetricData): Buffer {
   return metric.message(F.metric.gauge, data).finish();
 }
 
-/** A run of one per-map metric's points (maps [from, to)) inside one request. */
+/**
+ * The points of one metric in the collection being encoded: point i is prefixes[i] (its
+ * attributes, start and time) and values[i]; NaN: no point.
+ */
+interface Run {
+  readonly series: number;
+  readonly prefixes: readonly Buffer[];
+  readonly values: Float64Array;
+}
+
+/** A run of one metric's points ([from, to) of its Run) inside one request. */
 interface Chunk {
-  series: number;
+  run: number;
   from: number;
   to: number;
   points: number;
@@ -184,13 +201,18 @@ export class OtlpEncoder {
   readonly #isInt: boolean[];
   readonly #maxBytes: number;
   readonly #maxPoints: number;
-  readonly #ids = otlpIdentityCache();
+  readonly #ids: ReturnType<typeof otlpIdentityCache>;
+  readonly #owners: OwnerSeriesCache<Buffer>;
   /** Where request buffers come from; give them back with recycle(). */
   readonly pool = new RequestPool();
   #values = new Float64Array(0);
   #attrs: Buffer[] = [];
-  /** Maps of the collection being encoded: the stride of #values. */
-  #mapCount = 0;
+  #ownerPrefixes: Buffer[] = [];
+  #ownerValues = new Float64Array(0);
+  #omittedPrefixes: Buffer[] = [];
+  #omittedValues = new Float64Array(0);
+  /** The metrics of the collection being encoded, in the order they are written. */
+  #runs: Run[] = [];
 
   constructor(o: EncoderOptions) {
     const resource = new MessageBuilder().raw(keyValues(F.resource.attributes, Object.entries(o.resource.attributes)));
@@ -199,10 +221,14 @@ export class OtlpEncoder {
     const scope = new MessageBuilder().string(F.scope.name, o.scope.name);
     if (o.scope.version) scope.string(F.scope.version, o.scope.version);
     this.#scopeField = new MessageBuilder().message(F.scopeMetrics.scope, scope).finish();
-    this.#headers = PER_MAP_SERIES.map((s) => metricHeader(s.spec.name, s.spec.description, s.spec.unit));
-    this.#isInt = PER_MAP_SERIES.map((s) => s.spec.valueType === 'int');
+    // Series: the per-map ones (PER_MAP_SERIES order), then OWNER, then OMITTED.
+    const specs: MetricSpec[] = [...PER_MAP_SERIES.map((s) => s.spec), METRICS.owner, METRICS.ownersOmitted];
+    this.#headers = specs.map((s) => metricHeader(s.name, s.description, s.unit));
+    this.#isInt = specs.map((s) => s.valueType === 'int');
     this.#maxBytes = o.maxRequestBytes;
     this.#maxPoints = o.maxPointsPerRequest || Number.MAX_SAFE_INTEGER;
+    this.#ids = otlpIdentityCache(o.owners?.copyAttributes ?? []);
+    this.#owners = new OwnerSeriesCache((a) => otlpPointPrefix(Object.entries(a)), o.owners?.maxPerMap ?? 10);
   }
 
   /** Maps whose attribute bytes are cached (for tests). */
@@ -215,6 +241,11 @@ export class OtlpEncoder {
     return this.#ids.encodings;
   }
 
+  /** Maps whose owner points were encoded so far (for tests: again only when they change). */
+  get ownerEncodings(): number {
+    return this.#owners.encodings;
+  }
+
   /**
    * The requests for one export: the per-map points of `c` (none when null: a failed
    * collection still exports the Meter's metrics), stamped with its time, and the Meter's
@@ -222,7 +253,7 @@ export class OtlpEncoder {
    */
   encode(c: Collection | null, pressure: PressureReadout | null, sdkMetrics: readonly MetricData[], startMs: number): EncodedRequest[] {
     const sdk = sdkMetrics.filter((m) => m.dataPoints.length > 0).map((m) => ({ bytes: encodeSdkMetric(m), points: m.dataPoints.length }));
-    let n = 0;
+    this.#runs = [];
     if (c) {
       // start and time of every per-map point: one block per collection, put in each prefix.
       const times = Buffer.allocUnsafe(TIMES_BYTES);
@@ -230,14 +261,13 @@ export class OtlpEncoder {
       times.writeBigUInt64LE(msToNanos(Math.min(startMs, c.time)), 1);
       times[9] = TAG_TIME;
       times.writeBigUInt64LE(msToNanos(c.time), 10);
-      n = this.#fill(c, pressure, times);
+      this.#fill(c, pressure, times);
     }
-    this.#mapCount = n;
-    return this.#plan(sdk, n).map((p) => this.#write(p));
+    return this.#plan(sdk).map((p) => this.#write(p));
   }
 
-  /** Values (NaN: no point) and point prefixes of every map; returns the map count. */
-  #fill(c: Collection, pressure: PressureReadout | null, times: Buffer): number {
+  /** Values (NaN: no point) and point prefixes of every map and owner, as this.#runs. */
+  #fill(c: Collection, pressure: PressureReadout | null, times: Buffer): void {
     const maps = c.maps;
     const n = maps.length;
     const k = PER_MAP_SERIES.length;
@@ -254,10 +284,41 @@ export class OtlpEncoder {
       for (let s = 0; s < k; s++) values[s * n + i] = PER_MAP_SERIES[s]!.value(m, p) ?? NaN;
     }
     this.#ids.endCollection();
-    return n;
+    const runs: Run[] = [];
+    for (let s = 0; s < k; s++) runs.push({ series: s, prefixes: this.#attrs, values: values.subarray(s * n, (s + 1) * n) });
+    this.#fillOwners(maps, times);
+    runs.push({ series: k, prefixes: this.#ownerPrefixes, values: this.#ownerValues.subarray(0, this.#ownerPrefixes.length) });
+    runs.push({ series: k + 1, prefixes: this.#omittedPrefixes, values: this.#omittedValues.subarray(0, this.#omittedPrefixes.length) });
+    this.#runs = runs;
   }
 
-  #plan(sdk: Plan['sdk'], n: number): Plan[] {
+  /** The prefixes of every ebpf.map.owner point (value 1) and ebpf.map.owners.omitted point. */
+  #fillOwners(maps: Collection['maps'], times: Buffer): void {
+    const owner: Buffer[] = [];
+    const omitted: Buffer[] = [];
+    const omittedValues: number[] = [];
+    for (const m of maps) {
+      const o = this.#owners.get(m);
+      for (const prefix of o.owner) {
+        prefix.set(times, prefix.length - TIMES_BYTES);
+        owner.push(prefix);
+      }
+      if (o.omitted) {
+        const prefix = o.omitted.attributes;
+        prefix.set(times, prefix.length - TIMES_BYTES);
+        omitted.push(prefix);
+        omittedValues.push(o.omitted.value);
+      }
+    }
+    this.#owners.endCollection();
+    if (this.#ownerValues.length < owner.length) this.#ownerValues = new Float64Array(Math.max(owner.length, this.#ownerValues.length * 2)).fill(1);
+    if (this.#omittedValues.length < omitted.length) this.#omittedValues = new Float64Array(Math.max(omitted.length, this.#omittedValues.length * 2));
+    this.#omittedValues.set(omittedValues);
+    this.#ownerPrefixes = owner;
+    this.#omittedPrefixes = omitted;
+  }
+
+  #plan(sdk: Plan['sdk']): Plan[] {
     const fixed = LEN_OVERHEAD * 3 + this.#resourceField.length + this.#scopeField.length + (this.#schemaUrl ? fieldSize(3, Buffer.byteLength(this.#schemaUrl)) : 0);
     const plans: Plan[] = [];
     let cur: Plan = { sdk: [], chunks: [], points: 0 };
@@ -274,15 +335,14 @@ export class OtlpEncoder {
       cur.sdk.push(m);
       used += f;
     }
-    const values = this.#values;
-    const attrs = this.#attrs;
-    for (let s = 0; s < PER_MAP_SERIES.length; s++) {
-      const chunkOverhead = LEN_OVERHEAD * 2 + this.#headers[s]!.length;
-      const base = s * n;
+    this.#runs.forEach((run, r) => {
+      const chunkOverhead = LEN_OVERHEAD * 2 + this.#headers[run.series]!.length;
+      const { values, prefixes } = run;
+      const n = values.length;
       let chunk: Chunk | null = null;
       for (let i = 0; i < n; i++) {
-        if (Number.isNaN(values[base + i]!)) continue;
-        const len = attrs[i]!.length + POINT_VALUE;
+        if (Number.isNaN(values[i]!)) continue;
+        const len = prefixes[i]!.length + POINT_VALUE;
         const f = 1 + varintSize(len) + len;
         if (chunk && (used + f > this.#maxBytes || cur.points >= this.#maxPoints)) {
           close();
@@ -290,7 +350,7 @@ export class OtlpEncoder {
         }
         if (!chunk) {
           if (!empty() && (used + chunkOverhead + f > this.#maxBytes || cur.points >= this.#maxPoints)) close();
-          chunk = { series: s, from: i, to: i, points: 0, gaugeBytes: 0 };
+          chunk = { run: r, from: i, to: i, points: 0, gaugeBytes: 0 };
           cur.chunks.push(chunk);
           used += chunkOverhead;
         }
@@ -300,13 +360,13 @@ export class OtlpEncoder {
         cur.points++;
         used += f;
       }
-    }
+    });
     if (!empty()) plans.push(cur);
     return plans;
   }
 
   #write(plan: Plan): EncodedRequest {
-    const metricLens = plan.chunks.map((c) => this.#headers[c.series]!.length + fieldSize(F.metric.gauge, c.gaugeBytes));
+    const metricLens = plan.chunks.map((c) => this.#headers[this.#runs[c.run]!.series]!.length + fieldSize(F.metric.gauge, c.gaugeBytes));
     let sm = this.#scopeField.length;
     for (const m of plan.sdk) sm += fieldSize(F.scopeMetrics.metrics, m.bytes.length);
     for (const l of metricLens) sm += fieldSize(F.scopeMetrics.metrics, l);
@@ -323,19 +383,17 @@ export class OtlpEncoder {
       w.bytes(F.scopeMetrics.metrics, m.bytes);
       points += m.points;
     }
-    const values = this.#values;
-    const attrs = this.#attrs;
     const buf = w.buf;
     plan.chunks.forEach((c, j) => {
+      const { series, values, prefixes } = this.#runs[c.run]!;
       w.header(F.scopeMetrics.metrics, metricLens[j]!);
-      w.raw(this.#headers[c.series]!);
+      w.raw(this.#headers[series]!);
       w.header(F.metric.gauge, c.gaugeBytes);
-      const base = c.series * this.#mapCount;
-      const isInt = this.#isInt[c.series]!;
+      const isInt = this.#isInt[series]!;
       for (let i = c.from; i < c.to; i++) {
-        const v = values[base + i]!;
+        const v = values[i]!;
         if (Number.isNaN(v)) continue;
-        const a = attrs[i]!;
+        const a = prefixes[i]!;
         w.header(F.gauge.dataPoints, a.length + POINT_VALUE);
         w.raw(a);
         if (isInt) {

@@ -6,7 +6,9 @@
  * OpenTelemetry Collector's Prometheus exporter writes), each family with # HELP, # UNIT
  * (when the name ends with a unit word) and # TYPE; every series carries the scope labels and
  * the resource labels the dashboard selects hosts by (host_name), as the collector path does
- * with resource_to_telemetry_conversion; target_info carries the whole resource.
+ * with resource_to_telemetry_conversion; target_info carries the whole resource. Per-map series
+ * carry the copied owner labels (owners.copy_attributes), and the owner series
+ * (ebpf_map_owner, ebpf_map_owners_omitted) follow them, as in OTLP.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,9 +16,10 @@ import type { Resource } from '@opentelemetry/resources';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from '../collector';
 import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
-import { ALL_METRICS, type MetricSpec, prometheusName, prometheusUnit } from '../metrics/table';
+import { ALL_METRICS, METRICS, type MetricSpec, prometheusName, prometheusUnit } from '../metrics/table';
 import type { PressureReadout } from '../pressure/tracker';
-import { type AttrValue, IdentityCache, MAP_IDENTITY } from './attributes';
+import { IdentityCache } from './attributes';
+import { OwnerSeriesCache, type OwnerSeriesOptions } from './owner-series';
 
 /** Resource attributes put on every series (the Grafana dashboard's host variable uses host_name). */
 export const RESOURCE_LABELS = ['host.name'] as const;
@@ -60,11 +63,14 @@ export class PrometheusExposition {
   readonly #common: string;
   readonly #targetInfo: string;
   readonly #ids: IdentityCache<string>;
+  readonly #owners: OwnerSeriesCache<string>;
   readonly #names = PER_MAP_SERIES.map((s) => prometheusName(s.spec));
+  readonly #ownerName = prometheusName(METRICS.owner);
+  readonly #omittedName = prometheusName(METRICS.ownersOmitted);
   #body: Buffer = Buffer.from('# no collection yet\n');
   #points = 0;
 
-  constructor(o: { resource: Resource; scope: { name: string; version?: string } }) {
+  constructor(o: { resource: Resource; scope: { name: string; version?: string }; owners?: OwnerSeriesOptions }) {
     const attrs = o.resource.attributes;
     this.#common = labels([
       ['otel.scope.name', o.scope.name],
@@ -72,7 +78,8 @@ export class PrometheusExposition {
       ...RESOURCE_LABELS.map((k) => [k, attrs[k]] as const),
     ]);
     this.#targetInfo = `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{${labels(Object.entries(attrs))}} 1\n`;
-    this.#ids = new IdentityCache((values: readonly AttrValue[]) => `{${labels(MAP_IDENTITY.map((a, i) => [a.key, values[i]] as const))},${this.#common}}`);
+    this.#ids = new IdentityCache((pairs) => `{${labels(pairs)},${this.#common}}`, o.owners?.copyAttributes ?? []);
+    this.#owners = new OwnerSeriesCache((a) => `{${labels(Object.entries(a))},${this.#common}}`, o.owners?.maxPerMap ?? 10);
   }
 
   /** The exposition every scrape gets until the next render. */
@@ -112,6 +119,20 @@ export class PrometheusExposition {
         }
         if (text) out += family(name, series.spec, series.spec.description, 'gauge') + text;
       });
+      let owners = '';
+      let omitted = '';
+      for (const m of maps) {
+        const o = this.#owners.get(m);
+        for (const block of o.owner) owners += `${this.#ownerName}${block} 1\n`;
+        points += o.owner.length;
+        if (o.omitted) {
+          omitted += `${this.#omittedName}${o.omitted.attributes} ${o.omitted.value}\n`;
+          points++;
+        }
+      }
+      this.#owners.endCollection();
+      if (owners) out += family(this.#ownerName, METRICS.owner, METRICS.owner.description, 'gauge') + owners;
+      if (omitted) out += family(this.#omittedName, METRICS.ownersOmitted, METRICS.ownersOmitted.description, 'gauge') + omitted;
     }
     this.#body = Buffer.from(out, 'utf8');
     this.#points = points;

@@ -34,6 +34,13 @@ export const ATTR = {
 export const PER_MAP = [ATTR.id, ATTR.name, ATTR.type, ATTR.countMethod] as const;
 
 /**
+ * The map on the owner series (ebpf.map.owner, ebpf.map.owners.omitted): no count method, which
+ * is no part of who owns the map (a map switching to a walk would start new owner series).
+ * Join them to per-map series on ebpf.map.id.
+ */
+export const MAP_REF = [ATTR.id, ATTR.name, ATTR.type] as const;
+
+/**
  * Attributes of ebpf.map.owner: one series per (map, owner) — a process, a program or a pin.
  * OpenTelemetry's semantic conventions where they exist (process.*, container.id, k8s.*).
  */
@@ -128,7 +135,7 @@ export const METRICS = {
       'Who owns the map, value 1: one series per owning process (process.*, container.id, k8s.*; ebpf.owner.via says how it holds the map), per program using it (ebpf.program.*) and per pin (ebpf.pin.path), at most owners.max_per_map of each.',
     instrument: 'gauge',
     valueType: 'int',
-    attributes: [...PER_MAP, ...OWNER_ATTRIBUTES],
+    attributes: [...MAP_REF, ...OWNER_ATTRIBUTES],
   },
   ownersOmitted: {
     name: 'ebpf.map.owners.omitted',
@@ -136,7 +143,7 @@ export const METRICS = {
     description: 'Owning processes of the map beyond owners.max_per_map, not exported as ebpf.map.owner series; only maps with some.',
     instrument: 'gauge',
     valueType: 'int',
-    attributes: PER_MAP,
+    attributes: MAP_REF,
   },
   count: {
     name: 'ebpf.map.count',

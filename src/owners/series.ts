@@ -22,18 +22,26 @@ export interface OwnerPoint {
   readonly value: number;
 }
 
+/** The attributes of a process on its ebpf.map.owner point, in this order. */
+const PROCESS_ATTRIBUTES = [
+  OWNER_ATTR.pid,
+  OWNER_ATTR.executable,
+  OWNER_ATTR.command,
+  OWNER_ATTR.via,
+  OWNER_ATTR.containerId,
+  OWNER_ATTR.podUid,
+  OWNER_ATTR.pod,
+  OWNER_ATTR.namespace,
+  OWNER_ATTR.container,
+] as const;
+
+/** Those that are known: an unknown attribute is absent, never an empty string. */
 function processAttributes(p: ProcessOwner): Attributes {
-  const a: Attributes = {
-    [OWNER_ATTR.pid]: p.pid,
-    [OWNER_ATTR.executable]: p.executable || p.comm,
-    [OWNER_ATTR.command]: p.comm,
-    [OWNER_ATTR.via]: p.via,
-  };
-  if (p.containerId) a[OWNER_ATTR.containerId] = p.containerId;
-  if (p.podUid) a[OWNER_ATTR.podUid] = p.podUid;
-  if (p.pod) a[OWNER_ATTR.pod] = p.pod;
-  if (p.namespace) a[OWNER_ATTR.namespace] = p.namespace;
-  if (p.container) a[OWNER_ATTR.container] = p.container;
+  const a: Attributes = {};
+  for (const k of PROCESS_ATTRIBUTES) {
+    const v = ownerAttributeValue(p, k);
+    if (v !== null) a[k] = v;
+  }
   return a;
 }
 
@@ -55,12 +63,44 @@ export function ownerInfoPoints(maps: readonly MapStats[], maxPerMap: number): {
   return { owner, omitted };
 }
 
+/**
+ * One attribute of a process owner, or null where it is unknown: what copiedOwnerAttributes()
+ * and the encoders' per-map caches read, without an object per map.
+ */
+export function ownerAttributeValue(p: ProcessOwner, key: OwnerAttribute): string | number | null {
+  switch (key) {
+    case OWNER_ATTR.pid:
+      return p.pid;
+    case OWNER_ATTR.executable:
+      return p.executable || p.comm || null;
+    case OWNER_ATTR.command:
+      return p.comm || null;
+    case OWNER_ATTR.containerId:
+      return p.containerId || null;
+    case OWNER_ATTR.podUid:
+      return p.podUid || null;
+    case OWNER_ATTR.pod:
+      return p.pod || null;
+    case OWNER_ATTR.namespace:
+      return p.namespace || null;
+    case OWNER_ATTR.container:
+      return p.container || null;
+    case OWNER_ATTR.via:
+      return p.via;
+    default:
+      // ebpf.program.*: attributes of a program, never of a process.
+      return null;
+  }
+}
+
 /** The configured attributes of the map's first owner, for every per-map series; {} when none. */
 export function copiedOwnerAttributes(m: MapStats, keys: readonly OwnerAttribute[]): Attributes {
   const p = m.owners?.processes?.[0];
-  if (!p || keys.length === 0) return {};
-  const all = processAttributes(p);
   const out: Attributes = {};
-  for (const k of keys) if (all[k] !== undefined) out[k] = all[k];
+  if (!p) return out;
+  for (const k of keys) {
+    const v = ownerAttributeValue(p, k);
+    if (v !== null) out[k] = v;
+  }
   return out;
 }

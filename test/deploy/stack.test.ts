@@ -10,6 +10,7 @@ import t from 'tap';
 import * as YAML from 'yaml';
 import { parseArgs } from '../../src/cli/main';
 import { loadConfig, schemaLeaves } from '../../src/config';
+import { PER_MAP_SERIES } from '../../src/metrics/series';
 import { METRICS, prometheusName } from '../../src/metrics/table';
 import { bare, FULL } from './capabilities';
 import { EXPORTED_METRICS, knownLabels, labelNames, metricNames } from './promql';
@@ -282,4 +283,10 @@ t.test('grafana: the panels the issue asks for, with the 0.7/0.8 thresholds', as
   const ns = dashboard.templating.list.find((v: Any) => v.name === 'namespace');
   t.match(ns?.query.query, /label_values\(ebpf_map_owner, k8s_namespace_name\)/, 'a namespace variable');
   t.match(owners?.targets[0].expr, /k8s_namespace_name=~"\$namespace"/, 'that filters the owners');
+  // And the maps: per-map series carry the first owner's namespace (owners.copy_attributes).
+  t.ok(loadConfig({ env: {} }).config.owners.copyAttributes.includes('k8s.namespace.name'), 'k8s.namespace.name is copied onto per-map series by default');
+  const perMap = new Set(PER_MAP_SERIES.map((x) => prometheusName(x.spec)));
+  const byMap = panels.flatMap((p) => (p.targets ?? []).filter((q: Any) => /\$map\b/.test(q.expr) && metricNames(q.expr).some((n) => perMap.has(n))).map((q: Any) => ({ p, q })));
+  t.ok(byMap.length >= 5, `${byMap.length} per-map queries that filter by map name`);
+  for (const { p, q } of byMap) t.match(q.expr, /k8s_namespace_name=~"\$namespace"/, `panel "${p.title}" ${q.refId}: filters by namespace too`);
 });

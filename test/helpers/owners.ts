@@ -2,16 +2,18 @@
 /**
  * Owners for tests: the truth to compare with, taken independently of the agent's iterator
  * (every process's fds through /proc, as `lsof` would; `bpftool prog show`'s map_ids), child
- * processes that hold a map, cgroup directories of our own, and a collector with owners on.
+ * processes that hold a map, cgroup directories of our own, a kubelet pod list on loopback, and a
+ * collector with owners on.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { createCollector } from '../../src/agent';
 import type { Collection } from '../../src/collector';
 import { loadConfig } from '../../src/config';
 import { createLogger, type Logger } from '../../src/log';
-import { killAtTeardown } from './kernel';
+import { holdMapInChild, killAtTeardown } from './kernel';
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -130,4 +132,35 @@ export async function collectOwners(args: string[] = []): Promise<Collection> {
   } finally {
     await c.close();
   }
+}
+
+/** A pod the fake kubelet of podHolder() lists. */
+export const POD = { uid: '0f8e1f2a-1b2c-4d5e-8f90-123456789abc', name: 'conntrack-7d9f', namespace: 'kube-system', container: 'agent', containerId: 'c0'.repeat(32) } as const;
+
+/**
+ * A child holding a new map from inside a cgroup shaped like a containerd container of POD
+ * (systemd driver), and a kubelet pod list naming it served on 127.0.0.1:port; resolves with
+ * the map, the child and the kubelet URL (for --owners.kubelet.url).
+ */
+export async function podHolder(t: Teardown, o: { name: string; port: number }) {
+  const cg = cgroupDir(t, `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD.uid.replace(/-/g, '_')}.slice/cri-containerd-${POD.containerId}.scope`);
+  const held = await holdMapInChild(t, { type: 'hash', keySize: 4, valueSize: 4, maxEntries: 16, name: o.name, fill: 4 });
+  cg.move(held.child.pid!);
+  const podList = {
+    kind: 'PodList',
+    items: [{ metadata: { name: POD.name, namespace: POD.namespace, uid: POD.uid }, status: { containerStatuses: [{ name: POD.container, containerID: `containerd://${POD.containerId}` }] } }],
+  };
+  const server = http.createServer((_req, res) => res.end(JSON.stringify(podList)));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, '127.0.0.1', () => resolve());
+  });
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return { ...held, pid: held.child.pid!, url: `http://127.0.0.1:${o.port}/pods` };
+}
+
+/** Pids holding the map as bpftool says (`pids`, where bpftool is built with its pid iterator), else null. */
+export function bpftoolMapPids(id: number): number[] | null {
+  const m = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'id', String(id)], { encoding: 'utf8' })) as { pids?: Array<{ pid: number }> };
+  return m.pids ? m.pids.map((p) => p.pid).sort((a, b) => a - b) : null;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The OTLP export path end to end: real maps, the agent in this process, the real SDK and
 // exporters, receivers on loopback decoding with the OpenTelemetry project's own protobuf code.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,7 +11,9 @@ import { ATTR, METRICS } from '../../src/metrics/table';
 import { VERSION } from '../../src/version';
 import { type InProcessAgent, startAgent } from '../helpers/agent-process';
 import { features } from '../helpers/features';
-import { bpftoolDumpCount, bpftoolMap, createMap, F_NO_PREALLOC, fill, type TestMap } from '../helpers/kernel';
+import { fixtures } from '../helpers/fixtures';
+import { bpftoolDumpCount, bpftoolMap, createMap, F_NO_PREALLOC, fill, mapOps, type TestMap } from '../helpers/kernel';
+import { bpftoolMapPids, bpftoolProgMaps, POD, podHolder, procMapHolders } from '../helpers/owners';
 import {
   decodeRequest,
   pointsOf,
@@ -33,6 +36,20 @@ async function exportNow(a: InProcessAgent, rx: Receiver): Promise<Received> {
   const parts = rx.requests.slice(before);
   if (parts.length === 0) throw new Error('the export reached no receiver');
   return { ...parts[0]!, points: parts.flatMap((p) => p.points) };
+}
+
+/**
+ * Exports until one does what `done` asks (owners come with the pass after a map's first
+ * collection, pod names with the kubelet's first answer); resolves with the last export.
+ */
+async function exportUntil(a: InProcessAgent, rx: Receiver, done: (r: Received) => boolean, timeoutMs = 15_000): Promise<Received> {
+  const deadline = Date.now() + timeoutMs;
+  let got = await exportNow(a, rx);
+  while (!done(got) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    got = await exportNow(a, rx);
+  }
+  return got;
 }
 
 interface Made {
@@ -180,6 +197,75 @@ t.test('OTLP/gRPC: metric names, units, values, attributes and resource', async 
     const p = pointsOf(got, spec.name)[0];
     t.equal(p?.description, spec.description, `${spec.name}: description from the table`);
   }
+});
+
+t.test('owners as series: the child in a pod holding a map, the program using maps, the pod on every per-map series', async (t) => {
+  const held = await podHolder(t, { name: 'os_pod_held', port: 47901 });
+  const prog = fixtures().programUsingMaps(2);
+  t.teardown(() => {
+    for (const fd of [prog.progFd, ...prog.mapFds]) mapOps().close(fd);
+  });
+  const rx = await startGrpcReceiver(t, { port: 47902 });
+  const a = await startAgent(t, [
+    ...QUIET,
+    `--otlp.endpoint=${rx.endpoint}`,
+    `--owners.kubelet.url=${held.url}`,
+    // A pass may start with any collection (by default one is due an interval after the last).
+    '--owners.interval=100ms',
+    '--paths.pod-logs=',
+    '--paths.container-logs=',
+    '--filter.include-names=os_pod_held,emp_used',
+  ]);
+  const got = await exportUntil(a, rx, (r) => pointsOf(r, METRICS.owner.name, held.id).some((p) => p.attributes['k8s.pod.name'] !== undefined));
+
+  // The truth: /proc's fds (as lsof finds them), and bpftool's pids where this bpftool has them.
+  const truth = [...(procMapHolders().get(held.id) ?? [])].sort((x, y) => x - y);
+  t.same(truth, [held.pid], 'truth: the child alone holds the map');
+  const bpftoolPids = bpftoolMapPids(held.id);
+  if (bpftoolPids) t.same(bpftoolPids, truth, 'bpftool map show lists the same pids');
+  else t.comment('this bpftool shows no pids (built without its pid iterator): /proc is the truth');
+  const owners = pointsOf(got, METRICS.owner.name, held.id);
+  t.same(owners.map((p) => p.attributes['process.pid']).sort(), truth, 'ebpf.map.owner: one point per holding process');
+  t.same(
+    owners[0]?.attributes,
+    {
+      [ATTR.id]: held.id,
+      [ATTR.name]: 'os_pod_held',
+      [ATTR.type]: bpftoolMap(held.id).type,
+      'process.pid': held.pid,
+      'process.executable.name': path.basename(process.execPath),
+      'process.command': readFileSync(`/proc/${held.pid}/comm`, 'utf8').trim(),
+      'ebpf.owner.via': 'map',
+      'container.id': POD.containerId,
+      'k8s.pod.uid': POD.uid,
+      'k8s.pod.name': POD.name,
+      'k8s.namespace.name': POD.namespace,
+      'k8s.container.name': POD.container,
+    },
+    'its attributes: the process (its comm as /proc says), the container from its cgroup, the names from the kubelet',
+  );
+  t.equal(owners[0]?.attributeKinds['process.pid'], 'int', 'process.pid is an int');
+  t.same([owners[0]?.value, owners[0]?.unit, owners[0]?.description], [1, METRICS.owner.unit, METRICS.owner.description], 'value 1; unit and description from the table');
+  t.same(pointsOf(got, METRICS.ownersOmitted.name, held.id), [], 'no owners omitted');
+
+  // The default owners.copy_attributes, on every per-map series of the map.
+  const perMap = got.points.filter((p) => p.attributes[ATTR.id] === held.id && p.metric !== METRICS.owner.name);
+  const series = new Set(perMap.map((p) => p.metric));
+  for (const spec of [METRICS.entries, METRICS.maxEntries, METRICS.memory, METRICS.utilization]) t.ok(series.has(spec.name), `${spec.name} of the map is exported`);
+  for (const p of perMap)
+    t.match(p.attributes, { 'process.executable.name': path.basename(process.execPath), 'k8s.namespace.name': POD.namespace, 'k8s.pod.name': POD.name }, `${p.metric}: the first owner's executable, namespace and pod`);
+
+  // The program's maps: a point per program bpftool prog show lists for each, with its name.
+  const progs = bpftoolProgMaps();
+  t.equal(progs.get(prog.progId)?.name, 'emp_many_maps', "truth: bpftool's name of the program");
+  for (const id of prog.mapIds) {
+    const want = [...progs].filter(([, p]) => p.mapIds.includes(id)).map(([pid, p]) => [pid, p.name]);
+    const ours = pointsOf(got, METRICS.owner.name, id).filter((p) => p.attributes['ebpf.program.id'] !== undefined);
+    t.same(ours.map((p) => [p.attributes['ebpf.program.id'], p.attributes['ebpf.program.name']]), want, `map ${id}: the programs bpftool prog show lists, by id and name`);
+    t.equal(ours[0]?.attributes['ebpf.program.type'], 'socket_filter', `map ${id}: the program type (bpftool's spelling)`);
+    t.equal(ours[0]?.attributeKinds['ebpf.program.id'], 'int');
+  }
+  t.equal(execFileSync('cat', [`/proc/${held.pid}/cgroup`], { encoding: 'utf8' }).includes(POD.containerId), true, 'truth: the child is in the container cgroup still');
 });
 
 t.test('OTLP/HTTP protobuf: the same series, POSTed to /v1/metrics', async (t) => {

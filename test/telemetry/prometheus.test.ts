@@ -8,10 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config';
+import { PER_MAP_SERIES } from '../../src/metrics/series';
 import { ATTR, METRICS, prometheusName } from '../../src/metrics/table';
 import { startAgent } from '../helpers/agent-process';
 import { runBuiltCli, STACK_TRACE } from '../helpers/cli';
 import { bpftoolDumpCount, bpftoolMap, createMap, fill } from '../helpers/kernel';
+import { POD, podHolder, procMapHolders } from '../helpers/owners';
+import { scrape } from '../helpers/exposition';
 import { freePort, pointsOf, startGrpcReceiver } from '../helpers/otlp-receiver';
 
 /** The issue's table, literally: OpenTelemetry name, unit, Prometheus name. */
@@ -32,45 +35,6 @@ const PROM = {
 };
 
 const label = (k: string) => k.replace(/[^a-zA-Z0-9_]/g, '_');
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text format (0.0.4): samples, and the # TYPE of each family. */
-function parseExposition(text: string): { samples: Sample[]; types: Map<string, string>; units: Map<string, string> } {
-  const samples: Sample[] = [];
-  const types = new Map<string, string>();
-  const units = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) types.set(type[1]!, type[2]!);
-    const unit = /^# UNIT (\S+) (.*)$/.exec(line);
-    if (unit) units.set(unit[1]!, unit[2]!);
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
-    if (!m) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
-    const body = m[2] ?? '';
-    let end = 0;
-    for (let lm = re.exec(body); lm !== null; lm = re.exec(body)) {
-      labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-      end = re.lastIndex;
-    }
-    if (end !== body.length) throw new Error(`bad labels: ${line}`);
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return { samples, types, units };
-}
-
-async function scrape(port: number, host = '127.0.0.1') {
-  const res = await fetch(`http://${host}:${port}/metrics`);
-  return { status: res.status, contentType: res.headers.get('content-type'), ...parseExposition(await res.text()) };
-}
 
 t.test("the metric table spells the issue's names and units, and Prometheus names", async (t) => {
   for (const row of ISSUE_TABLE) {
@@ -159,6 +123,62 @@ t.test('Prometheus and OTLP together carry the same values', async (t) => {
   }
 });
 
+t.test('owners on /metrics: ebpf_map_owner of the child holding a map, its pod on every per-map series, as over OTLP', async (t) => {
+  const held = await podHolder(t, { name: 'os_prom_held', port: 47903 });
+  const rx = await startGrpcReceiver(t, { port: 47904 });
+  const port = 47905;
+  const a = await startAgent(t, [
+    '--interval=1h',
+    '--owners.interval=100ms',
+    '--exporters=prometheus,otlp',
+    `--prometheus.port=${port}`,
+    `--otlp.endpoint=${rx.endpoint}`,
+    `--owners.kubelet.url=${held.url}`,
+    '--paths.pod-logs=',
+    '--paths.container-logs=',
+    '--filter.include-names=os_prom_held',
+  ]);
+  const OWNER = prometheusName(METRICS.owner);
+  const deadline = Date.now() + 15_000;
+  let s = await scrape(port);
+  let otlp: ReturnType<typeof pointsOf> = [];
+  const owners = () => s.samples.filter((x) => x.name === OWNER && x.labels.ebpf_map_id === String(held.id));
+  while (Date.now() < deadline) {
+    await a.agent.telemetry!.flush();
+    const before = rx.requests.length;
+    await a.agent.collectNow();
+    s = await scrape(port);
+    otlp = rx.requests.slice(before).flatMap((r) => r.points);
+    if (owners().some((x) => x.labels.k8s_pod_name)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.same([...(procMapHolders().get(held.id) ?? [])], [held.pid], 'truth: the child alone holds the map');
+  t.equal(s.types.get(OWNER), 'gauge', `# TYPE ${OWNER} gauge`);
+  const o = owners();
+  t.same(o.map((x) => x.labels.process_pid), [String(held.pid)], `${OWNER}: one series, the child's pid`);
+  t.match(
+    o[0]?.labels,
+    { ebpf_map_name: 'os_prom_held', process_executable_name: path.basename(process.execPath), k8s_pod_name: POD.name, k8s_namespace_name: POD.namespace, k8s_container_name: POD.container, container_id: POD.containerId, host_name: os.hostname() },
+    'its labels: the process, its container and pod, the host',
+  );
+  t.equal(o[0]?.value, 1, 'value 1');
+  // The same series as the OTLP export of this very collection.
+  const asLabels = (a: Record<string, unknown>) => Object.fromEntries(Object.entries(a).map(([k, v]) => [label(k), String(v)]));
+  // Without the labels every series of the endpoint has (scope, host): the point's own.
+  const own = (l: Record<string, string>) => Object.fromEntries(Object.entries(l).filter(([k]) => !['otel_scope_name', 'otel_scope_version', 'host_name'].includes(k)));
+  const wire = pointsOf({ points: otlp }, METRICS.owner.name, held.id);
+  t.same(o.map((x) => own(x.labels)), wire.map((p) => asLabels(p.attributes)), 'the labels of the OTLP point');
+  const perMapNames = new Set(PER_MAP_SERIES.map((x) => prometheusName(x.spec)));
+  const perMap = s.samples.filter((x) => x.labels.ebpf_map_id === String(held.id) && perMapNames.has(x.name));
+  t.ok(perMap.length >= 4, `${perMap.length} per-map series of the map`);
+  for (const x of perMap)
+    t.match(x.labels, { process_executable_name: path.basename(process.execPath), k8s_namespace_name: POD.namespace, k8s_pod_name: POD.name }, `${x.name}: the copied owner labels`);
+  for (const x of perMap) {
+    const p = pointsOf({ points: otlp }, PER_MAP_SERIES.find((y) => prometheusName(y.spec) === x.name)!.spec.name, held.id)[0];
+    t.same(own(x.labels), asLabels(p?.attributes ?? {}), `${x.name}: the labels of the OTLP point`);
+  }
+});
+
 t.test('the endpoint listens on 127.0.0.1 only, by default', async (t) => {
   const { config } = loadConfig({ args: [], env: {} });
   t.equal(config.prometheus.host, '127.0.0.1', 'the default host is loopback');
@@ -222,7 +242,8 @@ t.test('host identity: target_info with the resource, and the dashboard\'s host 
   t.ok(hostLabels.has('host_name'), `the dashboard's host variable uses ${[...hostLabels].join(', ')}`);
   const series = s.samples.filter((x) => x.name !== 'target_info');
   for (const l of hostLabels) t.ok(series.length > 0 && series.every((x) => x.labels[l] === os.hostname()), `every series has ${l}`);
-  const mine = s.samples.filter((x) => x.labels.ebpf_map_id === String(m.id));
+  const perMapNames = new Set(PER_MAP_SERIES.map((x) => prometheusName(x.spec)));
+  const mine = s.samples.filter((x) => x.labels.ebpf_map_id === String(m.id) && perMapNames.has(x.name));
   t.ok(mine.length >= 4, 'the map is exposed');
   for (const x of mine) t.equal(x.labels.ebpf_map_count_method, a.agent.latest()!.maps.find((y) => y.id === m.id)?.countMethod, `${x.name}: count_method on every per-map series`);
 });
