@@ -5,7 +5,7 @@
 // exact lines, noise and outliers, and the window's bookkeeping.
 import t from 'tap';
 import { formatFullIn, formatTimeToFull } from '../../src/pressure/format';
-import { CYCLE_DROP, forecast, MAX_SAMPLES, mannKendallZ, PEAK_MEMORY, RECENT, risingTrend, SampleWindow, theilSen, type Sample } from '../../src/pressure/forecast';
+import { CYCLE_DROP, forecast, MAX_SAMPLES, mannKendallZ, NOISE_MEMORY, noiseOf, PEAK_MEMORY, RECENT, risingTrend, SampleWindow, scaleOf, theilSen, type Sample } from '../../src/pressure/forecast';
 
 /** A small deterministic PRNG (mulberry32), so every run sees the same "noise". */
 function rng(seed: number): () => number {
@@ -257,4 +257,30 @@ t.test('the trend tests: few samples must all rise; more need significance; ties
   // Exact counts repeat: ten equal readings then two higher is a clear rise once ties are counted.
   t.ok(mannKendallZ(mk([...Array(10).fill(5), 6, 7])) > 1.645, 'ties shrink the variance');
   t.equal(mannKendallZ(mk(Array(8).fill(3))), 0, 'all equal: no trend');
+});
+
+/** Normal noise of deviation sd (Box–Muller over rng). */
+function gauss(r: () => number, sd: number): () => number {
+  return () => sd * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+t.test(`the noise: over the last NOISE_MEMORY collections, not the window's dozen; a change of pace is not noise`, async (t) => {
+  const trials = 200;
+  let good = 0;
+  let goodWindow = 0;
+  for (let seed = 1; seed <= trials; seed++) {
+    const noise = gauss(rng(seed), 10);
+    const w = new SampleWindow(120_000);
+    for (let i = 0; i < NOISE_MEMORY; i++) w.add(T0 + i * 10_000, Math.round(1000 + 50 * i + noise()), 1e6);
+    if (Math.abs(w.noise - 10) <= 3) good++;
+    if (Math.abs(noiseOf(w.samples) - 10) <= 3) goodWindow++;
+  }
+  t.ok(good >= 0.9 * trials, `${good}/${trials} within 30 % of the noise`);
+  t.ok(goodWindow < 0.75 * trials, `from the window alone, ${goodWindow}/${trials}: the test can tell`);
+  // Exact counts that change pace: no noise, so any rise counts.
+  const bends = [...growHold(100, 7, 20, 10), ...growHold(170, 30, 20, 0)];
+  const w = new SampleWindow(120_000);
+  bends.forEach((v, i) => w.add(T0 + i * 10_000, v, 1e6));
+  t.equal(w.noise, 0, 'exact counts, three changes of pace: no noise');
+  t.equal(scaleOf([0, 0, 0, 0, 0, 40, 0, 0]), 0, 'a bend is not noise');
 });
