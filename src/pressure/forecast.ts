@@ -8,10 +8,13 @@
  *   (capacity - latest) / rate. Not from a fitted line, which lags behind a map that stopped.
  * - **The rate is the current pace.** A Theil–Sen line (the median of the slopes between every
  *   pair of samples; noise and outliers barely move it) over the window (pressure.forecast_window:
- *   the newest RAW collections and older ones thinned, at most MAX_SAMPLES samples). When the newest collections all stray to one side of that
- *   line by more than the noise, the map changed pace (stopped, sped up, started again): the
- *   rate is then that of the longest recent stretch they do not stray from, at the shortest the
- *   last RECENT collections alone.
+ *   the newest RAW collections and older ones thinned, at most MAX_SAMPLES samples). When the
+ *   newest collections all stray to one side of that line by more than the noise, the map
+ *   changed pace (stopped, sped up, started again): the line is then that of the longest recent
+ *   stretch they do not stray from, at the shortest the last RECENT collections alone. The pace
+ *   is measured by least squares over the samples of that stretch within TRIM_SD noise
+ *   deviations of its line (refit): the robust line says which samples are noise, least squares
+ *   makes the most of them.
  * - **Growing means growing now.** A forecast needs (1) a rise over the last RECENT collections
  *   larger than the noise could make, so a map that stops growing loses its forecast by the
  *   RECENT-th collection after, whatever the window still remembers, and (2) a trend: a
@@ -195,10 +198,13 @@ export function forecast(h: History, capacity: number): Forecast {
   const last = samples[samples.length - 1]!;
   if (samples.every((s) => s.v === last.v) && recent.every((s) => s.v === last.v)) return { growthPerS: 0, timeToFullS: null };
 
-  // The pace: the window's line, unless the last collections left it.
-  let line = theilSen(samples);
+  // The pace: the window's line, unless the last collections left it; then measured by least
+  // squares over the samples of that stretch the robust line says are noise.
   const noise = h.noise ?? noiseOf(samples);
-  if (recent.length >= RECENT && leftLine(recent.slice(1), line, noise)) line = currentPace(samples, recent, noise);
+  let stretch = samples;
+  let line = theilSen(samples);
+  if (recent.length >= RECENT && leftLine(recent.slice(1), line, noise)) ({ stretch, line } = currentPace(samples, recent, noise));
+  line = refit(stretch, line, noise);
   const growthPerS = line.slope * 1000;
   if (!(growthPerS > 0)) return { growthPerS, timeToFullS: null };
 
@@ -217,13 +223,43 @@ export function forecast(h: History, capacity: number): Forecast {
  * (halving from the whole) that its own last collections do not leave, else of the
  * last RECENT collections alone.
  */
-function currentPace(samples: readonly Sample[], recent: readonly Sample[], noise: number): Line {
+function currentPace(samples: readonly Sample[], recent: readonly Sample[], noise: number): { stretch: readonly Sample[]; line: Line } {
   const tail = recent.slice(1);
   for (let m = samples.length >> 1; m > RECENT; m >>= 1) {
-    const line = theilSen(samples.slice(-m));
-    if (!leftLine(tail, line, noise)) return line;
+    const stretch = samples.slice(-m);
+    const line = theilSen(stretch);
+    if (!leftLine(tail, line, noise)) return { stretch, line };
   }
-  return theilSen(recent);
+  return { stretch: recent, line: theilSen(recent) };
+}
+
+/**
+ * Least squares over the samples within TRIM_SD noise deviations of a robust line (at least
+ * three; else that line). Theil–Sen picks out which samples are noise about the pace, and
+ * outliers stay out; least squares then measures the pace from them with all they tell: on
+ * normal noise it is the better estimate, of the slope and of the fill at the end.
+ */
+export function refit(samples: readonly Sample[], robust: Line, noise: number): Line {
+  const tEnd = samples[samples.length - 1]?.t ?? 0;
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of samples) {
+    if (Math.abs(p.v - robust.at(p.t)) > TRIM_SD * noise + EPS) continue;
+    const x = p.t - tEnd;
+    n++;
+    sx += x;
+    sy += p.v;
+    sxy += x * p.v;
+    sxx += x * x;
+  }
+  const d = sxx - (sx * sx) / n;
+  if (n < 3 || !(d > 0)) return robust;
+  const slope = (sxy - (sx * sy) / n) / d;
+  const end = sy / n - (slope * sx) / n;
+  return { slope, at: (t) => end + slope * (t - tEnd) };
 }
 
 /** Residuals all on one side of the line, their median beyond SWITCH_SD times the noise. */
