@@ -5,7 +5,11 @@
  * What the forecast has to get right, and how:
  *
  * - **Time to full is measured from the latest fill**, the last thing actually seen:
- *   (capacity - latest) / rate. Not from a fitted line, which lags behind a map that stopped.
+ *   (capacity - latest) / rate, with the latest fill's noise filtered out: where it is within
+ *   STRAY_SD noise deviations of the current pace's line, the line's value at that time is the
+ *   better estimate of it (the line averages the noise away); beyond, the value that far from
+ *   it nearest the line. The line is the current pace's (below), which follows a stop within
+ *   RECENT collections, not the window's, which lags behind a map that stopped.
  * - **The rate is the current pace.** A Theil–Sen line (the median of the slopes between every
  *   pair of samples; noise and outliers barely move it) over the window (pressure.forecast_window:
  *   the newest RAW collections and older ones thinned, at most MAX_SAMPLES samples). When the
@@ -85,8 +89,11 @@ export const RECENT = 3;
 const MAX_PEAKS = 4;
 /** One-sided 95 % quantile of the standard normal. */
 const Z_95 = 1.645;
-/** How far (in noise standard deviations) the last collections must stray to change pace. */
-const SWITCH_SD = 2.5;
+/**
+ * How far (in noise standard deviations) a collection must be from a line to stray from it: the
+ * last ones, for the map to have changed pace; the latest, for its fill to be more than noise.
+ */
+const STRAY_SD = 2.5;
 /** Median absolute deviation to standard deviation, for normal noise. */
 const MAD_TO_SD = 1.4826;
 
@@ -208,6 +215,8 @@ export function forecast(h: History, capacity: number): Forecast {
   const growthPerS = line.slope * 1000;
   if (!(growthPerS > 0)) return { growthPerS, timeToFullS: null };
 
+  const from = latestFill(last, line.at(last.t), noise, capacity);
+
   // Growing now: a rise over the last RECENT collections the noise cannot explain...
   const nowRising = recent.length >= RECENT ? last.v - recent[0]!.v > Z_95 * noise * Math.SQRT2 + EPS : risingTrend(recent);
   // ...as part of a trend, or breaking out of a plateau.
@@ -215,7 +224,17 @@ export function forecast(h: History, capacity: number): Forecast {
   // ...and past where it has been before dropping.
   const peak = peaks.reduce((m, p) => Math.max(m, p.v), -Infinity);
   if (!growing || last.v <= peak + Z_95 * noise * Math.SQRT2) return { growthPerS, timeToFullS: null };
-  return { growthPerS, timeToFullS: last.v >= capacity ? 0 : (capacity - last.v) / growthPerS };
+  return { growthPerS, timeToFullS: last.v >= capacity ? 0 : (capacity - from) / growthPerS };
+}
+
+/**
+ * The latest fill with its noise filtered out: the pace's line at that time, moved no further
+ * than STRAY_SD noise deviations from what was seen. Never full for a map that is not (its time
+ * to full is never "now").
+ */
+function latestFill(last: Sample, line: number, noise: number, capacity: number): number {
+  const v = Math.min(Math.max(line, last.v - STRAY_SD * noise), last.v + STRAY_SD * noise);
+  return v < capacity ? v : last.v;
 }
 
 /**
@@ -262,11 +281,11 @@ export function refit(samples: readonly Sample[], robust: Line, noise: number): 
   return { slope, at: (t) => end + slope * (t - tEnd) };
 }
 
-/** Residuals all on one side of the line, their median beyond SWITCH_SD times the noise. */
+/** Residuals all on one side of the line, their median beyond STRAY_SD times the noise. */
 function leftLine(tail: readonly Sample[], line: Line, noise: number): boolean {
   const e = tail.map((s) => s.v - line.at(s.t));
   const side = Math.sign(e[0]!);
-  return side !== 0 && e.every((x) => Math.sign(x) === side) && Math.abs(median(e)) > SWITCH_SD * noise + EPS;
+  return side !== 0 && e.every((x) => Math.sign(x) === side) && Math.abs(median(e)) > STRAY_SD * noise + EPS;
 }
 
 /** The last RECENT collections each higher, the last above the rest of the window by more than the noise. */

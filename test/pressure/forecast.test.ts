@@ -309,3 +309,33 @@ t.test('the pace: least squares over what Theil–Sen calls noise — closer on 
   t.equal(line.slope * 1000, 10, 'two wild readings left out');
   t.equal(line.at(110_000), 2100, 'and the fill at the end is the line');
 });
+
+t.test('rule: time to full from the latest fill with its noise filtered out, never beyond the noise of what was seen', async (t) => {
+  // Normal noise near full: the fill at the end of the pace's line is the better estimate of
+  // the latest fill than the latest reading, which carries that collection's noise.
+  const cap = 10_000;
+  let filtered = 0;
+  let raw = 0;
+  const trials = 300;
+  for (let seed = 1; seed <= trials; seed++) {
+    const noise = gauss(rng(seed), 10);
+    const w = new SampleWindow(120_000);
+    let v = 0;
+    for (let i = 0; i <= 24; i++) w.add(T0 + i * 10_000, (v = Math.round(8600 + 50 * i + noise())), cap);
+    const f = forecast(w, cap);
+    const truth = (cap - 9800) / 5; // 40 s
+    filtered += Math.abs(f.timeToFullS! - truth);
+    raw += Math.abs((cap - v) / f.growthPerS! - truth);
+  }
+  t.ok(filtered < 0.75 * raw, `mean error ${(filtered / trials).toFixed(2)} s against ${(raw / trials).toFixed(2)} s from the raw latest fill`);
+
+  // A jump far beyond the noise: measured from the jump, less the noise at most.
+  const w = new SampleWindow(120_000);
+  const noise = gauss(rng(7), 10);
+  for (let i = 0; i < 24; i++) w.add(T0 + i * 10_000, Math.round(5000 + 50 * i + noise()), cap);
+  w.add(T0 + 24 * 10_000, 7000, cap);
+  const f = forecast(w, cap);
+  t.ok(f.timeToFullS !== null, 'the jump is growth');
+  const fill = cap - f.timeToFullS! * f.growthPerS!;
+  t.ok(fill <= 7000 && fill >= 7000 - 2.5 * w.noise - 1e-6, `measured from ${fill.toFixed(0)}, within the noise of 7000`);
+});
