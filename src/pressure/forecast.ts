@@ -24,7 +24,9 @@
  *   RECENT-th collection after, whatever the window still remembers, and (2) a trend: a
  *   one-sided Mann–Kendall test at 95 % over the window, or a breakout — the last RECENT
  *   collections each higher than the one before and above everything earlier in the window by
- *   more than the noise — so renewed growth after a plateau is picked up as fast.
+ *   more than the noise — so renewed growth after a plateau is picked up as fast. Or (3) keeping
+ *   up with a pace that rises that much over those collections: the latest fill at or above the
+ *   pace's robust line, which a map that stopped falls behind.
  * - **Cycles are not growth.** A drop of more than CYCLE_DROP of the capacity between two
  *   collections (garbage collection, a flush) remembers the fill before it, for PEAK_MEMORY
  *   windows. Until the map is fuller than such a peak by more than the noise, it is on its way
@@ -209,18 +211,22 @@ export function forecast(h: History, capacity: number): Forecast {
   // squares over the samples of that stretch the robust line says are noise.
   const noise = h.noise ?? noiseOf(samples);
   let stretch = samples;
-  let line = theilSen(samples);
-  if (recent.length >= RECENT && leftLine(recent.slice(1), line, noise)) ({ stretch, line } = currentPace(samples, recent, noise));
-  line = refit(stretch, line, noise);
+  let robust = theilSen(samples);
+  if (recent.length >= RECENT && leftLine(recent.slice(1), robust, noise)) ({ stretch, line: robust } = currentPace(samples, recent, noise));
+  const line = refit(stretch, robust, noise);
   const growthPerS = line.slope * 1000;
   if (!(growthPerS > 0)) return { growthPerS, timeToFullS: null };
 
   const from = latestFill(last, line.at(last.t), noise, capacity);
 
   // Growing now: a rise over the last RECENT collections the noise cannot explain...
-  const nowRising = recent.length >= RECENT ? last.v - recent[0]!.v > Z_95 * noise * Math.SQRT2 + EPS : risingTrend(recent);
-  // ...as part of a trend, or breaking out of a plateau.
-  const growing = nowRising && (risingTrend(samples) || breakout(samples, recent, noise));
+  const beyond = Z_95 * noise * Math.SQRT2 + EPS;
+  const nowRising = recent.length >= RECENT ? last.v - recent[0]!.v > beyond : risingTrend(recent);
+  // ...as part of a trend, or breaking out of a plateau; or keeping up with a pace that rises
+  // that much over those collections: the latest fill at or above the pace's robust line, which
+  // a map that stopped falls behind (least squares would bend towards the stop).
+  const onPace = recent.length >= RECENT && robust.slope * (last.t - recent[0]!.t) > beyond && last.v >= robust.at(last.t) - EPS;
+  const growing = (nowRising && (risingTrend(samples) || breakout(samples, recent, noise))) || onPace;
   // ...and past where it has been before dropping.
   const peak = peaks.reduce((m, p) => Math.max(m, p.v), -Infinity);
   if (!growing || last.v <= peak + Z_95 * noise * Math.SQRT2) return { growthPerS, timeToFullS: null };

@@ -339,3 +339,29 @@ t.test('rule: time to full from the latest fill with its noise filtered out, nev
   const fill = cap - f.timeToFullS! * f.growthPerS!;
   t.ok(fill <= 7000 && fill >= 7000 - 2.5 * w.noise - 1e-6, `measured from ${fill.toFixed(0)}, within the noise of 7000`);
 });
+
+t.test('rule: growth of twice the noise a collection, kept up with, is growing; a stop is not, from the 3rd collection after', async (t) => {
+  // A rise over the last RECENT collections alone misses such growth one time in eight (two
+  // intervals' rise is 2.8 deviations of its noise). A map at or above the line of a pace that
+  // rises beyond the noise over them is growing too; one that stopped falls behind that line,
+  // so this does not keep a stopped map forecast any longer.
+  let growing = 0;
+  let forecast = 0;
+  let flat = 0;
+  let stale = 0;
+  for (let seed = 1; seed <= 100; seed++) {
+    const noise = gauss(rng(seed), 10);
+    const fills = [...growHold(3000, 20, 60, 20)].map((v) => Math.round(v + noise()));
+    run(fills, 10_000).forEach((f, i) => {
+      if (i >= 12 && i < 60) {
+        growing++;
+        if (f.timeToFullS !== null) forecast++;
+      } else if (i >= 59 + RECENT) {
+        flat++;
+        if (f.timeToFullS !== null) stale++;
+      }
+    });
+  }
+  t.ok(forecast >= 0.885 * growing, `${forecast}/${growing} growing collections forecast (from the rise alone: 4,220)`);
+  t.ok(stale <= 0.025 * flat, `${stale}/${flat} collections from the ${RECENT}rd after the stop forecast (from the rise alone: 36)`);
+});
