@@ -18,7 +18,7 @@
  *   stretch they do not stray from, at the shortest the last RECENT collections alone. The pace
  *   is measured by least squares over the samples of that stretch within TRIM_SD noise
  *   deviations of its line (refit): the robust line says which samples are noise, least squares
- *   makes the most of them.
+ *   makes the most of them. Exact counts (noise under EXACT) keep the robust line.
  * - **Growing means growing now.** A forecast needs (1) a rise over the last RECENT collections
  *   larger than the noise could make, so a map that stops growing loses its forecast by the
  *   RECENT-th collection after, whatever the window still remembers, and (2) a trend: a
@@ -174,6 +174,12 @@ function spreadOf(p: Sample, c: Sample, n: Sample): number {
   return Math.abs(c.v - a * p.v - b * n.v) / Math.sqrt(1 + a * a + b * b);
 }
 
+/**
+ * Noise under half an entry is none: the counts are exact up to their rounding (and the timing
+ * of the reads), Theil–Sen's line is exact on them, and a band of TRIM_SD such deviations would
+ * pick out a few samples by their rounding alone, for least squares to measure the pace from.
+ */
+const EXACT = 0.5;
 /** Spreads beyond this many deviations (by their median) are changes of pace, not noise. */
 const TRIM_SD = 3;
 /** The deviation of normal noise cut at ±TRIM_SD, to that of the whole: sqrt(1 - 2·3·φ(3)/(2Φ(3) - 1)). */
@@ -213,7 +219,7 @@ export function forecast(h: History, capacity: number): Forecast {
   let stretch = samples;
   let robust = theilSen(samples);
   if (recent.length >= RECENT && leftLine(recent.slice(1), robust, noise)) ({ stretch, line: robust } = currentPace(samples, recent, noise));
-  const line = refit(stretch, robust, noise);
+  const line = noise >= EXACT ? refit(stretch, robust, noise) : robust;
   const growthPerS = line.slope * 1000;
   if (!(growthPerS > 0)) return { growthPerS, timeToFullS: null };
 

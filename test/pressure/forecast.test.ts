@@ -365,3 +365,20 @@ t.test('rule: growth of twice the noise a collection, kept up with, is growing; 
   t.ok(forecast >= 0.885 * growing, `${forecast}/${growing} growing collections forecast (from the rise alone: 4,220)`);
   t.ok(stale <= 0.025 * flat, `${stale}/${flat} collections from the ${RECENT}rd after the stop forecast (from the rise alone: 36)`);
 });
+
+t.test('exact counts read at jittery times: the pace is the robust line\'s, exact, not least squares over a few samples', async (t) => {
+  // A real map filled at 30 entries/s, read every 500 ms give or take a few: whole entries.
+  const r = rng(3);
+  const w = new SampleWindow(6000);
+  let exact = 0;
+  let n = 0;
+  for (let i = 0; i < 60; i++) {
+    const read = i * 500 + (r() - 0.5) * 6;
+    w.add(T0 + i * 500 + (r() - 0.5) * 4, Math.floor(100 + 0.03 * read), 10_000);
+    const f = forecast(w, 10_000);
+    if (i < 12 || f.growthPerS === null) continue;
+    n++;
+    if (Math.abs(f.growthPerS - 30) <= 0.03) exact++;
+  }
+  t.ok(exact >= 0.75 * n, `${exact}/${n} collections at 30/s to within 0.1 % (by least squares over the few: 19)`);
+});
