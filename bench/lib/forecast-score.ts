@@ -14,9 +14,9 @@
  * The score of a trace: of the steps where the map is growing, the share with a forecast; of
  * the steps where it is not, the share without one; and over the growing steps with a forecast,
  * the error of the predicted time to full against the truth, |predicted - true| / true, median
- * and worst. Steps where the map is full are not scored, and steps whose true time to full is
- * under one collection interval are left out of the error: that close to full is the level's
- * business.
+ * and worst. Steps where the map is full (as seen, or by the truth) are not scored, and steps
+ * whose true time to full is under one collection interval are left out of the error: that
+ * close to full is the level's business.
  */
 import { forecast, SampleWindow } from '../../src/pressure/forecast';
 import type { Trace } from './forecast-traces';
@@ -86,8 +86,9 @@ export function emptyScore(): Score {
 export function score(trace: Trace, predicted: ReadonlyArray<number | null>, into: Score = emptyScore()): Score {
   trace.steps.forEach((s, i) => {
     const p = predicted[i]!;
-    // A full map is the level's business; there is nothing left to forecast.
-    if (s.v >= trace.capacity) return;
+    // A full map is the level's business; there is nothing left to forecast. Full by the
+    // truth too: a synthetic fill capped at the capacity, which its noise shows below it.
+    if (s.v >= trace.capacity || s.ttfS === 0) return;
     if (s.expect === 'grow') {
       into.growing++;
       if (p !== null) {

@@ -5,27 +5,39 @@
  * What the forecast has to get right, and how:
  *
  * - **Time to full is measured from the latest fill**, the last thing actually seen:
- *   (capacity - latest) / rate. Not from a fitted line, which lags behind a map that stopped.
+ *   (capacity - latest) / rate, with the latest fill's noise filtered out: where it is within
+ *   STRAY_SD noise deviations of the current pace's line, the line's value at that time is the
+ *   better estimate of it (the line averages the noise away); beyond, the value that far from
+ *   it nearest the line. The line is the current pace's (below), which follows a stop within
+ *   RECENT collections, not the window's, which lags behind a map that stopped.
  * - **The rate is the current pace.** A Theil–Sen line (the median of the slopes between every
  *   pair of samples; noise and outliers barely move it) over the window (pressure.forecast_window:
- *   the newest RAW collections and older ones thinned, at most MAX_SAMPLES samples). When the newest collections all stray to one side of that
- *   line by more than the noise, the map changed pace (stopped, sped up, started again): the
- *   rate is then that of the longest recent stretch they do not stray from, at the shortest the
- *   last RECENT collections alone.
+ *   the newest RAW collections and older ones thinned, at most MAX_SAMPLES samples). When the
+ *   newest collections all stray to one side of that line by more than the noise, the map
+ *   changed pace (stopped, sped up, started again): the line is then that of the longest recent
+ *   stretch they do not stray from, at the shortest the last RECENT collections alone. The pace
+ *   is measured by least squares over the samples of that stretch within TRIM_SD noise
+ *   deviations of its line (refit): the robust line says which samples are noise, least squares
+ *   makes the most of them. Exact counts (noise under EXACT) keep the robust line.
  * - **Growing means growing now.** A forecast needs (1) a rise over the last RECENT collections
  *   larger than the noise could make, so a map that stops growing loses its forecast by the
  *   RECENT-th collection after, whatever the window still remembers, and (2) a trend: a
  *   one-sided Mann–Kendall test at 95 % over the window, or a breakout — the last RECENT
  *   collections each higher than the one before and above everything earlier in the window by
- *   more than the noise — so renewed growth after a plateau is picked up as fast.
+ *   more than the noise — so renewed growth after a plateau is picked up as fast. Or (3) keeping
+ *   up with a pace that rises that much over those collections: the latest fill at or above the
+ *   pace's robust line, which a map that stopped falls behind.
  * - **Cycles are not growth.** A drop of more than CYCLE_DROP of the capacity between two
  *   collections (garbage collection, a flush) remembers the fill before it, for PEAK_MEMORY
  *   windows. Until the map is fuller than such a peak by more than the noise, it is on its way
  *   back to where it has been and came down from, so it gets no forecast: a conntrack-style sawtooth is not
  *   "full in 40 s" on every upswing. A drop of more than RESET_DROP also restarts the window,
  *   so a refill is measured on its own pace.
- * - **The noise** is estimated from the window itself (noiseOf): exact counts of a map nobody
- *   touches have none, so any rise counts there.
+ * - **The noise** is estimated from the spreads of the last NOISE_MEMORY collections, more than
+ *   the window holds (noiseOf, scaleOf): every threshold above scales with it, and from the
+ *   window's dozen it is often off by half — too low and noise reads as a change of pace, too
+ *   high and growth goes unseen. Exact counts of a map nobody touches have none, so any rise
+ *   counts there.
  */
 
 export interface Sample {
@@ -43,6 +55,11 @@ export interface History {
   readonly recent: readonly Sample[];
   /** Fills just before recent drops (see CYCLE_DROP), oldest first. */
   readonly peaks: readonly Sample[];
+  /**
+   * The noise of the fill, a standard deviation, from more collections than the window holds
+   * (SampleWindow's: the last NOISE_MEMORY); without it, it is estimated from the samples.
+   */
+  readonly noise?: number;
 }
 
 export interface Forecast {
@@ -62,6 +79,8 @@ export const PEAK_MEMORY = 5;
 export const MAX_SAMPLES = 24;
 /** The newest collections kept as they came; older ones are thinned. */
 export const RAW = 12;
+/** Consecutive collections whose spreads (see noiseOf) a window remembers for the noise. */
+export const NOISE_MEMORY = 2 * MAX_SAMPLES;
 /**
  * Collections after a change of pace by which the forecast follows it: a map that stops
  * growing has none by the RECENT-th collection after, renewed growth has one by then. Those
@@ -72,8 +91,11 @@ export const RECENT = 3;
 const MAX_PEAKS = 4;
 /** One-sided 95 % quantile of the standard normal. */
 const Z_95 = 1.645;
-/** How far (in noise standard deviations) the last collections must stray to change pace. */
-const SWITCH_SD = 2.5;
+/**
+ * How far (in noise standard deviations) a collection must be from a line to stray from it: the
+ * last ones, for the map to have changed pace; the latest, for its fill to be more than noise.
+ */
+const STRAY_SD = 2.5;
 /** Median absolute deviation to standard deviation, for normal noise. */
 const MAD_TO_SD = 1.4826;
 
@@ -134,22 +156,51 @@ export function risingTrend(samples: readonly Sample[]): boolean {
 }
 
 /**
- * The noise of the samples, as a standard deviation: how far each sample is from the straight
- * line through its two neighbours (scaled so pure noise of deviation σ gives σ), the median of
- * those distances times 1.4826. A change of pace bends that line at one sample only, so the
- * estimate stays the noise's, not the change's.
+ * The noise of the samples, as a standard deviation, from the spread of each sample: how far
+ * it is from the straight line through its two neighbours (scaled so pure noise of deviation
+ * σ gives σ). A change of pace bends that line at one sample only, so the estimate stays the
+ * noise's, not the change's (see scaleOf).
  */
 export function noiseOf(samples: readonly Sample[]): number {
   const d: number[] = [];
-  for (let i = 1; i + 1 < samples.length; i++) {
-    const p = samples[i - 1]!;
-    const c = samples[i]!;
-    const n = samples[i + 1]!;
-    const a = (n.t - c.t) / (n.t - p.t);
-    const b = 1 - a;
-    d.push(Math.abs(c.v - a * p.v - b * n.v) / Math.sqrt(1 + a * a + b * b));
+  for (let i = 1; i + 1 < samples.length; i++) d.push(spreadOf(samples[i - 1]!, samples[i]!, samples[i + 1]!));
+  return scaleOf(d);
+}
+
+/** How far c is from the line through p and n, scaled to the noise of one sample. */
+function spreadOf(p: Sample, c: Sample, n: Sample): number {
+  const a = (n.t - c.t) / (n.t - p.t);
+  const b = 1 - a;
+  return Math.abs(c.v - a * p.v - b * n.v) / Math.sqrt(1 + a * a + b * b);
+}
+
+/**
+ * Noise under half an entry is none: the counts are exact up to their rounding (and the timing
+ * of the reads), Theil–Sen's line is exact on them, and a band of TRIM_SD such deviations would
+ * pick out a few samples by their rounding alone, for least squares to measure the pace from.
+ */
+const EXACT = 0.5;
+/** Spreads beyond this many deviations (by their median) are changes of pace, not noise. */
+const TRIM_SD = 3;
+/** The deviation of normal noise cut at ±TRIM_SD, to that of the whole: sqrt(1 - 2·3·φ(3)/(2Φ(3) - 1)). */
+const TRIMMED_SD = 0.98658;
+
+/**
+ * A standard deviation from spreads: the median's (times 1.4826) picks out the noise, then the
+ * root mean square of the spreads within TRIM_SD of it measures it. The median alone uses a
+ * third of what the spreads tell of normal noise (its efficiency is 37 %): from a dozen spreads
+ * it is often off by half, and every threshold scales with it.
+ */
+export function scaleOf(spreads: readonly number[]): number {
+  const mad = MAD_TO_SD * median([...spreads]);
+  let sum = 0;
+  let n = 0;
+  for (const d of spreads) {
+    if (d > TRIM_SD * mad) continue;
+    sum += d * d;
+    n++;
   }
-  return MAD_TO_SD * median(d);
+  return n ? Math.sqrt(sum / n) / TRIMMED_SD : mad;
 }
 
 /** Floating-point slack for "more than the noise" when there is none (exact counts). */
@@ -162,21 +213,40 @@ export function forecast(h: History, capacity: number): Forecast {
   const last = samples[samples.length - 1]!;
   if (samples.every((s) => s.v === last.v) && recent.every((s) => s.v === last.v)) return { growthPerS: 0, timeToFullS: null };
 
-  // The pace: the window's line, unless the last collections left it.
-  let line = theilSen(samples);
-  const noise = noiseOf(samples);
-  if (recent.length >= RECENT && leftLine(recent.slice(1), line, noise)) line = currentPace(samples, recent, noise);
+  // The pace: the window's line, unless the last collections left it; then measured by least
+  // squares over the samples of that stretch the robust line says are noise.
+  const noise = h.noise ?? noiseOf(samples);
+  let stretch = samples;
+  let robust = theilSen(samples);
+  if (recent.length >= RECENT && leftLine(recent.slice(1), robust, noise)) ({ stretch, line: robust } = currentPace(samples, recent, noise));
+  const line = noise >= EXACT ? refit(stretch, robust, noise) : robust;
   const growthPerS = line.slope * 1000;
   if (!(growthPerS > 0)) return { growthPerS, timeToFullS: null };
 
+  const from = latestFill(last, line.at(last.t), noise, capacity);
+
   // Growing now: a rise over the last RECENT collections the noise cannot explain...
-  const nowRising = recent.length >= RECENT ? last.v - recent[0]!.v > Z_95 * noise * Math.SQRT2 + EPS : risingTrend(recent);
-  // ...as part of a trend, or breaking out of a plateau.
-  const growing = nowRising && (risingTrend(samples) || breakout(samples, recent, noise));
+  const beyond = Z_95 * noise * Math.SQRT2 + EPS;
+  const nowRising = recent.length >= RECENT ? last.v - recent[0]!.v > beyond : risingTrend(recent);
+  // ...as part of a trend, or breaking out of a plateau; or keeping up with a pace that rises
+  // that much over those collections: the latest fill at or above the pace's robust line, which
+  // a map that stopped falls behind (least squares would bend towards the stop).
+  const onPace = recent.length >= RECENT && robust.slope * (last.t - recent[0]!.t) > beyond && last.v >= robust.at(last.t) - EPS;
+  const growing = (nowRising && (risingTrend(samples) || breakout(samples, recent, noise))) || onPace;
   // ...and past where it has been before dropping.
   const peak = peaks.reduce((m, p) => Math.max(m, p.v), -Infinity);
   if (!growing || last.v <= peak + Z_95 * noise * Math.SQRT2) return { growthPerS, timeToFullS: null };
-  return { growthPerS, timeToFullS: last.v >= capacity ? 0 : (capacity - last.v) / growthPerS };
+  return { growthPerS, timeToFullS: last.v >= capacity ? 0 : (capacity - from) / growthPerS };
+}
+
+/**
+ * The latest fill with its noise filtered out: the pace's line at that time, moved no further
+ * than STRAY_SD noise deviations from what was seen. Never full for a map that is not (its time
+ * to full is never "now").
+ */
+function latestFill(last: Sample, line: number, noise: number, capacity: number): number {
+  const v = Math.min(Math.max(line, last.v - STRAY_SD * noise), last.v + STRAY_SD * noise);
+  return v < capacity ? v : last.v;
 }
 
 /**
@@ -184,20 +254,50 @@ export function forecast(h: History, capacity: number): Forecast {
  * (halving from the whole) that its own last collections do not leave, else of the
  * last RECENT collections alone.
  */
-function currentPace(samples: readonly Sample[], recent: readonly Sample[], noise: number): Line {
+function currentPace(samples: readonly Sample[], recent: readonly Sample[], noise: number): { stretch: readonly Sample[]; line: Line } {
   const tail = recent.slice(1);
   for (let m = samples.length >> 1; m > RECENT; m >>= 1) {
-    const line = theilSen(samples.slice(-m));
-    if (!leftLine(tail, line, noise)) return line;
+    const stretch = samples.slice(-m);
+    const line = theilSen(stretch);
+    if (!leftLine(tail, line, noise)) return { stretch, line };
   }
-  return theilSen(recent);
+  return { stretch: recent, line: theilSen(recent) };
 }
 
-/** Residuals all on one side of the line, their median beyond SWITCH_SD times the noise. */
+/**
+ * Least squares over the samples within TRIM_SD noise deviations of a robust line (at least
+ * three; else that line). Theil–Sen picks out which samples are noise about the pace, and
+ * outliers stay out; least squares then measures the pace from them with all they tell: on
+ * normal noise it is the better estimate, of the slope and of the fill at the end.
+ */
+export function refit(samples: readonly Sample[], robust: Line, noise: number): Line {
+  const tEnd = samples[samples.length - 1]?.t ?? 0;
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of samples) {
+    if (Math.abs(p.v - robust.at(p.t)) > TRIM_SD * noise + EPS) continue;
+    const x = p.t - tEnd;
+    n++;
+    sx += x;
+    sy += p.v;
+    sxy += x * p.v;
+    sxx += x * x;
+  }
+  const d = sxx - (sx * sx) / n;
+  if (n < 3 || !(d > 0)) return robust;
+  const slope = (sxy - (sx * sy) / n) / d;
+  const end = sy / n - (slope * sx) / n;
+  return { slope, at: (t) => end + slope * (t - tEnd) };
+}
+
+/** Residuals all on one side of the line, their median beyond STRAY_SD times the noise. */
 function leftLine(tail: readonly Sample[], line: Line, noise: number): boolean {
   const e = tail.map((s) => s.v - line.at(s.t));
   const side = Math.sign(e[0]!);
-  return side !== 0 && e.every((x) => Math.sign(x) === side) && Math.abs(median(e)) > SWITCH_SD * noise + EPS;
+  return side !== 0 && e.every((x) => Math.sign(x) === side) && Math.abs(median(e)) > STRAY_SD * noise + EPS;
 }
 
 /** The last RECENT collections each higher, the last above the rest of the window by more than the noise. */
@@ -223,6 +323,8 @@ export class SampleWindow implements History {
   #raw: Sample[] = [];
   #peaks: Sample[] = [];
   #joined: Sample[] | null = null;
+  #spreads: number[] = [];
+  #noise: number | null = null;
 
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
@@ -231,6 +333,7 @@ export class SampleWindow implements History {
 
   add(t: number, v: number, capacity: number): void {
     this.#joined = null;
+    this.#noise = null;
     const prev = this.#raw[this.#raw.length - 1];
     if (prev && v < prev.v - CYCLE_DROP * capacity) {
       this.#peaks.push(prev);
@@ -243,6 +346,10 @@ export class SampleWindow implements History {
     }
     const raw = this.#raw;
     raw.push({ t, v });
+    if (raw.length >= 3) {
+      this.#spreads.push(spreadOf(raw[raw.length - 3]!, raw[raw.length - 2]!, raw[raw.length - 1]!));
+      if (this.#spreads.length > NOISE_MEMORY) this.#spreads.shift();
+    }
     if (raw.length > RAW) {
       const x = raw.shift()!;
       const last = this.#old[this.#old.length - 1];
@@ -261,6 +368,12 @@ export class SampleWindow implements History {
 
   get recent(): readonly Sample[] {
     return this.#raw.length > RECENT ? this.#raw.slice(-RECENT) : this.#raw;
+  }
+
+  /** The noise over the last NOISE_MEMORY consecutive collections (see noiseOf); kept across resets. */
+  get noise(): number {
+    this.#noise ??= scaleOf(this.#spreads);
+    return this.#noise;
   }
 
   get peaks(): readonly Sample[] {

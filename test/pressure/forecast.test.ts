@@ -5,7 +5,7 @@
 // exact lines, noise and outliers, and the window's bookkeeping.
 import t from 'tap';
 import { formatFullIn, formatTimeToFull } from '../../src/pressure/format';
-import { CYCLE_DROP, forecast, MAX_SAMPLES, mannKendallZ, PEAK_MEMORY, RECENT, risingTrend, SampleWindow, theilSen, type Sample } from '../../src/pressure/forecast';
+import { CYCLE_DROP, forecast, MAX_SAMPLES, mannKendallZ, NOISE_MEMORY, noiseOf, PEAK_MEMORY, RECENT, refit, risingTrend, SampleWindow, scaleOf, theilSen, type Sample } from '../../src/pressure/forecast';
 
 /** A small deterministic PRNG (mulberry32), so every run sees the same "noise". */
 function rng(seed: number): () => number {
@@ -257,4 +257,128 @@ t.test('the trend tests: few samples must all rise; more need significance; ties
   // Exact counts repeat: ten equal readings then two higher is a clear rise once ties are counted.
   t.ok(mannKendallZ(mk([...Array(10).fill(5), 6, 7])) > 1.645, 'ties shrink the variance');
   t.equal(mannKendallZ(mk(Array(8).fill(3))), 0, 'all equal: no trend');
+});
+
+/** Normal noise of deviation sd (Box–Muller over rng). */
+function gauss(r: () => number, sd: number): () => number {
+  return () => sd * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+t.test(`the noise: over the last NOISE_MEMORY collections, not the window's dozen; a change of pace is not noise`, async (t) => {
+  const trials = 200;
+  let good = 0;
+  let goodWindow = 0;
+  for (let seed = 1; seed <= trials; seed++) {
+    const noise = gauss(rng(seed), 10);
+    const w = new SampleWindow(120_000);
+    for (let i = 0; i < NOISE_MEMORY; i++) w.add(T0 + i * 10_000, Math.round(1000 + 50 * i + noise()), 1e6);
+    if (Math.abs(w.noise - 10) <= 3) good++;
+    if (Math.abs(noiseOf(w.samples) - 10) <= 3) goodWindow++;
+  }
+  t.ok(good >= 0.9 * trials, `${good}/${trials} within 30 % of the noise`);
+  t.ok(goodWindow < 0.75 * trials, `from the window alone, ${goodWindow}/${trials}: the test can tell`);
+  // Exact counts that change pace: no noise, so any rise counts.
+  const bends = [...growHold(100, 7, 20, 10), ...growHold(170, 30, 20, 0)];
+  const w = new SampleWindow(120_000);
+  bends.forEach((v, i) => w.add(T0 + i * 10_000, v, 1e6));
+  t.equal(w.noise, 0, 'exact counts, three changes of pace: no noise');
+  t.equal(scaleOf([0, 0, 0, 0, 0, 40, 0, 0]), 0, 'a bend is not noise');
+});
+
+t.test('the pace: least squares over what Theil–Sen calls noise — closer on normal noise, still deaf to outliers', async (t) => {
+  let tsErr = 0;
+  let lsErr = 0;
+  const trials = 1000;
+  for (let seed = 1; seed <= trials; seed++) {
+    const noise = gauss(rng(seed), 10);
+    const samples: Sample[] = [];
+    for (let s = 0; s <= 120; s += 10) samples.push({ t: s * 1000, v: 1000 + 5 * s + noise() });
+    const robust = theilSen(samples);
+    const sd = noiseOf(samples);
+    // The fill at the end, which time to full is measured from (see the level's rule).
+    tsErr += (robust.at(120_000) - 1600) ** 2;
+    lsErr += (refit(samples, robust, sd).at(120_000) - 1600) ** 2;
+  }
+  t.ok(lsErr < 0.92 * tsErr, `mean squared error of the fill at the end: ${(lsErr / trials).toFixed(1)} against Theil–Sen's ${(tsErr / trials).toFixed(1)}`);
+
+  const samples: Sample[] = [];
+  for (let s = 0; s <= 110; s += 10) samples.push({ t: s * 1000, v: 1000 + 10 * s });
+  samples[3]!.v += 3000;
+  samples[8]!.v -= 2500;
+  const line = refit(samples, theilSen(samples), 0);
+  t.equal(line.slope * 1000, 10, 'two wild readings left out');
+  t.equal(line.at(110_000), 2100, 'and the fill at the end is the line');
+});
+
+t.test('rule: time to full from the latest fill with its noise filtered out, never beyond the noise of what was seen', async (t) => {
+  // Normal noise near full: the fill at the end of the pace's line is the better estimate of
+  // the latest fill than the latest reading, which carries that collection's noise.
+  const cap = 10_000;
+  let filtered = 0;
+  let raw = 0;
+  const trials = 300;
+  for (let seed = 1; seed <= trials; seed++) {
+    const noise = gauss(rng(seed), 10);
+    const w = new SampleWindow(120_000);
+    let v = 0;
+    for (let i = 0; i <= 24; i++) w.add(T0 + i * 10_000, (v = Math.round(8600 + 50 * i + noise())), cap);
+    const f = forecast(w, cap);
+    const truth = (cap - 9800) / 5; // 40 s
+    filtered += Math.abs(f.timeToFullS! - truth);
+    raw += Math.abs((cap - v) / f.growthPerS! - truth);
+  }
+  t.ok(filtered < 0.75 * raw, `mean error ${(filtered / trials).toFixed(2)} s against ${(raw / trials).toFixed(2)} s from the raw latest fill`);
+
+  // A jump far beyond the noise: measured from the jump, less the noise at most.
+  const w = new SampleWindow(120_000);
+  const noise = gauss(rng(7), 10);
+  for (let i = 0; i < 24; i++) w.add(T0 + i * 10_000, Math.round(5000 + 50 * i + noise()), cap);
+  w.add(T0 + 24 * 10_000, 7000, cap);
+  const f = forecast(w, cap);
+  t.ok(f.timeToFullS !== null, 'the jump is growth');
+  const fill = cap - f.timeToFullS! * f.growthPerS!;
+  t.ok(fill <= 7000 && fill >= 7000 - 2.5 * w.noise - 1e-6, `measured from ${fill.toFixed(0)}, within the noise of 7000`);
+});
+
+t.test('rule: growth of twice the noise a collection, kept up with, is growing; a stop is not, from the 3rd collection after', async (t) => {
+  // A rise over the last RECENT collections alone misses such growth one time in eight (two
+  // intervals' rise is 2.8 deviations of its noise). A map at or above the line of a pace that
+  // rises beyond the noise over them is growing too; one that stopped falls behind that line,
+  // so this does not keep a stopped map forecast any longer.
+  let growing = 0;
+  let forecast = 0;
+  let flat = 0;
+  let stale = 0;
+  for (let seed = 1; seed <= 100; seed++) {
+    const noise = gauss(rng(seed), 10);
+    const fills = [...growHold(3000, 20, 60, 20)].map((v) => Math.round(v + noise()));
+    run(fills, 10_000).forEach((f, i) => {
+      if (i >= 12 && i < 60) {
+        growing++;
+        if (f.timeToFullS !== null) forecast++;
+      } else if (i >= 59 + RECENT) {
+        flat++;
+        if (f.timeToFullS !== null) stale++;
+      }
+    });
+  }
+  t.ok(forecast >= 0.885 * growing, `${forecast}/${growing} growing collections forecast (from the rise alone: 4,220)`);
+  t.ok(stale <= 0.025 * flat, `${stale}/${flat} collections from the ${RECENT}rd after the stop forecast (from the rise alone: 36)`);
+});
+
+t.test('exact counts read at jittery times: the pace is the robust line\'s, exact, not least squares over a few samples', async (t) => {
+  // A real map filled at 30 entries/s, read every 500 ms give or take a few: whole entries.
+  const r = rng(3);
+  const w = new SampleWindow(6000);
+  let exact = 0;
+  let n = 0;
+  for (let i = 0; i < 60; i++) {
+    const read = i * 500 + (r() - 0.5) * 6;
+    w.add(T0 + i * 500 + (r() - 0.5) * 4, Math.floor(100 + 0.03 * read), 10_000);
+    const f = forecast(w, 10_000);
+    if (i < 12 || f.growthPerS === null) continue;
+    n++;
+    if (Math.abs(f.growthPerS - 30) <= 0.03) exact++;
+  }
+  t.ok(exact >= 0.75 * n, `${exact}/${n} collections at 30/s to within 0.1 % (by least squares over the few: 19)`);
 });
