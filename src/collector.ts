@@ -93,7 +93,7 @@ export interface Collection {
 
 /**
  * Where a collection's records come from: the addon's MapStatsReader, or recorded fixtures
- * (test/helpers/fixture-source.ts), so the per-type rules can be tested without root.
+ * (test/helpers/recorded.ts), so the per-type rules can be tested without root.
  */
 export interface CollectionSource {
   collect(select?: RecordSelector): Promise<RawCollection>;

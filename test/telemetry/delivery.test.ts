@@ -11,16 +11,8 @@ import { METRICS } from '../../src/metrics/table';
 import { type InProcessAgent, startAgent } from '../helpers/agent-process';
 import { createMap, fill, type TestMap } from '../helpers/kernel';
 import { type Fault, type Receiver, startBlackHole, startGrpcReceiver, startHttpReceiver } from '../helpers/otlp-receiver';
+import { sleep, until } from '../helpers/wait';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(f: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
 
 function expMap(t: Test, name: string): TestMap {
   const m = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 64, name });

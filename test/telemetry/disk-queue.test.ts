@@ -12,16 +12,8 @@ import { METRICS } from '../../src/metrics/table';
 import { runCli, startAgent, startAgentProcess } from '../helpers/agent-process';
 import { createMap, fill } from '../helpers/kernel';
 import { type Receiver, startGrpcReceiver } from '../helpers/otlp-receiver';
+import { sleep, until } from '../helpers/wait';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(f: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** How often each collection time (ms) of the map arrived. */
 function arrivals(rx: Receiver, id: number): Map<number, number> {
