@@ -65,5 +65,19 @@ if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
 if [ -s "$log.kernels" ]; then
   sed -nE 's/^\{"kernel":"([^"]*)".*"lockups":[1-9][0-9]*,"note":"([^"]*)".*/kernel-matrix: \1: \2/p' "$log.kernels"
 fi
+# The failing tests, named where the tail of a CI log shows them: each "not ok" line (a
+# file's and its subtests'), with the run it came from, once, at most 40; like the totals,
+# a locked-up guest attempt that was rerun is left out.
+awk 'function flush(  i) {
+       for (i = 0; i < n; i++) if (!(buf[i] in seen) && shown < 40) { seen[buf[i]] = 1; shown++; print "failed: " buf[i] }
+       n = 0
+     }
+     /^=== kernel-matrix: .*: soft lockup, rerun ===$/ { n = 0; next }
+     /^=== kernel-matrix: / { flush(); run = $3; next }
+     /^ *not ok / && !/# (TODO|SKIP)/ {
+       line = $0; sub(/^ +/, "", line); sub(/ # time=.*$/, "", line)
+       buf[n++] = (run == "" ? "host" : run) ": " line
+     }
+     END { flush() }' "$log"
 echo "${pass} passed, ${fail} failed"
 exit "$rc"
