@@ -99,11 +99,55 @@ const STRAY_SD = 2.5;
 /** Median absolute deviation to standard deviation, for normal noise. */
 const MAD_TO_SD = 1.4826;
 
-function median(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  xs.sort((a, b) => a - b);
-  const mid = xs.length >> 1;
-  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+/**
+ * Scratch space for the medians, reused by every map: the forecast runs for every map on every
+ * collection, and a median over a typed array sorts natively without a comparator or garbage.
+ */
+let scratch = new Float64Array(2 * MAX_SAMPLES * MAX_SAMPLES);
+
+function scratchFor(n: number): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(2 * n);
+  return scratch;
+}
+
+/** The k-th smallest of buf[lo..hi] (inclusive), partially ordering them in place (quickselect). */
+function select(buf: Float64Array, lo: number, hi: number, k: number): number {
+  while (hi > lo) {
+    const pivot = buf[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (buf[i]! < pivot) i++;
+      while (buf[j]! > pivot) j--;
+      if (i <= j) {
+        const x = buf[i]!;
+        buf[i++] = buf[j]!;
+        buf[j--] = x;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return buf[k]!;
+}
+
+/** The median of the first n values of buf (reorders them). */
+function medianIn(buf: Float64Array, n: number): number {
+  if (n === 0) return 0;
+  const mid = n >> 1;
+  const upper = select(buf, 0, n - 1, mid);
+  if (n % 2) return upper;
+  // The lower middle is the largest of what quickselect left below mid.
+  let lower = -Infinity;
+  for (let i = 0; i < mid; i++) if (buf[i]! > lower) lower = buf[i]!;
+  return (lower + upper) / 2;
+}
+
+function median(xs: readonly number[]): number {
+  const buf = scratchFor(xs.length);
+  for (let i = 0; i < xs.length; i++) buf[i] = xs[i]!;
+  return medianIn(buf, xs.length);
 }
 
 export interface Line {
@@ -114,16 +158,20 @@ export interface Line {
 
 /** Theil–Sen line through the samples: slope per ms and the fitted value at time t. */
 export function theilSen(samples: readonly Sample[]): Line {
-  const slopes: number[] = [];
-  for (let i = 0; i < samples.length; i++) {
-    for (let j = i + 1; j < samples.length; j++) {
-      const dt = samples[j]!.t - samples[i]!.t;
-      if (dt > 0) slopes.push((samples[j]!.v - samples[i]!.v) / dt);
+  const n = samples.length;
+  const buf = scratchFor((n * (n - 1)) / 2);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const a = samples[i]!;
+    for (let j = i + 1; j < n; j++) {
+      const dt = samples[j]!.t - a.t;
+      if (dt > 0) buf[k++] = (samples[j]!.v - a.v) / dt;
     }
   }
-  const slope = median(slopes);
+  const slope = medianIn(buf, k);
   const t0 = samples[0]?.t ?? 0;
-  const intercept = median(samples.map((s) => s.v - slope * (s.t - t0)));
+  for (let i = 0; i < n; i++) buf[i] = samples[i]!.v - slope * (samples[i]!.t - t0);
+  const intercept = medianIn(buf, n);
   return { slope, at: (t) => intercept + slope * (t - t0) };
 }
 
@@ -135,10 +183,18 @@ export function mannKendallZ(samples: readonly Sample[]): number {
   const n = samples.length;
   let s = 0;
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) s += Math.sign(samples[j]!.v - samples[i]!.v);
-  const ties = new Map<number, number>();
-  for (const x of samples) ties.set(x.v, (ties.get(x.v) ?? 0) + 1);
+  // Ties: runs of equal values once sorted.
+  const buf = scratchFor(n);
+  for (let i = 0; i < n; i++) buf[i] = samples[i]!.v;
+  const sorted = buf.subarray(0, n).sort();
   let variance = n * (n - 1) * (2 * n + 5);
-  for (const k of ties.values()) variance -= k * (k - 1) * (2 * k + 5);
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && sorted[j] === sorted[i]) j++;
+    const k = j - i;
+    variance -= k * (k - 1) * (2 * k + 5);
+    i = j;
+  }
   variance /= 18;
   if (variance <= 0 || s === 0) return 0;
   return (s - Math.sign(s)) / Math.sqrt(variance);
@@ -192,7 +248,7 @@ const TRIMMED_SD = 0.98658;
  * it is often off by half, and every threshold scales with it.
  */
 export function scaleOf(spreads: readonly number[]): number {
-  const mad = MAD_TO_SD * median([...spreads]);
+  const mad = MAD_TO_SD * median(spreads);
   let sum = 0;
   let n = 0;
   for (const d of spreads) {

@@ -77,6 +77,11 @@ interface MapState {
   level: LevelState;
   window: SampleWindow;
   peak: PeakWindow;
+  /** The map's thresholds, resolved under the rules of generation `rules`. */
+  thresholds: Thresholds;
+  rules: number;
+  /** The last collection that had the map (a stamp: maps not seen in this one are dropped). */
+  seen: number;
 }
 
 /** The fill a map is forecast on: entries, or pending bytes for ring buffers. */
@@ -92,6 +97,9 @@ export class PressureTracker {
   #thresholds: (name: string, type: string) => Thresholds;
   #state = new Map<number, MapState>();
   #latest: PressureReadout | null = null;
+  /** Bumped when the threshold rules change: each map resolves its thresholds once a generation. */
+  #rules = 0;
+  #stamp = 0;
 
   constructor(settings: TrackerSettings) {
     this.#settings = settings;
@@ -106,6 +114,7 @@ export class PressureTracker {
     const { warning, critical, types, names, hysteresisMargin, clearAfter, headroom } = s;
     this.#settings = { ...this.#settings, warning, critical, types, names, hysteresisMargin, clearAfter, headroom };
     this.#thresholds = thresholdResolver(this.#settings);
+    this.#rules++;
   }
 
   /** The readout of the last collection given to update(). */
@@ -121,18 +130,27 @@ export class PressureTracker {
   /** Takes one collection; returns its readout and the level changes it caused. */
   update(c: Collection): { readout: PressureReadout; transitions: Transition[] } {
     const s = this.#settings;
-    const next = new Map<number, MapState>();
+    const state = this.#state;
+    const stamp = ++this.#stamp;
     const maps = new Map<number, MapPressure>();
     const transitions: Transition[] = [];
     const h = { margin: s.hysteresisMargin, clearAfter: s.clearAfter };
     for (const m of c.maps) {
-      let st = this.#state.get(m.id);
+      let st = state.get(m.id);
       // Ids are not reused until they wrap, but a different map under an old id starts afresh.
       if (!st || st.type !== m.type || st.name !== m.name || st.maxEntries !== m.maxEntries) {
-        st = { name: m.name, type: m.type, maxEntries: m.maxEntries, level: INITIAL_LEVEL, window: new SampleWindow(s.forecastWindowMs), peak: new PeakWindow(s.peakWindowMs) };
+        st = {
+          name: m.name, type: m.type, maxEntries: m.maxEntries, level: INITIAL_LEVEL, window: new SampleWindow(s.forecastWindowMs), peak: new PeakWindow(s.peakWindowMs),
+          thresholds: this.#thresholds(m.name, m.type), rules: this.#rules, seen: stamp,
+        };
+        state.set(m.id, st);
       }
-      next.set(m.id, st);
-      const thresholds = this.#thresholds(m.name, m.type);
+      st.seen = stamp;
+      if (st.rules !== this.#rules) {
+        st.thresholds = this.#thresholds(m.name, m.type);
+        st.rules = this.#rules;
+      }
+      const thresholds = st.thresholds;
       const fill = fillOf(m);
       if (m.utilization === null) {
         maps.set(m.id, {
@@ -165,7 +183,8 @@ export class PressureTracker {
       maps.set(m.id, p);
       if (!off && st.level.level !== before) transitions.push({ map: p, from: before, to: st.level.level, time: c.time, owner: p.owner });
     }
-    this.#state = next;
+    // Gone maps take their state with them.
+    if (state.size > c.maps.length) for (const [id, st] of state) if (st.seen !== stamp) state.delete(id);
     this.#latest = { time: c.time, maps };
     return { readout: this.#latest, transitions };
   }

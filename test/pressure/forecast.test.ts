@@ -382,3 +382,26 @@ t.test('exact counts read at jittery times: the pace is the robust line\'s, exac
   }
   t.ok(exact >= 0.75 * n, `${exact}/${n} collections at 30/s to within 0.1 % (by least squares over the few: 19)`);
 });
+
+t.test('theilSen: the median of every pairwise slope, and of the intercepts, also beyond the window size', async (t) => {
+  const brute = (xs: number[]) => {
+    const a = [...xs].sort((x, y) => x - y);
+    const m = a.length >> 1;
+    return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+  };
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (const n of [2, 3, 4, 7, MAX_SAMPLES, 3 * MAX_SAMPLES]) {
+    // Ties on purpose (exact counts repeat), and uneven spacing.
+    const samples: Sample[] = [];
+    let time = 0;
+    for (let i = 0; i < n; i++) samples.push({ t: (time += 500 + Math.floor(rnd() * 1000)), v: rnd() < 0.4 ? Math.floor(rnd() * 3) : rnd() * 100 });
+    const slopes: number[] = [];
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) slopes.push((samples[j]!.v - samples[i]!.v) / (samples[j]!.t - samples[i]!.t));
+    const slope = brute(slopes);
+    const intercept = brute(samples.map((s) => s.v - slope * (s.t - samples[0]!.t)));
+    const line = theilSen(samples);
+    t.ok(Math.abs(line.slope - slope) <= 1e-12 * Math.max(1, Math.abs(slope)), `${n} samples: slope`);
+    t.ok(Math.abs(line.at(samples[0]!.t) - intercept) <= 1e-9 * Math.max(1, Math.abs(intercept)), `${n} samples: intercept`);
+  }
+});

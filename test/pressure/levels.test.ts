@@ -127,3 +127,14 @@ t.test('state is dropped for maps that are gone, and restarts for a new map unde
   const renamed = tracker.update(coll(30_000, [map(1, 900, { name: 'other' })]));
   t.same(renamed.transitions.map((x) => `${x.from}->${x.to}`), ['normal->critical'], 'another map under the same id starts afresh');
 });
+
+t.test('reconfigure: maps already tracked take the new thresholds at their next collection, and keep their level until then', async (t) => {
+  const tracker = new PressureTracker({ ...defaults, warning: 0.8, critical: 0.95, hysteresisMargin: 0.05, clearAfter: 1 });
+  tracker.update(coll(0, [map(1, 850), map(2, 300)]));
+  t.equal(tracker.latest()!.maps.get(1)!.level, 'warning');
+  tracker.reconfigure({ ...defaults, warning: 0.2, critical: 0.5, hysteresisMargin: 0.05, clearAfter: 1, names: parseRules('m2=0.9/0.99') });
+  t.equal(tracker.latest()!.maps.get(1)!.level, 'warning', 'the readout already taken is unchanged');
+  const next = tracker.update(coll(10_000, [map(1, 850), map(2, 300)]));
+  t.same(next.transitions.map((x) => `${x.map.id}:${x.from}->${x.to}`), ['1:warning->critical'], 'map 1 under the new global rule; map 2 under its new name rule');
+  t.same(tracker.latest()!.maps.get(2)!.thresholds, { warning: 0.9, critical: 0.99 });
+});
