@@ -648,7 +648,7 @@ export const SCHEMA = {
       arg: 'owners.budget',
     },
     max_per_map: {
-      doc: 'Owning processes listed (and exported as ebpf.map.owner series) per map; the rest are counted (owners_omitted, ebpf.map.owners.omitted).',
+      doc: 'Owners of each kind (processes, programs, pins) exported as ebpf.map.owner series per map, and owning processes listed by snapshot; the rest are counted (ebpf.map.owners.omitted: all kinds; owners_omitted in snapshot: processes).',
       format: 'owners-per-map',
       default: 10,
       env: 'EMP_OWNERS_MAX_PER_MAP',

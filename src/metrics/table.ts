@@ -140,7 +140,7 @@ export const METRICS = {
   ownersOmitted: {
     name: 'ebpf.map.owners.omitted',
     unit: '{owner}',
-    description: 'Owning processes of the map beyond owners.max_per_map, not exported as ebpf.map.owner series; only maps with some.',
+    description: 'Owners of the map (processes, programs and pins) beyond owners.max_per_map of each kind, not exported as ebpf.map.owner series; only maps with some.',
     instrument: 'gauge',
     valueType: 'int',
     attributes: MAP_REF,

@@ -4,7 +4,7 @@
  *
  * - ownerInfoPoints(): the points of `ebpf.map.owner` (value 1), one per (map, owning process),
  *   (map, program) and (map, pin), at most maxPerMap of each per map; and of
- *   `ebpf.map.owners.omitted` for maps with more owners than that;
+ *   `ebpf.map.owners.omitted` for maps with more owners of a kind than that (all kinds counted);
  * - copiedOwnerAttributes(): the few attributes of a map's first owner (owners.copy_attributes)
  *   to add to every per-map series, so a backend groups utilization by namespace without a join.
  *
@@ -57,7 +57,13 @@ export function ownerInfoPoints(maps: readonly MapStats[], maxPerMap: number): {
     for (const p of (o.programs ?? []).slice(0, maxPerMap))
       owner.push({ attributes: { ...map, 'ebpf.program.id': p.id, 'ebpf.program.name': p.name, 'ebpf.program.type': p.type }, value: 1 });
     for (const path of (o.pins ?? []).slice(0, maxPerMap)) owner.push({ attributes: { ...map, 'ebpf.pin.path': path }, value: 1 });
-    const more = o.processesOmitted + Math.max(0, (o.processes?.length ?? 0) - maxPerMap);
+    // Everything cut at maxPerMap is counted: processes (the resolver keeps at most that many
+    // and counts the rest), programs and pins.
+    const more =
+      o.processesOmitted +
+      Math.max(0, (o.processes?.length ?? 0) - maxPerMap) +
+      Math.max(0, (o.programs?.length ?? 0) - maxPerMap) +
+      Math.max(0, (o.pins?.length ?? 0) - maxPerMap);
     if (more > 0) omitted.push({ attributes: map, value: more });
   }
   return { owner, omitted };

@@ -23,6 +23,15 @@ interface Sample {
   value: [number, string];
 }
 
+/**
+ * The README's PromQL examples: inline code spans made of exposition names (no dots: those are
+ * OpenTelemetry names), at least one `ebpf_` metric, and an operator or a function call.
+ */
+function readmeQueries(readme: string): string[] {
+  const spans = [...readme.matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
+  return [...new Set(spans.filter((q) => /\bebpf_[a-z_]+\b/.test(q) && !/[a-z_]\.[a-z*]/.test(q) && /[-+*/<>=!]|\w\(/.test(q) && !/[|$;]/.test(q)))];
+}
+
 /** Polls until fn returns a value; bounded. */
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, stderr: () => string): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -152,6 +161,17 @@ t.test('Prometheus scrapes the agent and returns the utilization of a filled map
       t.equal(r.status, 'success', `panel "${p.title}" ${q.refId}: ${r.error ?? 'ok'}`);
     }
   }
+  // The README's PromQL examples (code spans that combine metrics with an operator), as
+  // written: valid, and each returns the map this test filled (series of one map carry the
+  // same labels, so `ebpf_map_entries / ebpf_map_max_entries` needs no on() or ignoring()).
+  const examples = readmeQueries(readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+  t.ok(examples.length >= 2, `the README's PromQL examples found (${examples.join('; ')})`);
+  for (const q of examples) {
+    const r = await query(q);
+    t.equal(r.status, 'success', `README: ${q}: ${r.error ?? 'ok'}`);
+    t.ok(r.data.result.some((x) => x.metric.ebpf_map_id === String(made.id)), `README: ${q} returns the filled map`);
+  }
+
   const overview = await query(expandGrafana(dashboard.panels.find((p) => p.title.startsWith('Utilization'))!.targets![0]!.expr));
   // The panel is a top 20: other tests' fuller maps may push ours out, but never a less full one.
   const ours = inserted / 64;

@@ -112,6 +112,27 @@ t.test('OTLP: ebpf.map.owner per process, program and pin; owners.omitted; copie
   t.same([...new Set(got.map((p) => p.metric))].slice(-2), [METRICS.owner.name, METRICS.ownersOmitted.name], 'after the per-map metrics');
 });
 
+t.test('owners.omitted counts every owner cut at max_per_map: processes, programs and pins', async (t) => {
+  const o: MapOwners = {
+    processes: [proc(100), proc(101)],
+    processesOmitted: 4,
+    programs: [1, 2, 3].map((id) => ({ id, name: `p${id}`, type: 'xdp', attachTo: null })),
+    pins: ['/sys/fs/bpf/a', '/sys/fs/bpf/b'],
+    unknown: null,
+  };
+  const c = collection({ 1: o });
+  const got = points(encoder({ maxPerMap: 1 }), c);
+  const owner = got.filter((p) => p.metric === METRICS.owner.name);
+  t.same(owner.map((p) => p.attributes['process.pid'] ?? p.attributes['ebpf.program.id'] ?? p.attributes['ebpf.pin.path']), [100, 1, '/sys/fs/bpf/a'], 'one of each kind exported');
+  const omitted = got.filter((p) => p.metric === METRICS.ownersOmitted.name);
+  // 4 processes the resolver left out, 1 more process, 2 programs and 1 pin cut here.
+  t.same(omitted.map((p) => p.value), [4 + 1 + 2 + 1], 'the rest counted, all kinds');
+  const exposition = new PrometheusExposition({ resource, scope: SCOPE, owners: { ...OWNERS, maxPerMap: 1 } });
+  exposition.render(c, null, []);
+  const omittedName = prometheusName(METRICS.ownersOmitted);
+  t.same(parseExposition(exposition.body.toString()).samples.filter((x) => x.name === omittedName).map((x) => x.value), [8], 'the same on the Prometheus endpoint');
+});
+
 t.test('OTLP: one resource and one scope block per request; the byte bound kept with owner points; every point once', async (t) => {
   // 300 maps, each with 4 owners and a long pin path: owner points of ~300 bytes.
   const many: Record<number, MapOwners> = {};
