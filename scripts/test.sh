@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every test, from a fresh Debian/Ubuntu machine, as root: installs what the tests need,
-# `npm ci` (which builds the addon), compiles the TypeScript, then `npm test` on the real
-# kernel, then the kernel-facing suite (test/kernel) on Debian's 5.10, 6.1, 6.12 and 7.2
-# kernels under QEMU too (scripts/kernel-matrix.sh; ~30-40 min on 2 cores, the
-# kernels downloaded once; EMP_TEST_KERNELS=0 skips them). The last line is
+# `npm ci` (which builds the addon), compiles the TypeScript, type-checks the tests, then
+# `npm test` on the real kernel, then the kernel-facing suite (test/kernel) on Debian's 5.10,
+# 6.1, 6.12 and 7.2 kernels under QEMU too (scripts/kernel-matrix.sh; ~30-40 min on 2 cores,
+# the kernels downloaded once; EMP_TEST_KERNELS=0 skips them). The last line is
 # "N passed, N failed", every run added up.
 # Usage: bash scripts/test.sh [tap args for the first run]
 set -euo pipefail
@@ -21,8 +21,12 @@ fi
 npm run build
 
 log=$(mktemp)
-trap 'rm -f "$log" "$log.kernels"' EXIT
+trap 'rm -f "$log" "$log.kernels" "$log.types"' EXIT
 set +e
+# The tests, benchmarks and scripts type-check too (tsconfig.test.json): tap runs them through
+# tsx, which strips types without checking them. A type error fails the run like a test.
+npm run --silent typecheck > "$log.types" 2>&1
+trc=$?
 npm test -- --reporter=tap "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
@@ -60,6 +64,10 @@ done < <(awk '/^=== kernel-matrix: .*: soft lockup, rerun ===$/ { n = 0; next }
               END { for (i = 0; i < n; i++) print kept[i] }' "$log")
 # A run that ended without its summary (a guest that never booted, a crash) is a failure.
 if [ "$seen" -lt "$runs" ]; then fail=$((fail + runs - seen)); fi
+if [ "$trc" -ne 0 ]; then
+  fail=$((fail + 1))
+  [ "$rc" -ne 0 ] || rc=$trc
+fi
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
 # Guest runs that locked up, said once more next to the totals (they are in the table above).
 if [ -s "$log.kernels" ]; then
@@ -79,5 +87,8 @@ awk 'function flush(  i) {
        buf[n++] = (run == "" ? "host" : run) ": " line
      }
      END { flush() }' "$log"
+if [ "$trc" -ne 0 ]; then
+  grep -m 20 "error TS" "$log.types" | sed 's/^/failed: typecheck: /'
+fi
 echo "${pass} passed, ${fail} failed"
 exit "$rc"

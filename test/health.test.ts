@@ -11,12 +11,15 @@ import { type HealthSource, maxAgeMs, readiness, startHealthServer } from '../sr
 import { startAgentProcess } from './helpers/agent-process';
 import { createMap, fill } from './helpers/kernel';
 import { freePort } from './helpers/otlp-receiver';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from './helpers/collections';
 
 function collection(time: number, maps = 3): Collection {
   return {
+    ...COLLECTION_DEFAULTS,
     time,
     durationMs: 1,
     maps: Array.from({ length: maps }, (_, i) => ({
+      ...MAP_DEFAULTS,
       id: i + 1,
       name: `m${i}`,
       type: 'hash',
@@ -138,6 +141,7 @@ t.test('config: off by default, loopback, env and flags', async (t) => {
       } catch (e) {
         return e;
       }
+      return undefined;
     })();
     t.equal((err as AgentError).code, 'EMP_CONFIG_INVALID', `rejected: ${JSON.stringify(bad)}`);
     t.match((err as Error).message, /health\./, 'the message names the key');

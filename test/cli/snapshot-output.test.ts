@@ -7,9 +7,11 @@ import t from 'tap';
 import type { Collection, MapStats } from '../../src/collector';
 import { snapshotJson, snapshotTable } from '../../src/cli/snapshot';
 import { AgentError } from '../../src/errors';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 
 function map(id: number, over: Partial<MapStats>): MapStats {
   return {
+    ...MAP_DEFAULTS,
     id, name: `m${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100, mapFlags: 0, entries: 10, pendingBytes: null,
     utilization: 0.1, countMethod: 'kfunc', countAgeMs: null, countStale: false, notCounted: null, memoryBytes: 4096, memoryEstimated: false,
     ...over,
@@ -22,7 +24,7 @@ const notWalked = { entries: null, utilization: null, countMethod: 'none' as con
 
 t.test('a walk refused: said once at the top of the JSON, and under the table with how many maps', async (t) => {
   const c: Collection = {
-    time: 0, durationMs: 1, mapsSeen: 4, bytesRead: 0, walks: 0, memoryError, walkError,
+    ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 4, bytesRead: 0, walks: 0, memoryError, walkError,
     maps: [map(1, { ...notWalked, memoryBytes: null }), map(2, { ...notWalked, memoryBytes: 2048, memoryEstimated: true }), map(3, { countMethod: 'kernel_counter' }), map(4, { type: 'array', entries: null, utilization: null, countMethod: 'none', notCounted: 'preallocated' })],
   };
   const json = JSON.parse(snapshotJson(c)) as Record<string, unknown>;
@@ -37,7 +39,7 @@ t.test('a walk refused: said once at the top of the JSON, and under the table wi
 });
 
 t.test('nothing failed: both null in the JSON, no line under the table', async (t) => {
-  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 1, bytesRead: 0, walks: 1, memoryError: null, walkError: null, maps: [map(1, {})] };
+  const c: Collection = { ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 1, bytesRead: 0, walks: 1, memoryError: null, walkError: null, maps: [map(1, {})] };
   const json = JSON.parse(snapshotJson(c)) as Record<string, unknown>;
   t.equal(json.walk_error, null);
   t.equal(json.memory_error, null);
@@ -48,7 +50,7 @@ t.test('a kernel that refuses the walk programs: said at the top of the JSON, pe
   const refused = new AgentError('EMP_WALK_UNSUPPORTED', 'element walks: this kernel refuses iter/sockmap programs (EPERM at load). Sockmap maps are not counted', { errno: -1, syscall: 'bpf_prog_load' });
   const notRun = { type: 'sockmap', entries: null, utilization: null, countMethod: 'none' as const, notCounted: 'needs an element walk (x), which this kernel does not run: y', notCountedReason: 'walk_unsupported' as const };
   const c: Collection = {
-    time: 0, durationMs: 1, mapsSeen: 3, bytesRead: 0, walks: 0, memoryError: null, walkError: null, walkUnsupported: refused,
+    ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 3, bytesRead: 0, walks: 0, memoryError: null, walkError: null, walkUnsupported: refused,
     maps: [map(1, notRun), map(2, notRun), map(3, {})],
   };
   const json = JSON.parse(snapshotJson(c)) as { walk_unsupported: unknown; walk_error: unknown; maps: Array<{ id: number; count_method: string; not_counted_reason: string | null }> };

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config';
 import { PressureTracker } from '../../src/pressure/tracker';
 import { runCli } from '../helpers/agent-process';
 import { bpftoolMap, createMap, F_NO_PREALLOC, fill, mapOps } from '../helpers/kernel';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 
 const SOCKET = `emp-test-top-${process.pid}`;
 const ENTRY = path.join(__dirname, '..', 'helpers', 'agent-process.ts');
@@ -182,6 +183,7 @@ t.test('stdout not a terminal: a plain table, once', async (t) => {
 
 function map(id: number, name: string, entries: number | null, type = 'hash'): MapStats {
   return {
+    ...MAP_DEFAULTS,
     id, name, type, keySize: 4, valueSize: 8, maxEntries: 100, mapFlags: 0, entries, pendingBytes: null,
     utilization: entries === null ? null : entries / 100, countMethod: 'kfunc', notCounted: null, memoryBytes: 1024,
   };
@@ -209,7 +211,7 @@ t.test('keys: filter editing, Esc, Backspace, type cycling, sort, scroll, quit',
 
 t.test('off is not normal: a full LRU is counted as off and drawn dim, not green; a map at its limit says full', async (t) => {
   const c: Collection = {
-    time: 0, durationMs: 1, mapsSeen: 3, bytesRead: 0, memoryError: null,
+    ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 3, bytesRead: 0, memoryError: null,
     maps: [map(1, 'prs_lru', 100, 'lru_hash'), map(2, 'prs_norm', 10), map(3, 'prs_full', 100)],
   };
   const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
@@ -226,7 +228,7 @@ t.test('off is not normal: a full LRU is counted as off and drawn dim, not green
 });
 
 t.test('the screen never carries control bytes from names, and fits the width', async (t) => {
-  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(1, 'evil\x1b]0;pwn\x07\x9b', 50), map(2, 'ok', 10)] };
+  const c: Collection = { ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(1, 'evil\x1b]0;pwn\x07\x9b', 50), map(2, 'ok', 10)] };
   const { lines } = renderScreen({ collection: c, pressure: null, error: null, refreshMs: 1000 }, initialView(), 100, 12);
   t.equal(lines.length, 12);
   const ours = /\x1b\[[0-9;]*m/g; // the view's own colours
@@ -243,7 +245,7 @@ t.test('the screen never carries control bytes from names, and fits the width', 
 t.test('a map the kernel will not walk: "refused" in its ENTRIES, the reason on its row, a count on the status line', async (t) => {
   const refused = new AgentError('EMP_WALK_UNSUPPORTED', 'element walks: this kernel refuses iter/sockmap programs (EPERM at load). Sockmap maps are not counted');
   const sock: MapStats = { ...map(7, 'socks', null, 'sockmap'), countMethod: 'none', notCounted: 'needs an element walk (no count), which this kernel does not run: refused', notCountedReason: 'walk_unsupported' };
-  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, walkError: null, walkUnsupported: refused, walks: 0, maps: [sock, map(2, 'ok', 10)] };
+  const c: Collection = { ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, walkError: null, walkUnsupported: refused, walks: 0, maps: [sock, map(2, 'ok', 10)] };
   const { lines } = renderScreen({ collection: c, pressure: null, error: null, refreshMs: 1000 }, initialView(), 320, 12);
   const plain = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
   t.match(plain[2], /^1 map not counted \(EMP_WALK_UNSUPPORTED\): element walks: this kernel refuses iter\/sockmap/, 'the status line');
@@ -254,7 +256,7 @@ t.test('a map the kernel will not walk: "refused" in its ENTRIES, the reason on 
 });
 
 t.test('a narrow terminal keeps the columns that matter, each whole; the name shrinks last', async (t) => {
-  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(41, 'narrow_full', 90), map(42, 'narrow_half', 50)] };
+  const c: Collection = { ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(41, 'narrow_full', 90), map(42, 'narrow_half', 50)] };
   const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
   const pressure = tracker.update(c).readout;
   const plainAt = (width: number) => renderScreen({ collection: c, pressure, error: null, refreshMs: 1000 }, initialView(), width, 8).lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
@@ -281,7 +283,7 @@ t.test('Home and End (every spelling), g and G', async (t) => {
   for (const end of ['\x1b[F', '\x1b[4~', '\x1b[8~', '\x1bOF', 'G']) t.equal(handleKeys(v, end, [], 10).scroll, END, `${JSON.stringify(end)}: to the end`);
   // End then the screen: the last page, and up from there moves one row.
   const maps = Array.from({ length: 30 }, (_, i) => map(100 + i, `page_${String(i).padStart(2, '0')}`, 30 - i));
-  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 30, bytesRead: 0, memoryError: null, maps };
+  const c: Collection = { ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 30, bytesRead: 0, memoryError: null, maps };
   const frame = { collection: c, pressure: null, error: null, refreshMs: 1000 };
   const atEnd = renderScreen(frame, handleKeys(initialView(), '\x1b[F', [], 10), 160, 12);
   const shown = atEnd.lines.filter((l) => l.includes('page_'));
@@ -294,7 +296,7 @@ t.test('NO_COLOR: no colours, the rest of the styling kept', async (t) => {
   t.equal(colorWanted({}), true);
   t.equal(colorWanted({ NO_COLOR: '' }), true, 'empty means unset (no-color.org)');
   t.equal(colorWanted({ NO_COLOR: '1' }), false);
-  const c: Collection = { time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(51, 'nc_crit', 95), map(52, 'nc_norm', 10)] };
+  const c: Collection = { ...COLLECTION_DEFAULTS, time: 0, durationMs: 1, mapsSeen: 2, bytesRead: 0, memoryError: null, maps: [map(51, 'nc_crit', 95), map(52, 'nc_norm', 10)] };
   const tracker = new PressureTracker(loadConfig({ env: {} }).config.pressure);
   const pressure = tracker.update(c).readout;
   const draw = (color: boolean) => renderScreen({ collection: c, pressure, error: null, refreshMs: 1000, color }, initialView(), 160, 8).lines.join('\n');

@@ -13,6 +13,7 @@ import { SCOPE } from '../../src/metrics/scope';
 import { registerSelfInstruments, SelfTelemetry } from '../../src/metrics/self';
 import { ATTR, METRICS } from '../../src/metrics/table';
 import { decodeRequest } from '../helpers/otlp-receiver';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const root = require('otlp-proto-decoders/build/src/generated/root') as {
@@ -26,6 +27,7 @@ const resource = resourceFromAttributes({ 'host.name': 'exp-host', 'service.name
 
 function map(id: number, over: Partial<MapStats> = {}): MapStats {
   return {
+    ...MAP_DEFAULTS,
     id, name: `exp_${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1000, mapFlags: 0, entries: id % 7, pendingBytes: null,
     utilization: (id % 7) / 1000, countMethod: 'kfunc', countAgeMs: null, countStale: false, notCounted: null, memoryBytes: 4096 + id, memoryEstimated: false,
     ...over,
@@ -34,7 +36,7 @@ function map(id: number, over: Partial<MapStats> = {}): MapStats {
 
 function collection(n: number, time = 1_796_000_000_123, over: (i: number) => Partial<MapStats> = () => ({})): Collection {
   const maps = Array.from({ length: n }, (_, i) => map(i + 1, over(i)));
-  return { time, durationMs: 1, maps, mapsSeen: n, bytesRead: 0, memoryError: null, walks: 0, walkError: null };
+  return { ...COLLECTION_DEFAULTS, time, maps, mapsSeen: n };
 }
 
 class TestReader extends MetricReader {

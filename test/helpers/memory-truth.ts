@@ -14,10 +14,8 @@ import { features } from './features';
 /** The types the agent has a memory formula for (README, "Memory on older kernels"). */
 const ESTIMATED_TYPES = new Set(['hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash', 'hash_of_maps', 'array', 'percpu_array', 'ringbuf', 'user_ringbuf', 'lpm_trie', 'queue', 'stack']);
 
-interface Asserts {
-  equal(found: unknown, wanted: unknown, message?: string): unknown;
-  ok(value: unknown, message?: string): unknown;
-}
+/** A tap test: what the assertions here are made on. */
+type Asserts = tap.Test;
 
 /** The agent's reading of one map's memory. */
 export interface MemoryReading {

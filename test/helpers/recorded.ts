@@ -81,13 +81,16 @@ export class RecordedOwnerSource implements OwnerSource {
 }
 
 async function record(file: string): Promise<void> {
-  const { MapStatsReader, OwnersReader } = await import('../../src/native');
+  // Loaded here, not at the top: replaying recordings needs neither the addon nor root.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { MapStatsReader, OwnersReader } = require('../../src/native') as typeof import('../../src/native');
   const reader = new MapStatsReader();
   const owners = new OwnersReader();
   try {
     const collection = await reader.collect();
     const raw = await owners.read(1000);
-    const { parseFdRecords } = await import('../../src/owners/records');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parseFdRecords } = require('../../src/owners/records') as typeof import('../../src/owners/records');
     const cgroups: Record<string, string> = {};
     for (const r of parseFdRecords(raw.fds)) {
       try {

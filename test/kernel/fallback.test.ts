@@ -30,7 +30,7 @@ t.comment(
 const REFUSED = elements === 'refused' ? /which this kernel does not run: this kernel refuses iter\/bpf_map_elem programs \(EPERM/ : /which this kernel does not run: this kernel has no iter\/bpf_map_elem/;
 
 /** A map that needs a walk on a kernel that will not run it: uncounted, and says why. */
-function assertUnsupported(t: Parameters<Parameters<typeof t.test>[1]>[0], got: MapStats | undefined, label: string): void {
+function assertUnsupported(t: tap.Test, got: MapStats | undefined, label: string): void {
   t.equal(got?.countMethod, 'none', `${label}: not counted`);
   t.equal(got?.entries, null, `${label}: no entries, never a guess`);
   t.equal(got?.utilization, null, `${label}: no utilization`);

@@ -50,13 +50,13 @@ interface Case {
   /** For method 'none': why, as the snapshot says. */
   reason?: RegExp;
   bytes?: boolean;
-  make(t: Parameters<typeof createMap>[0]): Made;
+  make(t: tap.Test): Made;
 }
 
 // Above 2 * 32 * CPUs a non-preallocated hash map counts per CPU (6.1+), not in htab->count.
 const BIG = 64 * os.cpus().length + 64;
 
-function hash(t: Parameters<typeof createMap>[0], type: string, max: number, n: number, flags = 0): Made {
+function hash(t: tap.Test, type: string, max: number, n: number, flags = 0): Made {
   const m = createMap(t, { type, keySize: 4, valueSize: 8, maxEntries: max, flags, name: `ty_${type.slice(0, 12)}` });
   t.equal(fill(m, 4, 8, n), n, `${type}: ${n} inserted`);
   return { id: m.id, truth: () => bpftoolDumpCount(m.id) };

@@ -20,7 +20,7 @@ function logger() {
   return { lines, log: createLogger('debug', (l) => lines.push(l)) };
 }
 
-async function kubelet(t: Tap.Test, handler: http.RequestListener) {
+async function kubelet(t: tap.Test, handler: http.RequestListener) {
   const server = http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.closeAllConnections() ?? server.close(() => r())));
@@ -78,9 +78,9 @@ t.test('slow, garbage, refusing: warned once, retried with backoff, lookups neve
         ? 'http://127.0.0.1:49731/pods'
         : await kubelet(t, (_req, res) => {
             calls++;
-            if (healthy) return res.end(JSON.stringify(LIST));
-            if (mode === 'garbage') return res.end('<html>not json');
-            setTimeout(() => res.end(JSON.stringify(LIST)), 2000).unref();
+            if (healthy) res.end(JSON.stringify(LIST));
+            else if (mode === 'garbage') res.end('<html>not json');
+            else setTimeout(() => res.end(JSON.stringify(LIST)), 2000).unref();
           });
     const { lines, log } = logger();
     const names = new PodNames(settings(url), log);

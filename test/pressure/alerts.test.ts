@@ -10,12 +10,14 @@ import { createLogger } from '../../src/log';
 import { formatGrowth, formatTimeToFull } from '../../src/pressure/format';
 import { PressureMonitor } from '../../src/pressure/monitor';
 import { parseLogLine, type LogLine } from '../helpers/agent-process';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 
 const CAP = 10_000;
 
 function map(id: number, entries: number | null, over: Partial<MapStats> = {}): MapStats {
   const maxEntries = over.maxEntries ?? CAP;
   return {
+    ...MAP_DEFAULTS,
     id, name: `m${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries, mapFlags: 0,
     entries, pendingBytes: null, utilization: entries === null ? null : entries / maxEntries, countMethod: 'kfunc', countAgeMs: null, countStale: false,
     notCounted: null, memoryBytes: 1 << 20, memoryEstimated: false,
@@ -31,7 +33,7 @@ function monitor(args: string[] = []): { mon: PressureMonitor; logs: () => LogLi
 }
 
 const T0 = 1_700_000_000_000;
-const coll = (i: number, maps: MapStats[]): Collection => ({ time: T0 + i * 10_000, durationMs: 1, maps, mapsSeen: maps.length, bytesRead: 0, memoryError: null, walks: 0, walkError: null });
+const coll = (i: number, maps: MapStats[]): Collection => ({ ...COLLECTION_DEFAULTS, time: T0 + i * 10_000, durationMs: 1, maps, mapsSeen: maps.length, bytesRead: 0, memoryError: null, walks: 0, walkError: null });
 const transitions = (logs: LogLine[]) => logs.filter((l) => l.message.startsWith('map pressure'));
 
 t.test('before begin(): levels are computed, nothing is said', async (t) => {

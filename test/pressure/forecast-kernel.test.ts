@@ -70,7 +70,8 @@ t.test('a real map that stops and grows again: no forecast from the 3rd collecti
 
   // 100 entries/s to 300, hold, then 100/s again: the filler notes when it really stopped and
   // started (the truth of a collection is whether its read began after that).
-  let phase: 'grow' | 'hold' | 'again' | 'done' = 'grow';
+  // Set by the filler's timer: the loops below must not narrow it to its first value.
+  let phase = 'grow' as 'grow' | 'hold' | 'again' | 'done';
   let inserted = 0;
   let phaseStart = Date.now();
   let phaseFrom = 0;

@@ -6,11 +6,13 @@ import { loadConfig } from '../../src/config';
 import { levelOf, nextLevel, INITIAL_LEVEL, thresholdResolver, type LevelState } from '../../src/pressure/levels';
 import { parseRules } from '../../src/pressure/settings';
 import { PressureTracker } from '../../src/pressure/tracker';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 
 const MAX = 1000;
 
 function map(id: number, entries: number, over: Partial<MapStats> = {}): MapStats {
   return {
+    ...MAP_DEFAULTS,
     id, name: `m${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries: MAX, mapFlags: 0,
     entries, pendingBytes: null, utilization: entries / MAX, countMethod: 'kfunc', notCounted: null, memoryBytes: 4096,
     ...over,
@@ -18,7 +20,7 @@ function map(id: number, entries: number, over: Partial<MapStats> = {}): MapStat
 }
 
 function coll(time: number, maps: MapStats[]): Collection {
-  return { time, durationMs: 1, maps, mapsSeen: maps.length, bytesRead: 0, memoryError: null };
+  return { ...COLLECTION_DEFAULTS, time, durationMs: 1, maps, mapsSeen: maps.length, bytesRead: 0, memoryError: null };
 }
 
 const defaults = loadConfig({ env: {} }).config.pressure;

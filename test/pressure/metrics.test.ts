@@ -9,9 +9,11 @@ import { loadConfig } from '../../src/config';
 import { PER_MAP_SERIES, readoutFor } from '../../src/metrics/series';
 import { METRICS, prometheusName } from '../../src/metrics/table';
 import { PressureTracker, type PressureReadout } from '../../src/pressure/tracker';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 
 function map(id: number, entries: number | null, over: Partial<MapStats> = {}): MapStats {
   return {
+    ...MAP_DEFAULTS,
     id, name: `m${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1000, mapFlags: 0,
     entries, pendingBytes: null, utilization: entries === null ? null : entries / 1000, countMethod: 'kfunc', notCounted: null, memoryBytes: 1 << 16,
     ...over,
@@ -49,10 +51,11 @@ t.test('levels, and time to full only for growing maps; no level where levels ar
   // Map 1 grows 10/s through warning; map 2 sits at critical, flat; 3 is an array; 4 an LRU at full.
   for (let i = 0; i < 6; i++) {
     latest = {
+      ...COLLECTION_DEFAULTS,
       time: now - (5 - i) * 1000, durationMs: 1, mapsSeen: 4, bytesRead: 0, memoryError: null,
       maps: [map(1, 700 + 10 * i), map(2, 900), map(3, null, { type: 'array', notCounted: 'preallocated' }), map(4, 1000, { type: 'lru_hash' })],
     };
-    readout = tracker.update(latest).readout;
+    readout = tracker.update(latest!).readout;
   }
   const got = series(latest!, readout);
   const points = (name: string) => got.get(name) ?? new Map<number, number>();

@@ -6,6 +6,7 @@ import type { Collection, MapStats } from '../../src/collector';
 import { loadConfig } from '../../src/config';
 import { BUCKETS, PeakWindow, suggestMaxEntries } from '../../src/pressure/peak';
 import { PressureTracker } from '../../src/pressure/tracker';
+import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 
 const H = 3_600_000;
 
@@ -41,12 +42,13 @@ t.test('suggested max_entries: the peak with the headroom, ring buffers a power 
 
 function map(id: number, entries: number, over: Partial<MapStats> = {}): MapStats {
   return {
+    ...MAP_DEFAULTS,
     id, name: `m${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1000, mapFlags: 0, entries, pendingBytes: null,
     utilization: entries / 1000, countMethod: 'kfunc', countAgeMs: null, countStale: false, notCounted: null, memoryBytes: 1, memoryEstimated: false,
     ...over,
   };
 }
-const coll = (time: number, maps: MapStats[]): Collection => ({ time, durationMs: 1, maps, mapsSeen: maps.length, bytesRead: 0, memoryError: null, walks: 0, walkError: null });
+const coll = (time: number, maps: MapStats[]): Collection => ({ ...COLLECTION_DEFAULTS, time, durationMs: 1, maps, mapsSeen: maps.length, bytesRead: 0, memoryError: null, walks: 0, walkError: null });
 
 t.test('the readout: peak, how far back, and the suggestion from the configured window and headroom', async (t) => {
   const { config } = loadConfig({ args: ['--pressure.peak-window=1h', '--pressure.headroom=0.25'], env: {} });

@@ -22,8 +22,9 @@ function transition(id: number, from: Level | null, to: Level, over: { name?: st
     map: {
       id, name: over.name ?? `m${id}`, type: 'hash', fill, maxEntries: 1000, utilization: fill / 1000, level: to,
       thresholds: { warning: 0.7, critical: 0.8 }, growthPerS: 2.5, timeToFullS: (1000 - fill) / 2.5,
-      peakFill: fill, peakUtilization: fill / 1000, peakOverS: 600, suggestedMaxEntries: Math.ceil(fill * 1.5),
+      peakFill: fill, peakUtilization: fill / 1000, peakOverS: 600, suggestedMaxEntries: Math.ceil(fill * 1.5), owner: null,
     },
+    owner: null,
   };
 }
 
