@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test, from a fresh Debian/Ubuntu machine, as root: installs what the tests need,
-# `npm ci` (which builds the addon), compiles the TypeScript, type-checks the tests, then
+# `npm ci` (which builds the addon), compiles the TypeScript, type-checks and lints, then
 # `npm test` on the real kernel, then the kernel-facing suite (test/kernel) on Debian's 5.10,
 # 6.1, 6.12 and 7.2 kernels under QEMU too (scripts/kernel-matrix.sh; ~30-40 min on 2 cores,
 # the kernels downloaded once; EMP_TEST_KERNELS=0 skips them). The last line is
@@ -21,12 +21,15 @@ fi
 npm run build
 
 log=$(mktemp)
-trap 'rm -f "$log" "$log.kernels" "$log.types"' EXIT
+trap 'rm -f "$log" "$log.kernels" "$log.typecheck" "$log.lint"' EXIT
 set +e
-# The tests, benchmarks and scripts type-check too (tsconfig.test.json): tap runs them through
-# tsx, which strips types without checking them. A type error fails the run like a test.
-npm run --silent typecheck > "$log.types" 2>&1
-trc=$?
+# Checks beside the tests, each failing the run like a test: the tests, benchmarks and scripts
+# type-check (tsconfig.test.json: tap runs them through tsx, which strips types unchecked),
+# and ESLint finds nothing (eslint.config.mjs).
+checks_failed=()
+for check in typecheck lint; do
+  if ! npm run --silent "$check" > "$log.$check" 2>&1; then checks_failed+=("$check"); fi
+done
 npm test -- --reporter=tap "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
@@ -64,9 +67,9 @@ done < <(awk '/^=== kernel-matrix: .*: soft lockup, rerun ===$/ { n = 0; next }
               END { for (i = 0; i < n; i++) print kept[i] }' "$log")
 # A run that ended without its summary (a guest that never booted, a crash) is a failure.
 if [ "$seen" -lt "$runs" ]; then fail=$((fail + runs - seen)); fi
-if [ "$trc" -ne 0 ]; then
-  fail=$((fail + 1))
-  [ "$rc" -ne 0 ] || rc=$trc
+if [ "${#checks_failed[@]}" -gt 0 ]; then
+  fail=$((fail + ${#checks_failed[@]}))
+  [ "$rc" -ne 0 ] || rc=1
 fi
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
 # Guest runs that locked up, said once more next to the totals (they are in the table above).
@@ -87,8 +90,8 @@ awk 'function flush(  i) {
        buf[n++] = (run == "" ? "host" : run) ": " line
      }
      END { flush() }' "$log"
-if [ "$trc" -ne 0 ]; then
-  grep -m 20 "error TS" "$log.types" | sed 's/^/failed: typecheck: /'
-fi
+for check in "${checks_failed[@]}"; do
+  grep -v '^$' "$log.$check" | head -n 20 | sed "s/^/failed: $check: /"
+done
 echo "${pass} passed, ${fail} failed"
 exit "$rc"

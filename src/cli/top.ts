@@ -48,6 +48,7 @@ const STYLE = {
  * escaped by records.ts already; this is the last line of defence for anything else.
  */
 export function termSafe(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control bytes are what this escapes
   return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
@@ -161,6 +162,7 @@ const ESCAPE_KEYS: Record<string, 'up' | 'down' | 'pageUp' | 'pageDown' | 'home'
   '4~': 'end',
   '8~': 'end',
 };
+// eslint-disable-next-line no-control-regex -- the keys arrive as ESC sequences
 const ESCAPE_KEY = /^\x1b(?:\[(A|B|5~|6~|H|F|1~|4~|7~|8~)|O(H|F))/;
 /** Scrolled to the end: renderScreen() clamps it to the last page. */
 const END = Number.MAX_SAFE_INTEGER;

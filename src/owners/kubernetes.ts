@@ -52,6 +52,7 @@ const MAX_NAME = 253;
 /** A name from outside, as it may go into a label: printable, bounded. */
 function cleanName(v: unknown): string | null {
   if (typeof v !== 'string' || v.length === 0) return null;
+  // eslint-disable-next-line no-control-regex -- control bytes are what this escapes
   return v.slice(0, MAX_NAME).replace(/[\x00-\x1f\x7f-\x9f\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
