@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Who owns each map, on the real kernel, against the truth: the fds of every process through
 // /proc (as lsof finds them, independently of the agent's iter/task_file), `bpftool prog show`'s
-// map_ids, and the pins and cgroups the tests make. The QEMU guests run the same file.
+// map_ids, and the pins and cgroups the tests make. The QEMU guests run the same file;
+// Kubernetes and privileges are in owners-kubernetes.test.ts.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
@@ -23,7 +22,6 @@ const collectOwners = async () => shared.withFreshOwners(await shared.collect())
 // Minutes in an emulated guest (each child and CLI run starts node there).
 t.setTimeout(1_800_000);
 
-const withCaps = (caps: string[]) => ['setpriv', '--inh-caps=-all', '--ambient-caps=-all', `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`, '--reuid=0', '--'];
 const pids = (m: MapStats | undefined) => (m?.owners?.processes ?? []).map((p) => p.pid).sort((a, b) => a - b);
 
 t.test('a child in its own cgroup holds a map: its pid, comm, executable, and no container', async (t) => {
@@ -111,52 +109,6 @@ t.test('a pinned map with no holder: its pin, and no process', async (t) => {
   t.same(m?.owners?.programs, [], 'no program');
 });
 
-const UID = '0f8e1f2a-1b2c-4d5e-8f90-123456789abc';
-const ID = (n: number) => `${n}`.repeat(64).slice(0, 64).replace(/[^0-9a-f]/g, 'a');
-const KUBEPODS = [
-  ['systemd, containerd', `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID.replace(/-/g, '_')}.slice/cri-containerd-${ID(1)}.scope`, ID(1)],
-  ['systemd, CRI-O', `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID.replace(/-/g, '_')}.slice/crio-${ID(2)}.scope`, ID(2)],
-  ['systemd, Docker', `kubepods.slice/kubepods-pod${UID.replace(/-/g, '_')}.slice/docker-${ID(3)}.scope`, ID(3)],
-  ['cgroupfs, containerd', `kubepods/burstable/pod${UID}/${ID(4)}`, ID(4)],
-  ['cgroupfs, CRI-O', `kubepods/besteffort/pod${UID}/crio-${ID(5)}`, ID(5)],
-  ['cgroupfs, Docker', `kubepods/pod${UID}/${ID(6)}`, ID(6)],
-] as const;
-
-t.test('cgroups shaped like kubepods (both drivers, three runtimes): pod uid and container id', async (t) => {
-  // One process, moved from one cgroup to the next (a child per case costs a node start each).
-  const held = await holdMapInChild(t, { type: 'array', keySize: 4, valueSize: 4, maxEntries: 2, name: 'own_pod' });
-  for (const [what, rel, id] of KUBEPODS) {
-    const cg = cgroupDir(t, rel);
-    cg.move(held.child.pid!);
-    t.match(execFileSync('cat', [`/proc/${held.child.pid}/cgroup`], { encoding: 'utf8' }), rel, `${what}: truth, the child is in ${rel}`);
-    const o = find(await collectOwners(), held.id)?.owners?.processes?.[0];
-    t.equal(o?.podUid, UID, `${what}: pod uid`);
-    t.equal(o?.containerId, id, `${what}: container id`);
-  }
-  await held.kill();
-});
-
-t.test('a kubelet pod list served on loopback: namespace, pod and container names', async (t) => {
-  const [, rel, id] = KUBEPODS[0];
-  const cg = cgroupDir(t, rel);
-  const held = await holdMapInChild(t, { type: 'array', keySize: 4, valueSize: 4, maxEntries: 2, name: 'own_named' });
-  cg.move(held.child.pid!);
-  const podList = {
-    kind: 'PodList',
-    items: [{ metadata: { name: 'conntrack-7d9f', namespace: 'kube-system', uid: UID }, status: { containerStatuses: [{ name: 'agent', containerID: `containerd://${id}` }] } }],
-  };
-  const server = http.createServer((_req, res) => res.end(JSON.stringify(podList)));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pods`;
-  const collector = ownersCollector(['--owners.kubelet.url', url]);
-  t.teardown(() => collector.close());
-  const o = find(await collector.withFreshOwners(await collector.collect()), held.id)?.owners?.processes?.[0];
-  t.same([o?.namespace, o?.pod, o?.container, o?.podUid], ['kube-system', 'conntrack-7d9f', 'agent', UID], 'names from the pod list');
-  const table = await runBuiltCli(['snapshot', '--pressure.snapshot-interval=0', '--owners.kubelet.url', url, '--filter.include-names', 'own_named']);
-  t.match(table.stdout, /own_named\s+array\s+kube-system\/conntrack-7d9f\b/, 'the OWNER column says namespace/pod');
-});
-
 t.test("bpftrace's maps: attributed to bpftrace and its programs", async (t) => {
   t.ok(existsSync('/usr/bin/bpftrace') || existsSync('/usr/sbin/bpftrace'), 'bpftrace is installed (scripts/test.sh installs it)');
   const bt = spawn('bpftrace', ['-e', 'tracepoint:syscalls:sys_enter_getppid { @own_calls[comm] = count(); }'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -207,24 +159,4 @@ t.test('snapshot names the owner of every map /proc names one for, and the progr
     if (got !== want) wrong.push(`map ${m.id}: ${got} != ${want}`);
   }
   t.same(wrong, [], "every map's programs are those bpftool prog show lists");
-});
-
-t.test('privileges: CAP_BPF + CAP_PERFMON see every owner; so does CAP_SYS_ADMIN alone', async (t) => {
-  const held = await holdMapInChild(t, { type: 'hash', keySize: 4, valueSize: 4, maxEntries: 8, name: 'own_priv' });
-  const dir = pinDir(t, 'priv');
-  const made = fixtures().pinnedIterLink(path.join(dir, 'own_priv_link'));
-  for (const caps of [['bpf', 'perfmon'], ['sys_admin']]) {
-    const r = await runBuiltCli(['snapshot', '--output', 'json', '--pressure.snapshot-interval=0', '--filter.include-names', 'own_priv,own_link_map'], { wrapper: withCaps(caps) });
-    t.equal(r.code, 0, `${caps.join('+')}: works; ${r.stderr}`);
-    const out = JSON.parse(r.stdout) as {
-      owners_unsupported: unknown;
-      maps: Array<{ id: number; owners: Array<{ pid: number }> | null; programs: Array<{ id: number }> | null; pins: string[] | null; owners_unknown: unknown }>;
-    };
-    t.equal(out.owners_unsupported, null, `${caps.join('+')}: every owner iterator loads`);
-    const m = out.maps.find((x) => x.id === held.id);
-    t.same(m?.owners?.map((o) => o.pid), [held.child.pid], `${caps.join('+')}: the holder`);
-    const l = out.maps.find((x) => x.id === made.mapId);
-    t.same(l?.programs?.map((p) => p.id), [made.progId], `${caps.join('+')}: the program`);
-    t.same(l?.pins, [path.join(dir, 'own_priv_link')], `${caps.join('+')}: the link pin (opened as the uid that owns it)`);
-  }
 });
