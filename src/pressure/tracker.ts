@@ -77,9 +77,8 @@ interface MapState {
   level: LevelState;
   window: SampleWindow;
   peak: PeakWindow;
-  /** The map's thresholds, resolved under the rules of generation `rules`. */
+  /** The map's thresholds under the current rules (resolved when it appears, and on reconfigure). */
   thresholds: Thresholds;
-  rules: number;
   /** The last collection that had the map (a stamp: maps not seen in this one are dropped). */
   seen: number;
 }
@@ -97,8 +96,6 @@ export class PressureTracker {
   #thresholds: (name: string, type: string) => Thresholds;
   #state = new Map<number, MapState>();
   #latest: PressureReadout | null = null;
-  /** Bumped when the threshold rules change: each map resolves its thresholds once a generation. */
-  #rules = 0;
   #stamp = 0;
 
   constructor(settings: TrackerSettings) {
@@ -114,7 +111,7 @@ export class PressureTracker {
     const { warning, critical, types, names, hysteresisMargin, clearAfter, headroom } = s;
     this.#settings = { ...this.#settings, warning, critical, types, names, hysteresisMargin, clearAfter, headroom };
     this.#thresholds = thresholdResolver(this.#settings);
-    this.#rules++;
+    for (const st of this.#state.values()) st.thresholds = this.#thresholds(st.name, st.type);
   }
 
   /** The readout of the last collection given to update(). */
@@ -141,15 +138,11 @@ export class PressureTracker {
       if (!st || st.type !== m.type || st.name !== m.name || st.maxEntries !== m.maxEntries) {
         st = {
           name: m.name, type: m.type, maxEntries: m.maxEntries, level: INITIAL_LEVEL, window: new SampleWindow(s.forecastWindowMs), peak: new PeakWindow(s.peakWindowMs),
-          thresholds: this.#thresholds(m.name, m.type), rules: this.#rules, seen: stamp,
+          thresholds: this.#thresholds(m.name, m.type), seen: stamp,
         };
         state.set(m.id, st);
       }
       st.seen = stamp;
-      if (st.rules !== this.#rules) {
-        st.thresholds = this.#thresholds(m.name, m.type);
-        st.rules = this.#rules;
-      }
       const thresholds = st.thresholds;
       const fill = fillOf(m);
       if (m.utilization === null) {
