@@ -5,58 +5,20 @@
  * stop. A failed collection is logged when failing starts and when it ends, and never stops
  * the agent.
  */
-import { type Collection, Collector } from './collector';
+import type { Collection, Collector } from './collector';
+import { createCollector } from './collector-setup';
 import type { AgentConfig } from './config';
 import { AgentError, isAgentError } from './errors';
 import { prepareQueueDir } from './export/disk-queue';
-import { filters, makeFilter } from './filter';
-import { createLogger, type Logger, logDetail } from './log';
+import { type Logger, logDetail } from './log';
 import { SelfTelemetry } from './metrics/self';
-import { OwnersReader, toAgentError } from './native';
-import { PodNames } from './owners/kubernetes';
-import { OwnerResolver, procCgroupReader } from './owners/resolver';
+import { toAgentError } from './native';
 import { PressureMonitor } from './pressure/monitor';
 import type { PressureReadout } from './pressure/tracker';
 import { buildResource } from './resource';
 import { startTelemetry, type Telemetry } from './telemetry';
 
 export type CollectionListener = (c: Collection) => void;
-
-/** The owner resolver a configuration asks for, or null when owners are off. */
-export function createOwnerResolver(config: AgentConfig, log: Logger): OwnerResolver | null {
-  const o = config.owners;
-  if (!o.enabled) return null;
-  const source = new OwnersReader({ btfPath: config.paths.btf, bpffs: config.paths.bpffs, procfs: config.paths.procfs, pins: o.pins, maxPins: o.maxPins });
-  const kube = { podLogs: config.paths.podLogs, containerLogs: config.paths.containerLogs, kubeletUrl: o.kubelet.url };
-  const names =
-    kube.kubeletUrl || kube.podLogs || kube.containerLogs
-      ? new PodNames({ ...kube, kubeletTokenFile: o.kubelet.tokenFile, refreshMs: o.kubelet.refreshMs, timeoutMs: o.kubelet.timeoutMs }, log)
-      : null;
-  return new OwnerResolver(
-    source,
-    { intervalMs: o.intervalMs, collectionIntervalMs: config.intervalMs, budgetMs: o.budgetMs, maxPerMap: o.maxPerMap, pins: o.pins, bpffs: config.paths.bpffs },
-    { readCgroup: procCgroupReader(config.paths.procfs), names },
-  );
-}
-
-/** Builds the collector a configuration asks for. */
-export function createCollector(config: AgentConfig, log: Logger = createLogger(config.logLevel)): Collector {
-  const owners = createOwnerResolver(config, log);
-  return new Collector({
-    ...(owners && { owners }),
-    reader: {
-      useKfunc: config.counting.kfunc,
-      useKernelState: config.counting.kernelState,
-      readMemory: config.counting.memory,
-      walk: config.walk.enabled,
-      walkMaxEntries: config.walk.maxEntries,
-      walkBudgetMs: config.walk.budgetMs,
-      btfPath: config.paths.btf,
-      procfs: config.paths.procfs,
-    },
-    ...(filters(config.filter) && { filter: makeFilter(config.filter) }),
-  });
-}
 
 export class Agent {
   readonly #config: AgentConfig;

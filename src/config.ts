@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
-import * as YAML from 'yaml';
 import { AgentError } from './errors';
 import { MAP_TYPES } from './map-types';
 import { nearest } from './suggest';
@@ -1004,7 +1003,7 @@ function readConfigFile(file: string): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
-    parsed = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
+    parsed = /\.ya?ml$/i.test(file) ? yaml().parse(text) : JSON.parse(text);
   } catch (e) {
     throw new AgentError('EMP_CONFIG_FILE', `cannot parse config file ${file}: ${(e as Error).message.split('\n')[0]}`, {
       hint: 'a config file is JSON (.json) or YAML (.yaml, .yml)',
@@ -1087,6 +1086,12 @@ function unknownEnvProblems(env: Record<string, string>, leaves: ReturnType<type
       const meant = leaf.env ? `${leaf.env} (key ${leaf.key})` : `--${leaf.arg} (key ${leaf.key}, which has no variable)`;
       return `${name}: unknown environment variable; did you mean ${meant}?`;
     });
+}
+
+/** The YAML parser, loaded when a YAML file is read: 72 modules that no command without a file needs. */
+function yaml(): typeof import('yaml') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, synchronously (loadConfig is sync)
+  return require('yaml') as typeof import('yaml');
 }
 
 /** Loads, validates and normalizes; every problem is reported in one EMP_CONFIG_INVALID. */

@@ -9,7 +9,7 @@
  * running agent does every interval, minus the network.
  */
 import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
-import { createCollector } from '../../src/agent';
+import { createCollector } from '../../src/collector-setup';
 import type { Collection, Collector } from '../../src/collector';
 import { loadConfig } from '../../src/config';
 import { type EncodedRequest, OtlpEncoder } from '../../src/export/encode';

@@ -18,7 +18,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { createOwnerResolver } from '../../src/agent';
+import { createOwnerResolver } from '../../src/collector-setup';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import type { MapPool } from '../lib/maps';

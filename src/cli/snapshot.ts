@@ -8,7 +8,7 @@
  * these readings only: snapshot has no history (the daemon keeps pressure.peak_window).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCollector } from '../agent';
+import { createCollector } from '../collector-setup';
 import { awaitsWalk, type Collection, type MapStats } from '../collector';
 import type { AgentError } from '../errors';
 import type { AgentConfig } from '../config';

@@ -10,7 +10,7 @@
  * It reads collections like everything else (its own collector and pressure tracker; no
  * transition log lines or webhooks, which would tear the screen).
  */
-import { createCollector } from '../agent';
+import { createCollector } from '../collector-setup';
 import type { Collection, MapStats, NotCountedReason } from '../collector';
 import type { AgentConfig } from '../config';
 import { globToRegExp } from '../filter';

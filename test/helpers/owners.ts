@@ -9,7 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { createCollector } from '../../src/agent';
+import { createCollector } from '../../src/collector-setup';
 import type { Collection } from '../../src/collector';
 import { loadConfig } from '../../src/config';
 import { createLogger, type Logger } from '../../src/log';
