@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * What the running kernel offers, read from its BTF with bpftool: the tests' own truth about
+ * What the running kernel offers, read from its BTF (test/helpers/btf.ts): the tests' own truth about
  * features, independent of how the agent detects them. Tests on a kernel that lacks a
  * feature assert the documented fallback instead of skipping.
  */
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { appendFileSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
+import { vmlinuxFacts } from './btf';
 import { fixtures } from './fixtures';
 
-/** What the tests ask of the BTF, extracted once per boot (a dump takes ~10 s in an emulated guest). */
+/** What the tests ask of the BTF (test/helpers/btf.ts), read once per process. */
 interface Facts {
   kfunc: boolean;
   members: Record<string, string[]>;
@@ -19,35 +18,11 @@ interface Facts {
 
 const STRUCTS = ['bpf_map_ops', 'bpf_htab'];
 
-function extract(): Facts {
-  const raw = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'raw'], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 30,
-  });
-  const members: Record<string, string[]> = {};
-  for (const struct of STRUCTS) {
-    const m = new RegExp(`^\\[\\d+\\] STRUCT '${struct}' size=\\d+ vlen=(\\d+)\\n`, 'm').exec(raw);
-    const lines = m ? raw.slice(m.index + m[0].length).split('\n', Number(m[1])) : [];
-    members[struct] = lines.map((l) => /^\s+'([^']*)'/.exec(l)?.[1] ?? '');
-  }
-  return {
-    kfunc: /^\[\d+\] FUNC 'bpf_map_sum_elem_count' /m.test(raw),
-    members,
-    mapTypes: [...raw.matchAll(/^\s+'(BPF_MAP_TYPE_\w+)' val=\d+$/gm)].map((m) => m[1]!),
-  };
-}
-
 let facts: Facts | undefined;
 function btf(): Facts {
   if (facts) return facts;
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  const cache = path.join(os.tmpdir(), `emp-btf-facts-${bootId}.json`);
-  try {
-    facts = JSON.parse(readFileSync(cache, 'utf8')) as Facts;
-  } catch {
-    facts = extract();
-    writeFileSync(cache, JSON.stringify(facts));
-  }
+  const f = vmlinuxFacts(STRUCTS);
+  facts = { kfunc: f.funcs.has('bpf_map_sum_elem_count'), members: f.members, mapTypes: [...f.enumerators].filter((n) => n.startsWith('BPF_MAP_TYPE_')) };
   return facts;
 }
 
