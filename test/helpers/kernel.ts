@@ -97,7 +97,7 @@ export function find(c: Collection, id: number): MapStats | undefined {
   return c.maps.find((m) => m.id === id);
 }
 
-const HOLDER = path.join(__dirname, 'hold-map.ts');
+const HOLDER = path.join(__dirname, 'hold-map.js');
 
 /** SIGKILLs the child now (resolving once it is gone) or, at the latest, when the test ends. */
 export function killAtTeardown(t: Teardown, child: ChildProcess): () => Promise<void> {
@@ -116,7 +116,7 @@ export function killAtTeardown(t: Teardown, child: ChildProcess): () => Promise<
  * The process exits, freeing the map, when kill() is called or the test ends.
  */
 export async function holdMapInChild(t: Teardown, options: { type: string; keySize: number; valueSize: number; maxEntries: number; name: string; fill?: number }): Promise<{ id: number; child: ChildProcess; kill(): Promise<void> }> {
-  const child = spawn(process.execPath, [...process.execArgv, HOLDER, JSON.stringify({ ...options, type: typeId(options.type) })], {
+  const child = spawn(process.execPath, [HOLDER, JSON.stringify({ ...options, type: typeId(options.type) })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const kill = killAtTeardown(t, child);

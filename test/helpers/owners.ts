@@ -103,11 +103,11 @@ export function cgroupDir(t: Teardown, rel: string): { dir: string; path: string
   };
 }
 
-const HOLD_ID = path.join(__dirname, 'hold-id.ts');
+const HOLD_ID = path.join(__dirname, 'hold-id.js');
 
 /** A process that opens the map by id and holds it until killed. */
 export async function holdMapById(t: Teardown, id: number): Promise<{ child: ChildProcess; kill(): Promise<void> }> {
-  const child = spawn(process.execPath, [...process.execArgv, HOLD_ID, String(id)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [HOLD_ID, String(id)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const kill = killAtTeardown(t, child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
