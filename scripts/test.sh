@@ -2,7 +2,7 @@
 # Every test, from a fresh Debian/Ubuntu machine, as root: installs what the tests need,
 # `npm ci` (which builds the addon), compiles the TypeScript, type-checks and lints, then
 # `npm test` on the real kernel, then the kernel-facing suite (test/kernel) on Debian's 5.10,
-# 6.1, 6.12 and 7.2 kernels under QEMU too (scripts/kernel-matrix.sh; ~30-40 min on 2 cores,
+# 6.1, 6.12 and 7.2 kernels under QEMU too (scripts/kernel-matrix.sh; ~35 min on 2 cores,
 # the kernels downloaded once; EMP_TEST_KERNELS=0 skips them). The last line is
 # "N passed, N failed", every run added up.
 # Usage: bash scripts/test.sh [tap args for the first run]
@@ -38,10 +38,11 @@ runs=1
 if [ "${EMP_TEST_KERNELS:-1}" != 0 ]; then
   bash .ci/install-kernel-deps.sh
   set +e
-  # 30 min a kernel at the most (a whole guest run takes 5-17): a hung guest fails its
-  # kernel, not the whole CI job.
+  # 30 min a kernel at the most (a whole guest run takes 8-10): a hung guest fails its
+  # kernel, not the whole CI job. tap itself, not through npx: npx costs 10-20 s of an
+  # emulated guest's start.
   bash scripts/kernel-matrix.sh --kernels 5.10,6.1,6.12,7.2 --summary "$log.kernels" -t 1800 \
-    -- npx tap --disable-coverage --reporter=tap test/kernel 2>&1 | tee -a "$log"
+    -- node_modules/.bin/tap --disable-coverage --reporter=tap test/kernel 2>&1 | tee -a "$log"
   krc=${PIPESTATUS[0]}
   set -e
   runs=5
