@@ -9,7 +9,8 @@ import { ValueType } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type GaugeMetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from '../collector';
-import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
+import { MetricSelection } from '../metrics/selection';
+import { readoutFor } from '../metrics/series';
 import { METRICS, type MetricSpec } from '../metrics/table';
 import { copiedOwnerAttributes, ownerInfoPoints } from '../owners/series';
 import type { PressureReadout } from '../pressure/tracker';
@@ -18,7 +19,14 @@ import type { OwnerSeriesOptions } from './owner-series';
 
 const NO_OWNERS: OwnerSeriesOptions = { maxPerMap: 10, copyAttributes: [] };
 
-export function perMapMetricData(c: Collection, pressure: PressureReadout | null, startMs: number, owners: OwnerSeriesOptions = NO_OWNERS): GaugeMetricData[] {
+/** The per-map and owner series of `c` as the SDK's metric data; `metrics`: those exported (default: the table's defaults). */
+export function perMapMetricData(
+  c: Collection,
+  pressure: PressureReadout | null,
+  startMs: number,
+  owners: OwnerSeriesOptions = NO_OWNERS,
+  metrics: MetricSelection = new MetricSelection(),
+): GaugeMetricData[] {
   const readout = readoutFor(c, pressure)?.maps;
   const startTime = millisToHrTime(Math.min(startMs, c.time));
   const endTime = millisToHrTime(c.time);
@@ -33,7 +41,7 @@ export function perMapMetricData(c: Collection, pressure: PressureReadout | null
       dataPoints,
     });
   };
-  for (const s of PER_MAP_SERIES) {
+  for (const s of metrics.perMap) {
     const dataPoints: GaugeMetricData['dataPoints'] = [];
     c.maps.forEach((m, i) => {
       const value = s.value(m, readout?.get(m.id));
@@ -41,8 +49,9 @@ export function perMapMetricData(c: Collection, pressure: PressureReadout | null
     });
     push(s.spec, dataPoints);
   }
+  if (!metrics.enabled(METRICS.owner) && !metrics.enabled(METRICS.ownersOmitted)) return out;
   const info = ownerInfoPoints(c.maps, owners.maxPerMap);
-  push(METRICS.owner, info.owner.map((p) => ({ attributes: p.attributes, startTime, endTime, value: p.value })));
-  push(METRICS.ownersOmitted, info.omitted.map((p) => ({ attributes: p.attributes, startTime, endTime, value: p.value })));
+  if (metrics.enabled(METRICS.owner)) push(METRICS.owner, info.owner.map((p) => ({ attributes: p.attributes, startTime, endTime, value: p.value })));
+  if (metrics.enabled(METRICS.ownersOmitted)) push(METRICS.ownersOmitted, info.omitted.map((p) => ({ attributes: p.attributes, startTime, endTime, value: p.value })));
   return out;
 }

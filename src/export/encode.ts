@@ -17,7 +17,8 @@ import { type HrTime, ValueType } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from '../collector';
-import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
+import { MetricSelection } from '../metrics/selection';
+import { readoutFor } from '../metrics/series';
 import { METRICS, type MetricSpec } from '../metrics/table';
 import type { PressureReadout } from '../pressure/tracker';
 import { keyValues, otlpIdentityCache, otlpPointPrefix, TIMES_BYTES } from './attributes';
@@ -77,6 +78,8 @@ export interface EncoderOptions {
   maxPointsPerRequest?: number;
   /** The owner series and copied attributes (owners.max_per_map, owners.copy_attributes); default: 10, none copied. */
   owners?: OwnerSeriesOptions;
+  /** The metrics exported (metrics.<name>.enabled); default: the table's defaults. */
+  metrics?: MetricSelection;
 }
 
 
@@ -173,7 +176,7 @@ export function encodeSdkMetric(m: MetricData): Buffer {
  * attributes, start and time) and values[i]; NaN: no point.
  */
 interface Run {
-  readonly series: number;
+  readonly spec: MetricSpec;
   readonly prefixes: readonly Buffer[];
   readonly values: Float64Array;
 }
@@ -197,8 +200,9 @@ export class OtlpEncoder {
   readonly #resourceField: Buffer;
   readonly #schemaUrl: string;
   readonly #scopeField: Buffer;
-  readonly #headers: Buffer[];
-  readonly #isInt: boolean[];
+  /** Name, description and unit of each series, encoded once. */
+  readonly #headers: Map<MetricSpec, Buffer>;
+  readonly #selection: MetricSelection;
   readonly #maxBytes: number;
   readonly #maxPoints: number;
   readonly #ids: ReturnType<typeof otlpIdentityCache>;
@@ -221,10 +225,8 @@ export class OtlpEncoder {
     const scope = new MessageBuilder().string(F.scope.name, o.scope.name);
     if (o.scope.version) scope.string(F.scope.version, o.scope.version);
     this.#scopeField = new MessageBuilder().message(F.scopeMetrics.scope, scope).finish();
-    // Series: the per-map ones (PER_MAP_SERIES order), then OWNER, then OMITTED.
-    const specs: MetricSpec[] = [...PER_MAP_SERIES.map((s) => s.spec), METRICS.owner, METRICS.ownersOmitted];
-    this.#headers = specs.map((s) => metricHeader(s.name, s.description, s.unit));
-    this.#isInt = specs.map((s) => s.valueType === 'int');
+    this.#selection = o.metrics ?? new MetricSelection();
+    this.#headers = new Map();
     this.#maxBytes = o.maxRequestBytes;
     this.#maxPoints = o.maxPointsPerRequest || Number.MAX_SAFE_INTEGER;
     this.#ids = otlpIdentityCache(o.owners?.copyAttributes ?? []);
@@ -270,7 +272,9 @@ export class OtlpEncoder {
   #fill(c: Collection, pressure: PressureReadout | null, times: Buffer): void {
     const maps = c.maps;
     const n = maps.length;
-    const k = PER_MAP_SERIES.length;
+    // Only the enabled series: a disabled one is not even computed.
+    const series = this.#selection.perMap;
+    const k = series.length;
     if (this.#values.length < n * k) this.#values = new Float64Array(Math.max(n * k, this.#values.length * 2));
     if (this.#attrs.length < n) this.#attrs = new Array<Buffer>(n);
     const readout = readoutFor(c, pressure)?.maps;
@@ -281,14 +285,18 @@ export class OtlpEncoder {
       prefix.set(times, prefix.length - TIMES_BYTES);
       this.#attrs[i] = prefix;
       const p = readout?.get(m.id);
-      for (let s = 0; s < k; s++) values[s * n + i] = PER_MAP_SERIES[s]!.value(m, p) ?? NaN;
+      for (let s = 0; s < k; s++) values[s * n + i] = series[s]!.value(m, p) ?? NaN;
     }
     this.#ids.endCollection();
     const runs: Run[] = [];
-    for (let s = 0; s < k; s++) runs.push({ series: s, prefixes: this.#attrs, values: values.subarray(s * n, (s + 1) * n) });
-    this.#fillOwners(maps, times);
-    runs.push({ series: k, prefixes: this.#ownerPrefixes, values: this.#ownerValues.subarray(0, this.#ownerPrefixes.length) });
-    runs.push({ series: k + 1, prefixes: this.#omittedPrefixes, values: this.#omittedValues.subarray(0, this.#omittedPrefixes.length) });
+    for (let s = 0; s < k; s++) runs.push({ spec: series[s]!.spec, prefixes: this.#attrs, values: values.subarray(s * n, (s + 1) * n) });
+    const owner = this.#selection.enabled(METRICS.owner);
+    const omitted = this.#selection.enabled(METRICS.ownersOmitted);
+    if (owner || omitted) {
+      this.#fillOwners(maps, times);
+      if (owner) runs.push({ spec: METRICS.owner, prefixes: this.#ownerPrefixes, values: this.#ownerValues.subarray(0, this.#ownerPrefixes.length) });
+      if (omitted) runs.push({ spec: METRICS.ownersOmitted, prefixes: this.#omittedPrefixes, values: this.#omittedValues.subarray(0, this.#omittedPrefixes.length) });
+    }
     this.#runs = runs;
   }
 
@@ -318,6 +326,12 @@ export class OtlpEncoder {
     this.#omittedPrefixes = omitted;
   }
 
+  #header(spec: MetricSpec): Buffer {
+    let h = this.#headers.get(spec);
+    if (!h) this.#headers.set(spec, (h = metricHeader(spec.name, spec.description, spec.unit)));
+    return h;
+  }
+
   #plan(sdk: Plan['sdk']): Plan[] {
     const fixed = LEN_OVERHEAD * 3 + this.#resourceField.length + this.#scopeField.length + (this.#schemaUrl ? fieldSize(3, Buffer.byteLength(this.#schemaUrl)) : 0);
     const plans: Plan[] = [];
@@ -336,7 +350,7 @@ export class OtlpEncoder {
       used += f;
     }
     this.#runs.forEach((run, r) => {
-      const chunkOverhead = LEN_OVERHEAD * 2 + this.#headers[run.series]!.length;
+      const chunkOverhead = LEN_OVERHEAD * 2 + this.#header(run.spec).length;
       const { values, prefixes } = run;
       const n = values.length;
       let chunk: Chunk | null = null;
@@ -366,7 +380,7 @@ export class OtlpEncoder {
   }
 
   #write(plan: Plan): EncodedRequest {
-    const metricLens = plan.chunks.map((c) => this.#headers[this.#runs[c.run]!.series]!.length + fieldSize(F.metric.gauge, c.gaugeBytes));
+    const metricLens = plan.chunks.map((c) => this.#header(this.#runs[c.run]!.spec).length + fieldSize(F.metric.gauge, c.gaugeBytes));
     let sm = this.#scopeField.length;
     for (const m of plan.sdk) sm += fieldSize(F.scopeMetrics.metrics, m.bytes.length);
     for (const l of metricLens) sm += fieldSize(F.scopeMetrics.metrics, l);
@@ -385,11 +399,11 @@ export class OtlpEncoder {
     }
     const buf = w.buf;
     plan.chunks.forEach((c, j) => {
-      const { series, values, prefixes } = this.#runs[c.run]!;
+      const { spec, values, prefixes } = this.#runs[c.run]!;
       w.header(F.scopeMetrics.metrics, metricLens[j]!);
-      w.raw(this.#headers[series]!);
+      w.raw(this.#header(spec));
       w.header(F.metric.gauge, c.gaugeBytes);
-      const isInt = this.#isInt[series]!;
+      const isInt = spec.valueType === 'int';
       for (let i = c.from; i < c.to; i++) {
         const v = values[i]!;
         if (Number.isNaN(v)) continue;

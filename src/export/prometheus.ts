@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import type { Resource } from '@opentelemetry/resources';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from '../collector';
-import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
+import { MetricSelection } from '../metrics/selection';
+import { readoutFor } from '../metrics/series';
 import { ALL_METRICS, METRICS, type MetricSpec, prometheusName, prometheusUnit } from '../metrics/table';
 import type { PressureReadout } from '../pressure/tracker';
 import { IdentityCache } from './attributes';
@@ -64,13 +65,15 @@ export class PrometheusExposition {
   readonly #targetInfo: string;
   readonly #ids: IdentityCache<string>;
   readonly #owners: OwnerSeriesCache<string>;
-  readonly #names = PER_MAP_SERIES.map((s) => prometheusName(s.spec));
+  readonly #selection: MetricSelection;
   readonly #ownerName = prometheusName(METRICS.owner);
   readonly #omittedName = prometheusName(METRICS.ownersOmitted);
   #body: Buffer = Buffer.from('# no collection yet\n');
   #points = 0;
 
-  constructor(o: { resource: Resource; scope: { name: string; version?: string }; owners?: OwnerSeriesOptions }) {
+  /** `metrics`: the metrics exported (metrics.<name>.enabled); default: the table's defaults. */
+  constructor(o: { resource: Resource; scope: { name: string; version?: string }; owners?: OwnerSeriesOptions; metrics?: MetricSelection }) {
+    this.#selection = o.metrics ?? new MetricSelection();
     const attrs = o.resource.attributes;
     this.#common = labels([
       ['otel.scope.name', o.scope.name],
@@ -107,8 +110,9 @@ export class PrometheusExposition {
       const blocks = new Array<string>(maps.length);
       for (let i = 0; i < maps.length; i++) blocks[i] = this.#ids.get(maps[i]!);
       this.#ids.endCollection();
-      PER_MAP_SERIES.forEach((series, s) => {
-        const name = this.#names[s]!;
+      // Only the enabled series: a disabled one is not even computed.
+      for (const series of this.#selection.perMap) {
+        const name = prometheusName(series.spec);
         let text = '';
         for (let i = 0; i < maps.length; i++) {
           const m = maps[i]!;
@@ -118,19 +122,25 @@ export class PrometheusExposition {
           points++;
         }
         if (text) out += family(name, series.spec, series.spec.description, 'gauge') + text;
-      });
+      }
       let owners = '';
       let omitted = '';
-      for (const m of maps) {
-        const o = this.#owners.get(m);
-        for (const block of o.owner) owners += `${this.#ownerName}${block} 1\n`;
-        points += o.owner.length;
-        if (o.omitted) {
-          omitted += `${this.#omittedName}${o.omitted.attributes} ${o.omitted.value}\n`;
-          points++;
+      const ownerOn = this.#selection.enabled(METRICS.owner);
+      const omittedOn = this.#selection.enabled(METRICS.ownersOmitted);
+      if (ownerOn || omittedOn) {
+        for (const m of maps) {
+          const o = this.#owners.get(m);
+          if (ownerOn) {
+            for (const block of o.owner) owners += `${this.#ownerName}${block} 1\n`;
+            points += o.owner.length;
+          }
+          if (o.omitted && omittedOn) {
+            omitted += `${this.#omittedName}${o.omitted.attributes} ${o.omitted.value}\n`;
+            points++;
+          }
         }
+        this.#owners.endCollection();
       }
-      this.#owners.endCollection();
       if (owners) out += family(this.#ownerName, METRICS.owner, METRICS.owner.description, 'gauge') + owners;
       if (omitted) out += family(this.#omittedName, METRICS.ownersOmitted, METRICS.ownersOmitted.description, 'gauge') + omitted;
     }

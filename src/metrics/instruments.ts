@@ -7,6 +7,7 @@
  */
 import { type Meter, ValueType } from '@opentelemetry/api';
 import type { Collection } from '../collector';
+import type { MetricSelection } from './selection';
 import { ATTR, METRICS } from './table';
 
 /** Where the host instruments read the collection being exported (null: none this time). */
@@ -14,8 +15,8 @@ export interface LatestCollection {
   latest(): Collection | null;
 }
 
-/** Registers the host-level instruments; returns the matching unregister. */
-export function registerHostInstruments(meter: Meter, source: LatestCollection): () => void {
+/** Registers the host-level instruments; returns the matching unregister. A disabled one is not counted (`metrics`). */
+export function registerHostInstruments(meter: Meter, source: LatestCollection, metrics?: MetricSelection): () => void {
   const count = meter.createObservableGauge(METRICS.count.name, {
     description: METRICS.count.description,
     unit: METRICS.count.unit,
@@ -23,7 +24,7 @@ export function registerHostInstruments(meter: Meter, source: LatestCollection):
   });
   const callback = (observer: import('@opentelemetry/api').BatchObservableResult) => {
     const c = source.latest();
-    if (!c) return;
+    if (!c || metrics?.enabled(METRICS.count) === false) return;
     const byType = new Map<string, number>();
     for (const m of c.maps) byType.set(m.type, (byType.get(m.type) ?? 0) + 1);
     for (const [type, n] of byType) observer.observe(count, n, { [ATTR.type]: type });

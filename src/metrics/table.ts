@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The one table of every metric the agent exports: OpenTelemetry name, UCUM unit,
- * description, instrument, attributes. Code, docs (docs/metrics.md is generated from it) and
+ * description, instrument, attributes, and whether it is on by default. Code, docs
+ * (docs/metrics.md is generated from it), the configuration's metrics.<name>.enabled keys and
  * tests import it; nothing else spells a metric name.
  */
 
 export type Instrument = 'gauge' | 'counter' | 'histogram';
 
-export interface MetricSpec {
+interface MetricFields {
   readonly name: string;
   readonly unit: string;
   readonly description: string;
@@ -16,6 +17,14 @@ export interface MetricSpec {
   /** Attribute keys on its series. */
   readonly attributes: readonly string[];
 }
+
+/**
+ * Whether the metric is exported when the configuration does not say (metrics.<name>.enabled,
+ * src/config.ts, generated from this table). A metric off by default says why: the docs show it.
+ */
+export type MetricDefault = { readonly enabled: true } | { readonly enabled: false; readonly offBecause: string };
+
+export type MetricSpec = MetricFields & MetricDefault;
 
 /** Attributes on per-map series. */
 export const ATTR = {
@@ -67,6 +76,7 @@ export const METRICS = {
     description: 'Entries in the map, where the kernel lets them be counted.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: PER_MAP,
   },
   maxEntries: {
@@ -75,6 +85,7 @@ export const METRICS = {
     description: "The map's capacity (max_entries; bytes of data for ring buffers).",
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: PER_MAP,
   },
   utilization: {
@@ -83,6 +94,7 @@ export const METRICS = {
     description: 'Entries / max_entries (pending bytes / size for ring buffers), 0..1, where meaningful.',
     instrument: 'gauge',
     valueType: 'double',
+    enabled: true,
     attributes: PER_MAP,
   },
   memory: {
@@ -91,6 +103,7 @@ export const METRICS = {
     description: 'Kernel-accounted memory of the map (fdinfo memlock, as bpftool shows it).',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: PER_MAP,
   },
   countAge: {
@@ -99,6 +112,7 @@ export const METRICS = {
     description: 'Maps counted by an element walk (kernels < 6.6): age of the count; 0 when walked in this collection, more when the walk budget deferred it (a stale count).',
     instrument: 'gauge',
     valueType: 'double',
+    enabled: true,
     attributes: PER_MAP,
   },
   ringbufPending: {
@@ -107,6 +121,7 @@ export const METRICS = {
     description: 'Ring buffers: bytes written by producers and not yet consumed.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: PER_MAP,
   },
   alertLevel: {
@@ -117,6 +132,7 @@ export const METRICS = {
     description: 'Pressure level of the map: 0 normal, 1 warning, 2 critical (with hysteresis), -1 when both its levels are off (LRU hashes by default); only maps with a utilization.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: PER_MAP,
   },
   timeToFull: {
@@ -125,6 +141,7 @@ export const METRICS = {
     description: 'Forecast seconds until the map is full at its recent growth rate; only while it is clearly growing.',
     instrument: 'gauge',
     valueType: 'double',
+    enabled: true,
     attributes: PER_MAP,
   },
   owner: {
@@ -135,6 +152,7 @@ export const METRICS = {
       'Who owns the map, value 1: one series per owning process (process.*, container.id, k8s.*; ebpf.owner.via says how it holds the map), per program using it (ebpf.program.*) and per pin (ebpf.pin.path), at most owners.max_per_map of each.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: [...MAP_REF, ...OWNER_ATTRIBUTES],
   },
   ownersOmitted: {
@@ -143,6 +161,7 @@ export const METRICS = {
     description: 'Owners of the map (processes, programs and pins) beyond owners.max_per_map of each kind, not exported as ebpf.map.owner series; only maps with some.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: MAP_REF,
   },
   count: {
@@ -151,6 +170,7 @@ export const METRICS = {
     description: 'Maps on the host, by type.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: [ATTR.type],
   },
   // ---- the agent's own telemetry (src/metrics/self.ts) ----
@@ -160,6 +180,7 @@ export const METRICS = {
     description: 'Time one collection took (iterator read, record parsing, memory); failed ones carry error.type.',
     instrument: 'histogram',
     valueType: 'double',
+    enabled: true,
     attributes: [ATTR.errorType],
   },
   collections: {
@@ -168,6 +189,7 @@ export const METRICS = {
     description: 'Collections attempted, successful or not.',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
   collectionErrors: {
@@ -176,6 +198,7 @@ export const METRICS = {
     description: 'Failed collections, by error code (see docs/errors.md).',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [ATTR.errorType],
   },
   mapsSeen: {
@@ -184,6 +207,7 @@ export const METRICS = {
     description: 'Maps on the host in the latest collection, filtered out or not.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
   mapsSkipped: {
@@ -193,6 +217,7 @@ export const METRICS = {
       'Maps of the latest collection with series missing: filtered (no series), not_counted (a countable type without a count on this kernel), memory_unreadable (no ebpf.map.memory).',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: [ATTR.reason],
   },
   iteratorRead: {
@@ -201,6 +226,7 @@ export const METRICS = {
     description: 'Bytes read from the bpf_map iterator.',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
   exportFailures: {
@@ -209,6 +235,7 @@ export const METRICS = {
     description: 'Exports that failed, by exporter (otlp, console; prometheus: scrapes with a producer error).',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [ATTR.exporter],
   },
   exportDataPoints: {
@@ -217,6 +244,7 @@ export const METRICS = {
     description: 'Data points delivered, by exporter (prometheus: served to scrapes).',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [ATTR.exporter],
   },
   exportQueueRequests: {
@@ -225,6 +253,7 @@ export const METRICS = {
     description: 'OTLP requests waiting for delivery (in memory or on disk), in flight included.',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
   exportQueueSize: {
@@ -233,6 +262,7 @@ export const METRICS = {
     description: 'Bytes of the OTLP requests waiting for delivery (export.queue.max_bytes, dir_max_bytes bound it).',
     instrument: 'gauge',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
   exportQueueOldestAge: {
@@ -241,6 +271,7 @@ export const METRICS = {
     description: 'Age of the oldest collection waiting for delivery; 0 when the queue is empty.',
     instrument: 'gauge',
     valueType: 'double',
+    enabled: true,
     attributes: [],
   },
   exportRetries: {
@@ -249,6 +280,7 @@ export const METRICS = {
     description: 'OTLP sends that failed with a retryable error and wait to be sent again.',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
   exportDropped: {
@@ -257,6 +289,7 @@ export const METRICS = {
     description: 'OTLP requests never delivered, by reason: queue_full (the oldest made room), max_age, rejected (the endpoint refused them for good), shutdown (in memory at stop).',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [ATTR.reason],
   },
   exportLate: {
@@ -265,6 +298,7 @@ export const METRICS = {
     description: 'OTLP requests delivered after waiting behind a failure (retried, or queued during an outage).',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
   exportRejectedPoints: {
@@ -273,6 +307,7 @@ export const METRICS = {
     description: 'Data points the endpoint accepted the request of but rejected (OTLP partial_success).',
     instrument: 'counter',
     valueType: 'int',
+    enabled: true,
     attributes: [],
   },
 } as const satisfies Record<string, MetricSpec>;

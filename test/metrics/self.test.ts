@@ -53,7 +53,7 @@ async function realCollection(t: { teardown(fn: () => unknown): void }): Promise
 }
 
 t.test('prometheusName writes names the way the Collector does', async (t) => {
-  const spec = (name: string, unit: string, instrument: MetricSpec['instrument']): MetricSpec => ({ name, unit, instrument, description: '', valueType: 'int', attributes: [] });
+  const spec = (name: string, unit: string, instrument: MetricSpec['instrument']): MetricSpec => ({ name, unit, instrument, description: '', valueType: 'int', attributes: [], enabled: true });
   t.equal(prometheusName(spec('x.duration', 's', 'histogram')), 'x_duration_seconds', 'histogram with unit s: the exposition adds _bucket/_sum/_count');
   t.equal(prometheusName(spec('x.read', 'By', 'counter')), 'x_read_bytes_total', 'counter: unit word, then _total');
   t.equal(prometheusName(spec('x.total.things', '{thing}', 'counter')), 'x_things_total', 'a total word moves to the end, once');
