@@ -11,6 +11,7 @@ import type { AgentConfig } from './config';
 import { AgentError, isAgentError } from './errors';
 import { prepareQueueDir } from './export/disk-queue';
 import { type Logger, logDetail } from './log';
+import { MetricSelection } from './metrics/selection';
 import { SelfTelemetry } from './metrics/self';
 import { toAgentError } from './native';
 import { PressureMonitor } from './pressure/monitor';
@@ -43,12 +44,15 @@ export class Agent {
   readonly pressure: PressureMonitor;
   /** The agent's own telemetry: every collection's outcome, and every export's. */
   readonly self: SelfTelemetry;
+  /** The metrics exported (metrics.<name>.enabled); a reload sets it, the next export follows. */
+  readonly metrics: MetricSelection;
 
   constructor(config: AgentConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
     this.pressure = new PressureMonitor(config, log);
     this.self = new SelfTelemetry({ readMemory: config.counting.memory });
+    this.metrics = new MetricSelection(config.metrics);
     this.#listeners.push((c) => this.pressure.update(c));
   }
 
@@ -87,6 +91,7 @@ export class Agent {
         log: this.#log,
         self: this.self,
         startMs: this.#startedAt,
+        metrics: this.metrics,
       });
       await this.#export(this.#latest);
     } catch (e) {

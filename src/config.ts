@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { AgentError } from './errors';
 import { MAP_TYPES } from './map-types';
+import type { MetricSwitches } from './metrics/selection';
+import { ALL_METRICS } from './metrics/table';
 import { nearest } from './suggest';
 import { OWNER_ATTR } from './owners/model';
 import {
@@ -282,6 +284,32 @@ export function normalizeLogLevel(value: string): string {
 }
 
 // ---- the schema ------------------------------------------------------------------------
+
+/** The environment variable of a key without an OpenTelemetry one: EMP_ and the key, "." as "_". */
+const empVariable = (key: string) => `EMP_${key.replace(/\./g, '_').toUpperCase()}`;
+
+/**
+ * metrics.<metric name>.enabled for every metric of the table (src/metrics/table.ts), its
+ * default the table's: generated, never listed by hand. The metric's dotted name nests like any
+ * key (metrics.ebpf.map.entries.enabled); a file may also write the name as one key, as the
+ * Collector's receivers do (nestMetricNames).
+ */
+function metricSwitchesSchema(): Record<string, unknown> {
+  const root: Record<string, Record<string, unknown>> = {};
+  for (const m of ALL_METRICS) {
+    let node = root;
+    for (const part of m.name.split('.')) node = (node[part] ??= {}) as Record<string, Record<string, unknown>>;
+    const key = `metrics.${m.name}.enabled`;
+    node.enabled = {
+      doc: `Export ${m.name} (docs/metrics.md)${m.enabled ? '.' : `; off by default: ${m.offBecause}`}`,
+      format: 'boolean',
+      default: m.enabled,
+      env: empVariable(key),
+      arg: key.replace(/_/g, '-'),
+    };
+  }
+  return root;
+}
 
 /** Environment variables of the OTLP exporter: the METRICS_ form wins over the generic one. */
 const OTLP_ENV = ['ENDPOINT', 'HEADERS', 'PROTOCOL', 'COMPRESSION', 'CERTIFICATE', 'CLIENT_KEY', 'CLIENT_CERTIFICATE', 'TIMEOUT', 'INSECURE'] as const;
@@ -850,6 +878,7 @@ export const SCHEMA = {
       arg: 'webhook.max-maps',
     },
   },
+  metrics: metricSwitchesSchema(),
   top: {
     refresh: {
       doc: '`top`: how often the view collects and redraws.',
@@ -929,6 +958,8 @@ export interface AgentConfig {
   };
   pressure: PressureConfig;
   webhook: WebhookConfig;
+  /** metrics.<name>.enabled by metric name, every metric of the table. */
+  metrics: MetricSwitches;
   top: { refreshMs: number };
   demo: { durationMs: number; intervalMs: number; export: boolean };
 }
@@ -1078,7 +1109,7 @@ export const TOOLING_ENV: readonly string[] = [
  */
 function unknownEnvProblems(env: Record<string, string>, leaves: ReturnType<typeof schemaLeaves>): string[] {
   const known = new Set([...leaves.map((l) => l.env), ...TOOLING_ENV]);
-  const byName = new Map(leaves.map((l) => [`EMP_${l.key.replace(/\./g, '_').toUpperCase()}`, l]));
+  const byName = new Map(leaves.map((l) => [empVariable(l.key), l]));
   return Object.keys(env)
     .filter((name) => name.startsWith('EMP_') && !known.has(name))
     .map((name) => {
@@ -1087,6 +1118,35 @@ function unknownEnvProblems(env: Record<string, string>, leaves: ReturnType<type
       return `${name}: unknown environment variable; did you mean ${meant}?`;
     });
 }
+
+/**
+ * A file's metrics section with each metric name written as one key (`ebpf.map.entries:
+ * {enabled: false}`, as the Collector's receivers write them) nested the way the schema has it
+ * (`ebpf: {map: {entries: …}}`). Nested sections are taken as they are; both forms merge.
+ */
+function nestMetricNames(data: Record<string, unknown>): Record<string, unknown> {
+  const section = data.metrics;
+  if (!isSection(section)) return data;
+  const nested: Record<string, unknown> = {};
+  const put = (node: Record<string, unknown>, parts: string[], value: unknown) => {
+    const [head, ...rest] = parts as [string, ...string[]];
+    if (rest.length === 0) {
+      node[head] = isSection(node[head]) && isSection(value) ? merge(node[head], value) : value;
+      return;
+    }
+    if (!isSection(node[head])) node[head] = {};
+    put(node[head] as Record<string, unknown>, rest, value);
+  };
+  const merge = (a: Record<string, unknown>, b: Record<string, unknown>) => {
+    const out = { ...a };
+    for (const [k, v] of Object.entries(b)) put(out, [k], v);
+    return out;
+  };
+  for (const [name, value] of Object.entries(structuredClone(section))) put(nested, name.split('.'), value);
+  return { ...data, metrics: nested };
+}
+
+const isSection = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** The YAML parser, loaded when a YAML file is read: 72 modules that no command without a file needs. */
 function yaml(): typeof import('yaml') {
@@ -1119,7 +1179,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
     }
   }
 
-  const fileData = options.file ? readConfigFile(options.file) : {};
+  const fileData = nestMetricNames(options.file ? readConfigFile(options.file) : {});
   const conf = convict(SCHEMA as unknown as convict.Schema<Record<string, unknown>>, { env, args: [] });
   try {
     conf.load(fileData);
@@ -1287,6 +1347,7 @@ export function loadConfig(options: LoadOptions = {}): { config: AgentConfig; pr
       queueSize: raw.webhook.queue_size,
       maxMaps: raw.webhook.max_maps,
     },
+    metrics: Object.fromEntries(ALL_METRICS.map((m) => [m.name, m.name.split('.').reduce((n, k) => n[k], raw.metrics).enabled as boolean])),
     top: { refreshMs: parseDuration(raw.top.refresh) },
     demo: { durationMs: parseDuration(raw.demo.duration), intervalMs: parseDuration(raw.demo.interval), export: raw.demo.export },
   };

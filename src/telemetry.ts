@@ -27,6 +27,7 @@ import { createTransport, describeOtlp } from './export/transport';
 import type { Logger } from './log';
 import { registerHostInstruments } from './metrics/instruments';
 import { SCOPE } from './metrics/scope';
+import { MetricSelection } from './metrics/selection';
 import { registerSelfInstruments, type SelfTelemetry } from './metrics/self';
 import type { PressureReadout } from './pressure/tracker';
 
@@ -51,6 +52,8 @@ export interface TelemetryOptions {
   self?: SelfTelemetry;
   /** Start time of every per-map point, ms since the epoch (the agent's start). */
   startMs?: number;
+  /** The metrics exported, changed in place by a reload; default: config.metrics. */
+  metrics?: MetricSelection;
 }
 
 /** The longest the final flush at shutdown may take (the CLI gives a whole stop 10 s). */
@@ -67,14 +70,24 @@ export function otlpTemporality(config: AgentConfig): AggregationTemporalitySele
   return TEMPORALITY[config.otlp.temporality];
 }
 
-/** A reader with no timer and no exporter: the agent's collection loop drives it. */
+/**
+ * A reader with no timer and no exporter: the agent's collection loop drives it. The Meter's
+ * metrics of every exporter come through here, so this is where disabled ones are dropped.
+ */
 class DrivenReader extends MetricReader {
+  readonly #selection: MetricSelection;
+
+  constructor(selection: MetricSelection, options?: ConstructorParameters<typeof MetricReader>[0]) {
+    super(options);
+    this.#selection = selection;
+  }
+
   protected override async onShutdown(): Promise<void> {}
   protected override async onForceFlush(): Promise<void> {}
 
   async metrics(): Promise<MetricData[]> {
     const { resourceMetrics } = await this.collect();
-    return resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+    return this.#selection.sdk(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics));
   }
 }
 
@@ -95,11 +108,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const staleAfterMs = Math.max(config.intervalMs * 2.5, config.intervalMs + 5000);
   const describe: string[] = [];
   const ownerSeries = { maxPerMap: config.owners.maxPerMap, copyAttributes: config.owners.copyAttributes };
+  const selection = options.metrics ?? new MetricSelection(config.metrics);
   const closers: Array<() => Promise<void>> = [];
 
   let prometheus: { reader: DrivenReader; exposition: PrometheusExposition; server: PrometheusServer } | null = null;
   if (exporters.has('prometheus')) {
-    const exposition = new PrometheusExposition({ resource: options.resource, scope: SCOPE, owners: ownerSeries });
+    const exposition = new PrometheusExposition({ resource: options.resource, scope: SCOPE, owners: ownerSeries, metrics: selection });
     let server: PrometheusServer;
     try {
       server = await startPrometheusServer(exposition, {
@@ -111,7 +125,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       const where = { what: 'prometheus endpoint', section: 'prometheus', host: config.prometheus.host, port: config.prometheus.port };
       throw listenError(e as NodeJS.ErrnoException, { ...where, hostEnv: 'OTEL_EXPORTER_PROMETHEUS_HOST', otherwise: 'EMP_PORT_IN_USE' });
     }
-    prometheus = { reader: new DrivenReader(), exposition, server };
+    prometheus = { reader: new DrivenReader(selection), exposition, server };
     closers.push(() => server.close());
     describe.push(`prometheus http://${config.prometheus.host}:${server.port}/metrics`);
   }
@@ -131,6 +145,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       maxRequestBytes: config.otlp.maxRequestBytes,
       maxPointsPerRequest: config.otlp.maxPointsPerRequest,
       owners: ownerSeries,
+      metrics: selection,
     });
     const queue = new DeliveryQueue({
       maxMemoryBytes: config.export.queue.maxBytes,
@@ -150,7 +165,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       log,
       onSend: (o, e) => self?.exported('otlp', { ok: o.kind === 'delivered', points: o.kind === 'delivered' ? e.points : 0 }),
     });
-    otlp = { reader: new DrivenReader({ aggregationTemporalitySelector: otlpTemporality(config) }), encoder, delivery };
+    otlp = { reader: new DrivenReader(selection, { aggregationTemporalitySelector: otlpTemporality(config) }), encoder, delivery };
     self?.bindDelivery(delivery);
     if (disk?.recovered.length) log.info('export queue recovered from disk', { requests: disk.recovered.length, dir: config.export.queue.dir });
     describe.push(describeOtlp(config));
@@ -158,7 +173,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 
   let console: { reader: DrivenReader; exporter: ConsoleMetricExporter } | null = null;
   if (exporters.has('console')) {
-    console = { reader: new DrivenReader(), exporter: new ConsoleMetricExporter() };
+    console = { reader: new DrivenReader(selection), exporter: new ConsoleMetricExporter() };
     describe.push('console');
   }
 
@@ -169,7 +184,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   let current: Collection | null = null;
   let lastGood: Collection | null = null;
   let lastPressure: PressureReadout | null = null;
-  const unregisterHost = registerHostInstruments(meter, { latest: () => current });
+  const unregisterHost = registerHostInstruments(meter, { latest: () => current }, selection);
   const unregisterSelf = self ? registerSelfInstruments(meter, self) : () => {};
 
   const telemetry: Telemetry = {
@@ -196,7 +211,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         if (console) {
           current = c;
           const metrics = await console.reader.metrics();
-          const perMap = c ? perMapMetricData(c, pressure, startMs, ownerSeries) : [];
+          const perMap = c ? perMapMetricData(c, pressure, startMs, ownerSeries, selection) : [];
           const points = [...metrics, ...perMap].reduce((n, m) => n + m.dataPoints.length, 0);
           await new Promise<void>((resolve) =>
             console!.exporter.export({ resource: options.resource, scopeMetrics: [{ scope: SCOPE, metrics: [...metrics, ...perMap] }] }, (r) => {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { type AgentConfig, configFlags, loadConfig, type LoadOptions, schemaLeaves, TOOLING_ENV } from '../src/config';
 import { AgentError, ERRORS } from '../src/errors';
+import { ALL_METRICS, METRICS } from '../src/metrics/table';
 import { ROOT, runBuiltCli, STACK_TRACE } from './helpers/cli';
 
 /** loadConfig with exactly this env (never the host's). */
@@ -106,6 +107,11 @@ const BAD: BadCase[] = [
   { what: 'backoff not a duration (flag)', options: { args: ['--export.retry.initial-backoff=soon'] }, key: 'export.retry.initial_backoff', value: '"soon"', source: 'flag --export.retry.initial-backoff' },
   { what: 'initial backoff above the max (flag)', options: { args: ['--export.retry.initial-backoff=1m', '--export.retry.max-backoff=10s'] }, key: 'export.retry.initial_backoff', value: '"1m"', source: 'flag --export.retry.initial-backoff' },
   { what: 'request bound above 3 MiB (flag)', options: { args: ['--otlp.max-request-bytes=8MiB'] }, key: 'otlp.max_request_bytes', value: '"8MiB"', source: 'flag --otlp.max-request-bytes' },
+  // metric switches
+  { what: 'metric switch not a boolean (env)', options: { env: { EMP_METRICS_EBPF_MAP_MEMORY_ENABLED: 'off' } }, key: 'metrics.ebpf.map.memory.enabled', value: '"off"', source: 'env EMP_METRICS_EBPF_MAP_MEMORY_ENABLED' },
+  { what: 'metric switch not a boolean (flag)', options: { args: ['--metrics.ebpf.map.max-entries.enabled=0'] }, key: 'metrics.ebpf.map.max_entries.enabled', value: '"0"', source: 'flag --metrics.ebpf.map.max-entries.enabled' },
+  fileCase('metric switch not a boolean (file)', 'metric-switch.json', { metrics: { 'ebpf.map.owner': { enabled: 'no' } } }, 'metrics.ebpf.map.owner.enabled', '"no"'),
+  fileCase('a metric given a boolean, not {enabled} (file)', 'metric-bool.json', { metrics: { 'ebpf.map.owner': false } }, 'metrics.ebpf.map.owner', 'false'),
   // structure
   fileCase('a section given as a string (file)', 'section.json', { otlp: 'http://collector:4317' }, 'otlp', '"http://collector:4317"'),
 ];
@@ -190,6 +196,52 @@ t.test('EMP_* variables of the project\'s scripts and tests are not configuratio
   const undeclared = [...mentioned].filter((n) => !keys.has(n) && !codes.has(n) && !TOOLING_ENV.includes(n));
   t.same(undeclared, [], 'every EMP_* variable the repository uses is a key\'s or in TOOLING_ENV');
   t.ok(mentioned.has('EMP_KERNEL_UNDER_TEST') && mentioned.has('EMP_PROMETHEUS_BIN'), 'the scan sees the scripts\' and tests\' variables');
+});
+
+// ---- metrics.<name>.enabled ---------------------------------------------------------------
+
+t.test('metrics.<name>.enabled: one key per metric of the table, its default the table\'s, variable and flag as every key\'s', async (t) => {
+  const switches = schemaLeaves().filter((l) => l.key.startsWith('metrics.'));
+  t.same(switches.map((l) => l.key).sort(), ALL_METRICS.map((m) => `metrics.${m.name}.enabled`).sort(), 'generated from the table; no other metrics.* key');
+  for (const l of switches) {
+    const m = ALL_METRICS.find((x) => l.key === `metrics.${x.name}.enabled`)!;
+    t.equal(l.default, m.enabled, `${l.key}: the table's default`);
+    t.equal(l.format, 'boolean', `${l.key}: true or false`);
+    t.equal(l.env, `EMP_${l.key.replace(/\./g, '_').toUpperCase()}`, `${l.key}: EMP_ and the key`);
+    t.equal(l.arg, l.key.replace(/_/g, '-'), `${l.key}: the kebab-case flag`);
+  }
+  const envs = schemaLeaves().map((l) => l.env).filter(Boolean);
+  t.equal(new Set(envs).size, envs.length, 'no two keys share a variable');
+  t.same(Object.entries(load().config.metrics).filter(([, on]) => !on), [], 'by default every metric is on');
+});
+
+t.test('metrics.<name>.enabled from a file (the name as one key, or nested), the environment and flags', async (t) => {
+  const off = (o: LoadOptions) => Object.entries(load(o).config.metrics).filter(([, on]) => !on).map(([name]) => name).sort();
+  const yaml = file('switches.yaml', 'metrics:\n  ebpf.map.owner:\n    enabled: false\n  ebpf_map_pressure.collections:\n    enabled: false\n  ebpf:\n    map:\n      memory:\n        enabled: false\n');
+  t.same(off({ file: yaml }), [METRICS.memory.name, METRICS.owner.name, METRICS.collections.name].sort(), 'YAML: dotted names and nested sections, together');
+  const json = file('switches.json', JSON.stringify({ metrics: { ebpf: { map: { owner: { enabled: true } } }, 'ebpf.map.owner': { enabled: false } } }));
+  t.same(off({ file: json }), [METRICS.owner.name], 'both spellings of one metric merge: the dotted name, written after, wins');
+  t.same(off({ env: { EMP_METRICS_EBPF_MAP_COUNT_ENABLED: 'FALSE' } }), [METRICS.count.name], 'environment');
+  t.same(off({ args: ['--metrics.ebpf.map.time-to-full.enabled=false', '--metrics.ebpf.map.alert_level.enabled', 'false'] }), [METRICS.alertLevel.name, METRICS.timeToFull.name].sort(), 'flags, kebab and snake');
+  t.same(off({ file: yaml, env: { EMP_METRICS_EBPF_MAP_OWNER_ENABLED: 'true' }, args: ['--metrics.ebpf.map.memory.enabled=true'] }), [METRICS.collections.name], 'precedence as every key: file < env < flags');
+  t.match(JSON.parse(load({ file: yaml }).printable), { metrics: { ebpf: { map: { owner: { enabled: false }, entries: { enabled: true } } } } }, '--print-config shows them nested');
+});
+
+t.test('an unknown metric under metrics.: an unknown key, with the nearest metric\'s key', async (t) => {
+  const cases: Array<[string, LoadOptions, RegExp]> = [
+    ['file, the name as one key', { file: file('unknown-metric.yaml', 'metrics:\n  ebpf.map.entriez:\n    enabled: false\n') }, /metrics\.ebpf\.map\.entriez\.enabled: unknown key \(file .*unknown-metric\.yaml\); did you mean metrics\.ebpf\.map\.entries\.enabled\?/],
+    ['file, nested', { file: file('unknown-nested.json', JSON.stringify({ metrics: { ebpf: { map: { ownr: { enabled: false } } } } })) }, /metrics\.ebpf\.map\.ownr\.enabled: unknown key .*; did you mean metrics\.ebpf\.map\.owner\.enabled\?/],
+    ['file, a misspelt enabled', { file: file('unknown-enabled.json', JSON.stringify({ metrics: { 'ebpf.map.memory': { enable: false } } })) }, /metrics\.ebpf\.map\.memory\.enable: unknown key .*; did you mean metrics\.ebpf\.map\.memory\.enabled\?/],
+    ['flag', { args: ['--metrics.ebpf.map.utilisation.enabled=false'] }, /--metrics\.ebpf\.map\.utilisation\.enabled: unknown flag; did you mean --metrics\.ebpf\.map\.utilization\.enabled\?/],
+    ['environment', { env: { EMP_METRICS_EBPF_MAP_MEMORI_ENABLED: 'false' } }, /EMP_METRICS_EBPF_MAP_MEMORI_ENABLED: unknown environment variable; did you mean EMP_METRICS_EBPF_MAP_MEMORY_ENABLED \(key metrics\.ebpf\.map\.memory\.enabled\)\?/],
+  ];
+  for (const [what, options, message] of cases) {
+    const e = errorOf(options);
+    t.equal(e.code, 'EMP_CONFIG_INVALID', `${what}: the code`);
+    t.equal(e.exitCode, 2, `${what}: exit code 2`);
+    t.match(e.message, message, `${what}: names the key and the nearest`);
+    t.equal(e.message.split('\n').length, 2, `${what}: one problem`);
+  }
 });
 
 t.test('several invalid values from several sources: all reported at once', async (t) => {
@@ -371,6 +423,7 @@ t.test('CLI: configuration errors exit 2 with the code, the key, the value, no s
     { what: 'unparsable config file', args: ['snapshot', '--config', badYaml], code: 'EMP_CONFIG_FILE', expect: [/cli-bad\.yaml/] },
     { what: 'unknown EMP_ variable', args: ['snapshot'], env: { EMP_INTERVAL: '5s' }, code: 'EMP_CONFIG_INVALID', expect: [/EMP_INTERVAL: unknown environment variable; did you mean OTEL_METRIC_EXPORT_INTERVAL/] },
     { what: 'unknown file key', args: ['--config', file('cli-kebab.json', '{"pressure": {"snapshot-interval": "1s"}}')], code: 'EMP_CONFIG_INVALID', expect: [/did you mean pressure\.snapshot_interval\?/] },
+    { what: 'unknown metric', args: ['run', '--config', file('cli-metric.yaml', 'metrics:\n  ebpf.map.entriez:\n    enabled: false\n')], code: 'EMP_CONFIG_INVALID', expect: [/metrics\.ebpf\.map\.entriez\.enabled: unknown key .*did you mean metrics\.ebpf\.map\.entries\.enabled\?/] },
   ];
   for (const c of cases) {
     const r = await runBuiltCli(c.args, { env: c.env ?? {} });

@@ -10,7 +10,7 @@ const COLLECTION = ['log', 'filter', 'counting', 'walk', 'paths', 'owners'];
 const LEVELS = ['pressure.warning', 'pressure.critical', 'pressure.types', 'pressure.names', 'pressure.forecast_window', 'pressure.peak_window', 'pressure.headroom'];
 const TRACKER = [...LEVELS, 'pressure.hysteresis_margin', 'pressure.clear_after'];
 const ALERTS = ['pressure.max_transition_lines', 'pressure.summary_interval', 'webhook'];
-const EXPORT = ['exporters', 'sdk_disabled', 'export_timeout', 'otlp', 'export', 'prometheus'];
+const EXPORT = ['exporters', 'sdk_disabled', 'export_timeout', 'otlp', 'export', 'prometheus', 'metrics'];
 export const COMMAND_KEYS: Record<string, readonly string[]> = {
   run: ['interval', ...EXPORT, 'health', ...COLLECTION, ...TRACKER, ...ALERTS],
   // A snapshot's levels have no history: no hysteresis (src/cli/snapshot.ts).

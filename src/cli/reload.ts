@@ -5,8 +5,9 @@
  * anything — the delivery queue, the pressure history and the caches stay as they are.
  *
  * - Applied at once: RELOADABLE (log level; pressure thresholds, per-type and per-name rules,
- *   hysteresis, clear_after and headroom). Every map keeps its level, window and peak; a level
- *   moves by the usual rules at its next collection.
+ *   hysteresis, clear_after and headroom; metrics.<name>.enabled). Every map keeps its level,
+ *   window and peak; a level moves by the usual rules at its next collection. A metric switched
+ *   on or off is in or out of the next export (its series simply start or stop).
  * - Everything else (endpoints, interval, exporters, ports, filters, …) needs a restart: the
  *   running value stays, and the log line names those keys so nobody believes they took effect.
  * - An invalid file or value: the running configuration stays, and one warning says why.
@@ -28,6 +29,7 @@ export const RELOADABLE = [
   'pressure.hysteresis_margin',
   'pressure.clear_after',
   'pressure.headroom',
+  'metrics',
 ] as const;
 
 /** A loaded configuration: the normalized one and its printable form (keys as the file writes them, secrets redacted). */
@@ -68,6 +70,7 @@ const reloadable = (key: string) => RELOADABLE.some((r) => key === r || key.star
 export interface ReloadTarget {
   setLogLevel(level: AgentConfig['logLevel']): void;
   setPressure(pressure: AgentConfig['pressure']): void;
+  setMetrics(metrics: AgentConfig['metrics']): void;
 }
 
 /**
@@ -97,6 +100,8 @@ export function reload(running: Loaded, load: () => Loaded, target: ReloadTarget
   }
   if (applied.includes('log.level')) target.setLogLevel(next.config.logLevel);
   if (applied.some((k) => k.startsWith('pressure.'))) target.setPressure(next.config.pressure);
+  const metrics = applied.some((k) => k.startsWith('metrics.'));
+  if (metrics) target.setMetrics(next.config.metrics);
   const after = leaves(JSON.parse(next.printable) as Json);
   log.info('configuration reloaded', {
     applied: applied.map((k) => `${k}=${plain(after.get(k)!)}`).join(' ') || undefined,
@@ -111,6 +116,7 @@ export function reload(running: Loaded, load: () => Loaded, target: ReloadTarget
     ...running.config,
     logLevel: applied.includes('log.level') ? next.config.logLevel : running.config.logLevel,
     pressure: { ...running.config.pressure, warning, critical, types, names, hysteresisMargin, clearAfter, headroom },
+    metrics: metrics ? next.config.metrics : running.config.metrics,
   };
   return { config, printable: JSON.stringify(merged, null, 2) };
 }

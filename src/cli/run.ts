@@ -57,7 +57,12 @@ export async function run(config: AgentConfig, log: LevelledLogger, load?: () =>
       log.warn('SIGHUP: this agent was started without a configuration to reload; nothing changed');
       return;
     }
-    running = reload(running, load, { setLogLevel: (l) => log.setLevel(l), setPressure: (p) => agent.pressure.tracker.reconfigure(p) }, log);
+    running = reload(
+      running,
+      load,
+      { setLogLevel: (l) => log.setLevel(l), setPressure: (p) => agent.pressure.tracker.reconfigure(p), setMetrics: (m) => agent.metrics.set(m) },
+      log,
+    );
   });
   return agent;
 }

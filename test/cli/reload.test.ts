@@ -34,7 +34,11 @@ t.test('reload(): applied keys with their values, restart keys by name, invalid 
   const running = loaded(['--pressure.warning=0.7', '--otlp.headers=authorization=Bearer%20top-secret']);
   const log = recorder();
   const applied: string[] = [];
-  const target = { setLogLevel: (l: string) => void applied.push(`log=${l}`), setPressure: (p: { warning: number | null }) => void applied.push(`warning=${p.warning}`) };
+  const target = {
+    setLogLevel: (l: string) => void applied.push(`log=${l}`),
+    setPressure: (p: { warning: number | null }) => void applied.push(`warning=${p.warning}`),
+    setMetrics: (m: Record<string, boolean>) => void applied.push(`off=${Object.keys(m).filter((k) => !m[k]).join(',')}`),
+  };
 
   const same = reload(running, () => loaded(['--pressure.warning=0.7', '--otlp.headers=authorization=Bearer%20top-secret']), target, log);
   t.equal(same, running, 'nothing changed: the same configuration');
@@ -70,6 +74,26 @@ t.test('reload(): applied keys with their values, restart keys by name, invalid 
   t.equal(thrown, next);
   t.match(log.lines.pop(), { fields: { code: 'EMP_CONFIG_INVALID', error: 'disk gone' } }, 'any failure to load is reported, never thrown');
   t.ok(new AgentError('EMP_CONFIG_INVALID', 'x') instanceof Error);
+});
+
+t.test('reload(): metrics.<name>.enabled is applied at once, the rest of the table unchanged', async (t) => {
+  const running = loaded([]);
+  const log = recorder();
+  const switched: Array<Record<string, boolean>> = [];
+  const target = { setLogLevel: () => {}, setPressure: () => {}, setMetrics: (m: Record<string, boolean>) => void switched.push(m) };
+  const next = reload(running, () => loaded(['--metrics.ebpf.map.memory.enabled=false', '--interval=5s']), target, log);
+  t.equal(switched.length, 1, 'the switch handed to the agent');
+  t.equal(switched[0]!['ebpf.map.memory'], false, 'memory off');
+  t.equal(switched[0]!['ebpf.map.entries'], true, 'entries still on');
+  const line = log.lines.pop()!;
+  t.equal(line.fields.applied, 'metrics.ebpf.map.memory.enabled=false');
+  t.equal(line.fields.restart_needed, 'interval');
+  t.equal(next.config.metrics['ebpf.map.memory'], false, 'what runs now has it off');
+  t.equal(next.config.intervalMs, running.config.intervalMs);
+  reload(next, () => loaded(['--metrics.ebpf.map.memory.enabled=false']), target, log);
+  t.equal(switched.length, 1, 'the same switch again: not applied twice');
+  reload(next, () => loaded([]), target, log);
+  t.equal(switched[1]!['ebpf.map.memory'], true, 'and back on');
 });
 
 t.test('the running agent: SIGHUP applies a lowered threshold to a map already at 65 %, then survives a broken file', async (t) => {
