@@ -16,7 +16,7 @@ import { SCOPE } from '../../src/metrics/scope';
 import { defaultSwitches, MetricSelection } from '../../src/metrics/selection';
 import { registerSelfInstruments, SelfTelemetry } from '../../src/metrics/self';
 import { PER_MAP_SERIES } from '../../src/metrics/series';
-import { ALL_METRICS, METRICS, prometheusName } from '../../src/metrics/table';
+import { ALL_METRICS, METRICS, type MetricSpec, prometheusName } from '../../src/metrics/table';
 import type { MapOwners } from '../../src/owners/model';
 import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from '../helpers/collections';
 import { parseExposition } from '../helpers/exposition';
@@ -92,7 +92,7 @@ const EXPECTED = [
   METRICS.mapsSkipped,
   METRICS.iteratorRead,
 ];
-const OFF = [METRICS.memory, METRICS.owner, METRICS.count, METRICS.collections, METRICS.collectionDuration];
+const OFF: readonly MetricSpec[] = [METRICS.memory, METRICS.owner, METRICS.count, METRICS.collections, METRICS.collectionDuration];
 
 t.test('the defaults are the table\'s: every metric, and every one on', async (t) => {
   const defaults = defaultSwitches();
