@@ -9,9 +9,17 @@ import { AgentError, isAgentError } from '../errors';
 import { createLogger, type Logger, logDetail } from '../log';
 import { VERSION } from '../version';
 import { commandHelp } from './help';
-// Each command's module is loaded when that command runs: `snapshot` and `top` never load the
-// export stack (OpenTelemetry SDK, gRPC), `run` never loads the views. Start-up is most of a
-// one-shot command's time, and all of it on a slow machine.
+
+/**
+ * A command's module, loaded when that command runs: `snapshot` and `top` never load the export
+ * stack (OpenTelemetry SDK, gRPC), `run` never loads the views; start-up is most of a one-shot
+ * command's time. require, not import(): the module stays CommonJS however the process was
+ * started (an ESM import() of it under a loader such as tsx can lose its named exports).
+ */
+function command<T>(module: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
+  return require(module) as T;
+}
 
 export interface ParsedArgs {
   command: string;
@@ -154,16 +162,16 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const log = createLogger(config.logLevel);
   try {
-    if (args.command === 'top') return await (await import('./top.js')).top(config);
+    if (args.command === 'top') return await command<typeof import('./top')>('./top').top(config);
     if (args.command === 'demo') {
-      await (await import('./demo.js')).demo(config, log);
+      await command<typeof import('./demo')>('./demo').demo(config, log);
       return 0;
     }
     if (args.command === 'snapshot') {
-      process.stdout.write(`${await (await import('./snapshot.js')).snapshot(config, args.output)}\n`);
+      process.stdout.write(`${await command<typeof import('./snapshot')>('./snapshot').snapshot(config, args.output)}\n`);
       return 0;
     }
-    await (await import('./run.js')).run(config, log, () => loadConfig(loadOptions), printable);
+    await command<typeof import('./run')>('./run').run(config, log, () => loadConfig(loadOptions), printable);
     return -1; // keeps running; exits on a signal
   } catch (e) {
     return reportError(e, log);
