@@ -16,7 +16,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import type { Collection } from '../collector';
 import { MetricSelection } from '../metrics/selection';
-import { readoutFor } from '../metrics/series';
+import { PER_MAP_SERIES, readoutFor } from '../metrics/series';
 import { ALL_METRICS, METRICS, type MetricSpec, prometheusName, prometheusUnit } from '../metrics/table';
 import type { PressureReadout } from '../pressure/tracker';
 import { IdentityCache } from './attributes';
@@ -66,6 +66,8 @@ export class PrometheusExposition {
   readonly #ids: IdentityCache<string>;
   readonly #owners: OwnerSeriesCache<string>;
   readonly #selection: MetricSelection;
+  /** Each per-map series' exposition name, worked out once, not every collection. */
+  readonly #names = new Map(PER_MAP_SERIES.map((s) => [s, prometheusName(s.spec)]));
   readonly #ownerName = prometheusName(METRICS.owner);
   readonly #omittedName = prometheusName(METRICS.ownersOmitted);
   #body: Buffer = Buffer.from('# no collection yet\n');
@@ -112,7 +114,7 @@ export class PrometheusExposition {
       this.#ids.endCollection();
       // Only the enabled series: a disabled one is not even computed.
       for (const series of this.#selection.perMap) {
-        const name = prometheusName(series.spec);
+        const name = this.#names.get(series)!;
         let text = '';
         for (let i = 0; i < maps.length; i++) {
           const m = maps[i]!;
