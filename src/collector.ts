@@ -10,7 +10,7 @@ import { HASH_FAMILY, mapType } from './map-types';
 import { MapStatsReader, type RawCollection, type ReaderOptions, type RecordSelector, type SystemError, toAgentError, type WalkSupport } from './native';
 import type { MapOwners } from './owners/model';
 import type { OwnerProblems, OwnerResolver } from './owners/resolver';
-import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, type MapRecord, parseRecords, selectRecords } from './records';
+import { type CountMethod, FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, type MapRecord, RecordCursor, selectRecords } from './records';
 
 export interface MapStats {
   id: number;
@@ -110,11 +110,17 @@ interface FillContext {
   walkSupport: WalkSupport;
 }
 
+/** The fields of a map's fill, written in place into its MapStats (no object per map for them). */
 type Fill = Pick<MapStats, 'entries' | 'pendingBytes' | 'utilization' | 'notCounted' | 'notCountedReason' | 'countAgeMs' | 'countStale'>;
 
-/** Every Fill has the same keys in the same order (one object shape on this per-map path). */
-function noFill(notCountedReason: NotCountedReason, notCounted: string): Fill {
-  return { entries: null, pendingBytes: null, utilization: null, countAgeMs: null, countStale: false, notCounted, notCountedReason };
+function noFill(out: Fill, notCountedReason: NotCountedReason, notCounted: string): void {
+  out.entries = null;
+  out.pendingBytes = null;
+  out.utilization = null;
+  out.countAgeMs = null;
+  out.countStale = false;
+  out.notCounted = notCounted;
+  out.notCountedReason = notCountedReason;
 }
 const WITHOUT_KFUNC = 'kernel without bpf_map_sum_elem_count (Linux < 6.6)';
 const NEEDS_WALK = 'needs an element walk';
@@ -125,26 +131,26 @@ export function awaitsWalk(m: MapStats): boolean {
 }
 
 /** Why a map of a countable type has no count this time. */
-function whyNotCounted(rec: MapRecord, type: string, ctx: FillContext): Fill {
+function whyNotCounted(out: Fill, rec: Readonly<MapRecord>, type: string, ctx: FillContext): void {
   if (rec.flags & FLAG_WALK_SKIPPED)
-    return noFill('walk_deferred', 'element walk deferred by the walk budget (walk.max_entries, walk.budget); counted in a coming collection');
+    return noFill(out, 'walk_deferred', 'element walk deferred by the walk budget (walk.max_entries, walk.budget); counted in a coming collection');
   if (rec.flags & FLAG_NEEDS_WALK) {
     const sockets = type === 'sockmap';
     const why = sockets ? 'the kernel keeps no count of sockmap slots' : WITHOUT_KFUNC;
     const refused = sockets ? ctx.walkSupport.sockets : ctx.walkSupport.elements;
     if (rec.flags & FLAG_WALK_UNSUPPORTED && refused)
-      return noFill('walk_unsupported', `${NEEDS_WALK} (${why}), which this kernel does not run: ${refused.hint ?? refused.message}`);
-    if (!ctx.walk) return noFill('walk_disabled', `${NEEDS_WALK} (${why}); walk.enabled is false`);
-    if (ctx.walkError) return noFill('walk_failed', `${NEEDS_WALK} (${why}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`);
-    return noFill('walk_failed', `${NEEDS_WALK} (${why})`);
+      return noFill(out, 'walk_unsupported', `${NEEDS_WALK} (${why}), which this kernel does not run: ${refused.hint ?? refused.message}`);
+    if (!ctx.walk) return noFill(out, 'walk_disabled', `${NEEDS_WALK} (${why}); walk.enabled is false`);
+    if (ctx.walkError) return noFill(out, 'walk_failed', `${NEEDS_WALK} (${why}), which failed: ${ctx.walkError.hint ?? ctx.walkError.message}`);
+    return noFill(out, 'walk_failed', `${NEEDS_WALK} (${why})`);
   }
   if (HASH_FAMILY.has(type)) {
     if (type === 'hash_of_maps' && !ctx.kfuncAvailable && ctx.kernelState)
-      return noFill('kernel', `preallocated hash_of_maps on a ${WITHOUT_KFUNC}: no kernel counter and no element iterator for this type`);
-    return noFill('kernel', 'needs bpf_map_sum_elem_count (Linux >= 6.6)');
+      return noFill(out, 'kernel', `preallocated hash_of_maps on a ${WITHOUT_KFUNC}: no kernel counter and no element iterator for this type`);
+    return noFill(out, 'kernel', 'needs bpf_map_sum_elem_count (Linux >= 6.6)');
   }
-  if (!ctx.kernelState) return noFill('config', 'counting.kernel_state is false');
-  return noFill('kernel', "this kernel's internal layout of the type is not one the agent can read");
+  if (!ctx.kernelState) return noFill(out, 'config', 'counting.kernel_state is false');
+  return noFill(out, 'kernel', "this kernel's internal layout of the type is not one the agent can read");
 }
 
 /**
@@ -183,18 +189,28 @@ export function walkUnsupported(support: WalkSupport, kfuncCounts: boolean): Age
   });
 }
 
-function fillOf(rec: MapRecord, age: number, ctx: FillContext): Fill {
+/** Writes the fill of `rec` into `out`. */
+function fillOf(out: Fill, rec: Readonly<MapRecord>, age: number, ctx: FillContext): void {
   const info = mapType(rec.typeId);
-  if (info.fill === 'none') return noFill('type', info.reason ?? 'not countable');
-  if (rec.countMethod === 'none' || rec.flags & FLAG_WALK_SKIPPED) return whyNotCounted(rec, info.name, ctx);
+  if (info.fill === 'none') return noFill(out, 'type', info.reason ?? 'not countable');
+  if (rec.countMethod === 'none' || rec.flags & FLAG_WALK_SKIPPED) return whyNotCounted(out, rec, info.name, ctx);
   const walked = rec.countMethod === 'walk';
-  const countAgeMs = walked && age >= 0 ? age : null;
-  const countStale = walked && (rec.flags & FLAG_COUNT_STALE) !== 0;
+  const entries = rec.entries;
+  out.countAgeMs = walked && age >= 0 ? age : null;
+  out.countStale = walked && (rec.flags & FLAG_COUNT_STALE) !== 0;
+  out.notCounted = null;
+  out.notCountedReason = null;
   if (info.fill === 'bytes') {
     const size = rec.aux[2] || rec.maxEntries;
-    return { entries: null, pendingBytes: rec.entries, utilization: size > 0 ? rec.entries / size : null, countAgeMs, countStale, notCounted: null, notCountedReason: null };
+    out.entries = null;
+    out.pendingBytes = entries;
+    out.utilization = size > 0 ? entries / size : null;
+  } else {
+    const max = rec.maxEntries;
+    out.entries = entries;
+    out.pendingBytes = null;
+    out.utilization = max > 0 ? entries / max : null;
   }
-  return { entries: rec.entries, pendingBytes: null, utilization: rec.maxEntries > 0 ? rec.entries / rec.maxEntries : null, countAgeMs, countStale, notCounted: null, notCountedReason: null };
 }
 
 export interface CollectorOptions {
@@ -264,7 +280,7 @@ export class Collector {
     const raw = await this.#reader.collect(
       filter ? (buf) => (keep = selectRecords(buf, (name, typeId) => filter(name, mapType(typeId).name))) : undefined,
     );
-    const records = parseRecords(raw.records);
+    const records = new RecordCursor(raw.records);
     const walkError = raw.walkError ? recode('EMP_WALK_FAILED', raw.walkError) : null;
     const ctx: FillContext = {
       kfuncAvailable: this.#reader.kfuncAvailable,
@@ -275,12 +291,11 @@ export class Collector {
     };
     const maps: MapStats[] = [];
     for (let i = 0; i < records.length; i++) {
-      const rec = records[i]!;
       if (keep && !keep[i]) continue;
+      const rec = records.at(i);
       const type = mapType(rec.typeId).name;
       const memory = raw.memory[i]!;
-      const fill = fillOf(rec, raw.countAgeMs[i] ?? -1, ctx);
-      maps.push({
+      const m: MapStats = {
         id: rec.id,
         name: rec.name,
         type,
@@ -289,23 +304,27 @@ export class Collector {
         maxEntries: rec.maxEntries,
         mapFlags: rec.mapFlags,
         countMethod: rec.countMethod,
-        // Field by field, not a spread: this runs for every map on every collection.
-        entries: fill.entries,
-        pendingBytes: fill.pendingBytes,
-        utilization: fill.utilization,
-        countAgeMs: fill.countAgeMs,
-        countStale: fill.countStale,
-        notCounted: fill.notCounted,
-        notCountedReason: fill.notCountedReason,
+        // Written by fillOf, in place: this runs for every map on every collection.
+        entries: null,
+        pendingBytes: null,
+        utilization: null,
+        countAgeMs: null,
+        countStale: false,
+        notCounted: null,
+        notCountedReason: null,
         memoryBytes: memory >= 0 ? memory : null,
         memoryEstimated: memory >= 0 && raw.memoryEstimated[i] === 1,
         owners: null,
-      });
+      };
+      fillOf(m, rec, raw.countAgeMs[i] ?? -1, ctx);
+      maps.push(m);
     }
     const owners = this.#owners;
     if (owners) {
       // Every map on the host, not only those reported: a pass covers what it was shown.
-      owners.observe(new Set(records.map((r) => r.id)));
+      const ids = new Set<number>();
+      for (let i = 0; i < records.length; i++) ids.add(records.at(i).id);
+      owners.observe(ids);
       for (const m of maps) m.owners = owners.owners(m.id);
     }
     return {

@@ -102,28 +102,92 @@ export function selectRecords(buf: Buffer, keep: (name: string, typeId: number) 
   return out;
 }
 
+/**
+ * The records of one iterator read, in place: at(i) points the cursor at record i, whose
+ * fields are read from the buffer when asked. The collector reads every map this way on every
+ * collection, with no object per record; parseRecords() makes the objects where they are wanted.
+ * Every record's size and version is checked when the cursor is made.
+ */
+export class RecordCursor implements Readonly<MapRecord> {
+  readonly #buf: Buffer;
+  #off = 0;
+  /** Records in the buffer. */
+  readonly length: number;
+
+  constructor(buf: Buffer) {
+    if (buf.length % RECORD_SIZE !== 0)
+      throw new AgentError('EMP_RECORD_MISMATCH', `iterator output of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
+    for (let off = 0; off < buf.length; off += RECORD_SIZE) {
+      const size = buf.readUInt16LE(off);
+      const version = buf.readUInt16LE(off + 2);
+      if (size !== RECORD_SIZE || version !== RECORD_VERSION)
+        throw new AgentError('EMP_RECORD_MISMATCH', `record at byte ${off} has size ${size} and version ${version}, expected ${RECORD_SIZE} and ${RECORD_VERSION}`);
+    }
+    this.#buf = buf;
+    this.length = buf.length / RECORD_SIZE;
+  }
+
+  /** Points the cursor at record i (0 ≤ i < length). */
+  at(i: number): this {
+    this.#off = i * RECORD_SIZE;
+    return this;
+  }
+
+  get id(): number {
+    return this.#buf.readUInt32LE(this.#off + 4);
+  }
+  get typeId(): number {
+    return this.#buf.readUInt32LE(this.#off + 8);
+  }
+  get keySize(): number {
+    return this.#buf.readUInt32LE(this.#off + 12);
+  }
+  get valueSize(): number {
+    return this.#buf.readUInt32LE(this.#off + 16);
+  }
+  get maxEntries(): number {
+    return this.#buf.readUInt32LE(this.#off + 20);
+  }
+  get mapFlags(): number {
+    return this.#buf.readUInt32LE(this.#off + 24);
+  }
+  get countMethod(): CountMethod {
+    return COUNT_METHODS[this.#buf.readUInt16LE(this.#off + 28)] ?? 'none';
+  }
+  get flags(): number {
+    return this.#buf.readUInt16LE(this.#off + 30);
+  }
+  get entries(): number {
+    return s64(this.#buf, this.#off + 32);
+  }
+  get aux(): [number, number, number, number] {
+    const b = this.#buf;
+    const off = this.#off;
+    return [u64(b, off + 40), u64(b, off + 48), u64(b, off + 56), u64(b, off + 64)];
+  }
+  get name(): string {
+    return nameAt(this.#buf, this.#off + NAME_OFFSET);
+  }
+}
+
+/** Every record as an object (see RecordCursor for the reading without them). */
 export function parseRecords(buf: Buffer): MapRecord[] {
-  if (buf.length % RECORD_SIZE !== 0)
-    throw new AgentError('EMP_RECORD_MISMATCH', `iterator output of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
+  const c = new RecordCursor(buf);
   const out: MapRecord[] = [];
-  for (let off = 0; off < buf.length; off += RECORD_SIZE) {
-    const size = buf.readUInt16LE(off);
-    const version = buf.readUInt16LE(off + 2);
-    if (size !== RECORD_SIZE || version !== RECORD_VERSION)
-      throw new AgentError('EMP_RECORD_MISMATCH', `record at byte ${off} has size ${size} and version ${version}, expected ${RECORD_SIZE} and ${RECORD_VERSION}`);
-    const method = buf.readUInt16LE(off + 28);
+  for (let i = 0; i < c.length; i++) {
+    c.at(i);
     out.push({
-      id: buf.readUInt32LE(off + 4),
-      typeId: buf.readUInt32LE(off + 8),
-      keySize: buf.readUInt32LE(off + 12),
-      valueSize: buf.readUInt32LE(off + 16),
-      maxEntries: buf.readUInt32LE(off + 20),
-      mapFlags: buf.readUInt32LE(off + 24),
-      countMethod: COUNT_METHODS[method] ?? 'none',
-      flags: buf.readUInt16LE(off + 30),
-      entries: s64(buf, off + 32),
-      aux: [u64(buf, off + 40), u64(buf, off + 48), u64(buf, off + 56), u64(buf, off + 64)],
-      name: nameAt(buf, off + NAME_OFFSET),
+      id: c.id,
+      typeId: c.typeId,
+      keySize: c.keySize,
+      valueSize: c.valueSize,
+      maxEntries: c.maxEntries,
+      mapFlags: c.mapFlags,
+      countMethod: c.countMethod,
+      flags: c.flags,
+      entries: c.entries,
+      aux: c.aux,
+      name: c.name,
     });
   }
   return out;
