@@ -65,11 +65,24 @@ export function ownersJson(o: MapOwners | null) {
 }
 
 /** The owner in a log line or webhook: the first process, and the first program. */
-export function ownerBrief(o: MapOwners | null) {
+export interface OwnerBrief {
+  readonly label: string;
+  readonly pid: number | null;
+  readonly comm: string | null;
+  readonly executable: string | null;
+  readonly container_id: string | null;
+  readonly pod: string | null;
+  readonly namespace: string | null;
+  readonly program: { readonly id: number; readonly name: string } | null;
+}
+
+/** The map's owner brief (frozen: callers may share it); null without a process or program. */
+export function ownerBrief(o: MapOwners | null): OwnerBrief | null {
+  if (!o) return null;
   const p = primaryOwner(o);
-  const prog = o?.programs?.[0];
+  const prog = o.programs?.[0];
   if (!p && !prog) return null;
-  return {
+  return Object.freeze({
     label: ownerLabel(o),
     pid: p?.pid ?? null,
     comm: p?.comm ?? null,
@@ -77,6 +90,6 @@ export function ownerBrief(o: MapOwners | null) {
     container_id: p?.containerId ?? null,
     pod: p?.pod ?? null,
     namespace: p?.namespace ?? null,
-    program: prog ? { id: prog.id, name: prog.name } : null,
-  };
+    program: prog ? Object.freeze({ id: prog.id, name: prog.name }) : null,
+  });
 }

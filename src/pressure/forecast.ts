@@ -60,6 +60,12 @@ export interface History {
    * (SampleWindow's: the last NOISE_MEMORY); without it, it is estimated from the samples.
    */
   readonly noise?: number;
+  /**
+   * True when the window holds two samples or more, all of the same fill (SampleWindow knows it
+   * without joining its samples): the forecast is then "not growing" without looking further.
+   * False or absent: the samples are looked at.
+   */
+  readonly unchanged?: boolean;
 }
 
 export interface Forecast {
@@ -144,7 +150,7 @@ function medianIn(buf: Float64Array, n: number): number {
   return (lower + upper) / 2;
 }
 
-function median(xs: readonly number[]): number {
+function median(xs: ArrayLike<number>): number {
   const buf = scratchFor(xs.length);
   for (let i = 0; i < xs.length; i++) buf[i] = xs[i]!;
   return medianIn(buf, xs.length);
@@ -247,11 +253,12 @@ const TRIMMED_SD = 0.98658;
  * third of what the spreads tell of normal noise (its efficiency is 37 %): from a dozen spreads
  * it is often off by half, and every threshold scales with it.
  */
-export function scaleOf(spreads: readonly number[]): number {
+export function scaleOf(spreads: ArrayLike<number>): number {
   const mad = MAD_TO_SD * median(spreads);
   let sum = 0;
   let n = 0;
-  for (const d of spreads) {
+  for (let i = 0; i < spreads.length; i++) {
+    const d = spreads[i]!;
     if (d > TRIM_SD * mad) continue;
     sum += d * d;
     n++;
@@ -262,12 +269,17 @@ export function scaleOf(spreads: readonly number[]): number {
 /** Floating-point slack for "more than the noise" when there is none (exact counts). */
 const EPS = 1e-9;
 
+/** The answers most maps get on most collections, shared (forecast() is called for every map on every collection). */
+const NOT_GROWING: Forecast = Object.freeze({ growthPerS: 0, timeToFullS: null });
+const NO_FORECAST: Forecast = Object.freeze({ growthPerS: null, timeToFullS: null });
+
 /** The forecast of a map with this history (see the file's comment) out of `capacity`. */
 export function forecast(h: History, capacity: number): Forecast {
+  if (h.unchanged) return NOT_GROWING;
   const { samples, recent, peaks } = h;
-  if (samples.length < 2) return { growthPerS: null, timeToFullS: null };
+  if (samples.length < 2) return NO_FORECAST;
   const last = samples[samples.length - 1]!;
-  if (samples.every((s) => s.v === last.v) && recent.every((s) => s.v === last.v)) return { growthPerS: 0, timeToFullS: null };
+  if (samples.every((s) => s.v === last.v) && recent.every((s) => s.v === last.v)) return NOT_GROWING;
 
   // The pace: the window's line, unless the last collections left it; then measured by least
   // squares over the samples of that stretch the robust line says are noise.
@@ -379,8 +391,13 @@ export class SampleWindow implements History {
   #raw: Sample[] = [];
   #peaks: Sample[] = [];
   #joined: Sample[] | null = null;
-  #spreads: number[] = [];
+  /** The spreads of the last NOISE_MEMORY collections, a ring (in no order: the noise does not need one). */
+  readonly #spreads = new Float64Array(NOISE_MEMORY);
+  #spreadCount = 0;
+  #spreadNext = 0;
   #noise: number | null = null;
+  /** When the newest sample that differs from the one before it came (-Infinity: none has). */
+  #changedAt = -Infinity;
 
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
@@ -391,6 +408,7 @@ export class SampleWindow implements History {
     this.#joined = null;
     this.#noise = null;
     const prev = this.#raw[this.#raw.length - 1];
+    if (prev && v !== prev.v) this.#changedAt = t;
     if (prev && v < prev.v - CYCLE_DROP * capacity) {
       this.#peaks.push(prev);
       if (this.#peaks.length > MAX_PEAKS) this.#peaks.shift();
@@ -403,8 +421,9 @@ export class SampleWindow implements History {
     const raw = this.#raw;
     raw.push({ t, v });
     if (raw.length >= 3) {
-      this.#spreads.push(spreadOf(raw[raw.length - 3]!, raw[raw.length - 2]!, raw[raw.length - 1]!));
-      if (this.#spreads.length > NOISE_MEMORY) this.#spreads.shift();
+      this.#spreads[this.#spreadNext] = spreadOf(raw[raw.length - 3]!, raw[raw.length - 2]!, raw[raw.length - 1]!);
+      this.#spreadNext = (this.#spreadNext + 1) % NOISE_MEMORY;
+      if (this.#spreadCount < NOISE_MEMORY) this.#spreadCount++;
     }
     if (raw.length > RAW) {
       const x = raw.shift()!;
@@ -415,6 +434,13 @@ export class SampleWindow implements History {
     const start = t - this.#windowMs;
     while (this.#old.length && this.#old[0]!.t < start) this.#old.shift();
     while (raw.length > 1 && raw[0]!.t < start) raw.shift();
+  }
+
+  get unchanged(): boolean {
+    // Every sample kept came at or after the last change of fill, so all have one value.
+    const raw = this.#raw;
+    const oldest = this.#old[0] ?? raw[0];
+    return this.#old.length + raw.length >= 2 && oldest !== undefined && oldest.t >= this.#changedAt;
   }
 
   get samples(): readonly Sample[] {
@@ -428,7 +454,7 @@ export class SampleWindow implements History {
 
   /** The noise over the last NOISE_MEMORY consecutive collections (see noiseOf); kept across resets. */
   get noise(): number {
-    this.#noise ??= scaleOf(this.#spreads);
+    this.#noise ??= scaleOf(this.#spreads.subarray(0, this.#spreadCount));
     return this.#noise;
   }
 

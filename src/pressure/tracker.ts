@@ -6,7 +6,8 @@
  * alive now. Reads only the Collection: never the kernel.
  */
 import type { Collection, MapStats } from '../collector';
-import { ownerBrief } from '../owners/format';
+import type { MapOwners } from '../owners/model';
+import { type OwnerBrief, ownerBrief } from '../owners/format';
 import { forecast, SampleWindow } from './forecast';
 import { INITIAL_LEVEL, type Level, type LevelState, levelsOff, type MapLevel, nextLevel, thresholdResolver, type ThresholdConfig } from './levels';
 import { PeakWindow, suggestMaxEntries } from './peak';
@@ -43,7 +44,7 @@ export interface MapPressure {
   /** Seconds of history the peak covers (less than the window while the agent is young). */
   readonly peakOverS: number | null;
   /** Who owns the map (its first owner and program), when known. */
-  readonly owner: ReturnType<typeof ownerBrief>;
+  readonly owner: OwnerBrief | null;
   /**
    * max_entries that would hold the peak with pressure.headroom to spare; null without a
    * peak, and for maps whose levels are off (an LRU sits full by design: its fill says
@@ -60,7 +61,7 @@ export interface Transition {
   /** Collection time, ms since the epoch. */
   readonly time: number;
   /** Who owns the map (its first owner and program), when known: log lines and webhooks name it. */
-  readonly owner: ReturnType<typeof ownerBrief>;
+  readonly owner: OwnerBrief | null;
 }
 
 /** The pressure of every map of one collection. */
@@ -81,6 +82,9 @@ interface MapState {
   thresholds: Thresholds;
   /** The last collection that had the map (a stamp: maps not seen in this one are dropped). */
   seen: number;
+  /** The owner list `brief` was made from: an owner pass that finds nothing new hands back the same one. */
+  owners: MapOwners | null;
+  brief: OwnerBrief | null;
 }
 
 /** The fill a map is forecast on: entries, or pending bytes for ring buffers. */
@@ -138,17 +142,23 @@ export class PressureTracker {
       if (!st || st.type !== m.type || st.name !== m.name || st.maxEntries !== m.maxEntries) {
         st = {
           name: m.name, type: m.type, maxEntries: m.maxEntries, level: INITIAL_LEVEL, window: new SampleWindow(s.forecastWindowMs), peak: new PeakWindow(s.peakWindowMs),
-          thresholds: this.#thresholds(m.name, m.type), seen: stamp,
+          thresholds: this.#thresholds(m.name, m.type), seen: stamp, owners: null, brief: null,
         };
         state.set(m.id, st);
       }
       st.seen = stamp;
+      const owners = m.owners ?? null;
+      if (st.owners !== owners) {
+        st.owners = owners;
+        st.brief = ownerBrief(owners);
+      }
+      const owner = st.brief;
       const thresholds = st.thresholds;
       const fill = fillOf(m);
       if (m.utilization === null) {
         maps.set(m.id, {
           id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: null, level: null, thresholds,
-          growthPerS: null, timeToFullS: null, peakFill: null, peakUtilization: null, peakOverS: null, suggestedMaxEntries: null, owner: ownerBrief(m.owners ?? null),
+          growthPerS: null, timeToFullS: null, peakFill: null, peakUtilization: null, peakOverS: null, suggestedMaxEntries: null, owner,
         });
         continue;
       }
@@ -171,7 +181,7 @@ export class PressureTracker {
         peakUtilization: peakFill === null || m.maxEntries <= 0 ? null : peakFill / m.maxEntries,
         peakOverS: peakFill === null ? null : st.peak.coversMs(c.time) / 1000,
         suggestedMaxEntries: peakFill === null || off ? null : suggestMaxEntries(peakFill, m.type, s.headroom),
-        owner: ownerBrief(m.owners ?? null),
+        owner,
       };
       maps.set(m.id, p);
       if (!off && st.level.level !== before) transitions.push({ map: p, from: before, to: st.level.level, time: c.time, owner: p.owner });

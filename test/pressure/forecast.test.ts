@@ -405,3 +405,34 @@ t.test('theilSen: the median of every pairwise slope, and of the intercepts, als
     t.ok(Math.abs(line.at(samples[0]!.t) - intercept) <= 1e-9 * Math.max(1, Math.abs(intercept)), `${n} samples: intercept`);
   }
 });
+
+t.test("the window's unchanged shortcut gives the forecast its samples give", async (t) => {
+  // Long flat stretches with steps, drops past the reset and the cycle thresholds, and a
+  // window short enough that thinning and expiry run: the shortcut must agree with the full
+  // look at the samples after every collection, and must have been taken.
+  const rnd = rng(20261203);
+  const capacity = 1000;
+  for (const windowMs of [60_000, 600_000]) {
+    const w = new SampleWindow(windowMs);
+    let v = 100;
+    let taken = 0;
+    let differ = 0;
+    let wrong = 0;
+    for (let i = 0; i < 3000; i++) {
+      const r = rnd();
+      if (r < 0.01) v = Math.floor(rnd() * capacity);
+      else if (r < 0.03) v = Math.min(capacity, v + 1);
+      w.add(T0 + i * 1000, v, capacity);
+      const plain = { samples: w.samples, recent: w.recent, peaks: w.peaks, noise: w.noise };
+      const want = forecast(plain, capacity);
+      if (w.unchanged) {
+        taken++;
+        if (!(plain.samples.length >= 2 && plain.samples.every((s) => s.v === v))) wrong++;
+      }
+      if (JSON.stringify(forecast(w, capacity)) !== JSON.stringify(want)) differ++;
+    }
+    t.equal(wrong, 0, `window ${windowMs / 1000} s: unchanged only when every sample has one fill`);
+    t.equal(differ, 0, `window ${windowMs / 1000} s: the same forecast after each of 3000 collections`);
+    t.ok(taken > 100, `window ${windowMs / 1000} s: the shortcut was taken (${taken} times)`);
+  }
+});
