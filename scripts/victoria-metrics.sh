@@ -4,7 +4,7 @@
 #
 # usage: scripts/victoria-metrics.sh [--cache DIR] [--update]
 #
-#   --cache    cache directory (default: $EMP_VM_CACHE, else
+#   --cache    cache directory (default: $EMP_VICTORIA_METRICS_CACHE, else
 #              /var/cache/ebpf-map-pressure/victoria-metrics)
 #   --update   ask the archive again and fetch a newer build (without it, a cached copy is
 #              used as is and nothing at all is downloaded)
@@ -33,7 +33,7 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 die() { echo "victoria-metrics.sh: $*" >&2; exit 1; }
 log() { echo "victoria-metrics.sh: $*" >&2; }
 
-CACHE=${EMP_VM_CACHE:-/var/cache/ebpf-map-pressure/victoria-metrics}
+CACHE=${EMP_VICTORIA_METRICS_CACHE:-/var/cache/ebpf-map-pressure/victoria-metrics}
 UPDATE=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -48,7 +48,7 @@ for tool in apt-get apt-cache dpkg-deb flock; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (Debian/Ubuntu: apt-get install apt dpkg util-linux)"
 done
 { mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ]; } ||
-  die "cannot write to the cache directory $CACHE: run as root, or point EMP_VM_CACHE (or --cache) at a writable directory"
+  die "cannot write to the cache directory $CACHE: run as root, or point EMP_VICTORIA_METRICS_CACHE (or --cache) at a writable directory"
 CACHE=$(cd "$CACHE" && pwd)
 ENVF="$CACHE/victoria-metrics.env"
 
