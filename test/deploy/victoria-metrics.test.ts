@@ -87,6 +87,8 @@ t.test('the agent pushes OTLP/HTTP to VictoriaMetrics: names, values, resource, 
       `--interval=${INTERVAL_MS}ms`,
       '--filter.include-names=vmt_*',
       '--owners.max-per-map=1',
+      // The pin walk covers this test's own directory only (other tests' pins may be thousands).
+      `--paths.bpffs=${pins}`,
     ],
     { OTEL_RESOURCE_ATTRIBUTES: RESOURCE_ENV },
   );
@@ -239,6 +241,7 @@ t.test('the agent pushes OTLP/HTTP to VictoriaMetrics: names, values, resource, 
     }
   }
 
+  clearInterval(grow);
   await agent.stop();
   await vm.stop();
 });
