@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 # prometheus (scrape tests), tmux (the live view), systemd-analyze (the unit file), openssl
 # (a certificate for the OTLP-over-TLS tests), strace (the systemd unit's system call filter),
 # bpftrace (a real tool whose maps the owner tests attribute), gcc (the benchmark's fd holder).
+# VictoriaMetrics (the real OTLP backend) is no system package here: its test fetches trixie's with
+# scripts/victoria-metrics.sh, once, into /var/cache/ebpf-map-pressure/victoria-metrics.
 bash scripts/install-deps.sh libcap2-bin util-linux prometheus tmux systemd openssl strace bpftrace
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
