@@ -28,18 +28,21 @@
 # per guest (measured on a busy 2-core host: ~5 min on 6.12, ~21 min on 5.10).
 #
 # A guest whose CPU locks up (the kernel's "BUG: soft lockup"; vmrun.sh makes it
-# panic the guest at once, its kernel log replayed into the output) is rerun
-# once, and says so: "=== kernel-matrix: 6.1: soft lockup, rerun ===" before the
-# rerun, "(soft lockup, rerun: PASS)" on its line.  A second lockup fails the
-# kernel; so does a lockup after a test had already failed (a "not ok" line),
-# and a test failure alone is never rerun.
+# panic the guest at once, its kernel log replayed into the output), or whose
+# kernel panics some other way (an oops in the emulated guest's own code, e.g. a
+# NULL dereference in mmap with a garbage EFLAGS: the emulator, not a test), is
+# rerun once, and says so: "=== kernel-matrix: 6.1: soft lockup, rerun ===" (or
+# "kernel panic, rerun") before the rerun, "(soft lockup, rerun: PASS)" on its
+# line.  A second crash fails the kernel; so does a crash after a test had
+# already failed (a "not ok" line), and a test failure alone is never rerun.
 #
 # Prints a line per kernel as it finishes and a table at the end:
 #   PASS  6.1    6.1.0-56-amd64          4.9s
 #   PASS  6.1    6.1.0-57-amd64        612.0s  (soft lockup, rerun: PASS)
 # Each summary line holds: kernel, release, packages, result (pass|fail),
-# exit_code, seconds (all attempts), lockups, note (e.g. "soft lockup, rerun:
-# PASS"), attempts (exit_code, seconds and lockup of each guest run), command,
+# exit_code, seconds (all attempts), crashes, note (e.g. "soft lockup, rerun:
+# PASS"), attempts (exit_code, seconds and crash of each guest run: "soft
+# lockup", "kernel panic" or null), command,
 # finished_at.
 # Exit status: 0 if every kernel passed, 1 if any failed, 2 on a usage error.
 set -euo pipefail
@@ -88,10 +91,15 @@ json_str() {  # a JSON string literal
 }
 CMD_JSON=$(for a in "$@"; do json_str "$a"; echo; done | paste -sd, -)
 
-# The kernel's words when a CPU has not scheduled for 2 x watchdog_thresh seconds,
-# and the panic that softlockup_panic=1 turns it into.
-locked_up() { grep -qE 'BUG: soft lockup - CPU#|Kernel panic - not syncing: softlockup' "$1"; }
-# A test that failed before the lockup: a real failure, which a rerun must not hide.
+# How the guest's kernel crashed, if it did: "soft lockup" (the kernel's words when a CPU
+# has not scheduled for 2 x watchdog_thresh seconds, and the panic that softlockup_panic=1
+# turns it into), "kernel panic" (any other), or nothing.
+guest_crash() {
+  if grep -qE 'BUG: soft lockup - CPU#|Kernel panic - not syncing: softlockup' "$1"; then echo "soft lockup"
+  elif grep -qE 'Kernel panic - not syncing' "$1"; then echo "kernel panic"
+  fi
+}
+# A test that failed before the crash: a real failure, which a rerun must not hide.
 test_failed() { grep -E '^[[:space:]]*not ok ' "$1" | grep -qvE '# (TODO|SKIP)'; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kernel-matrix.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -101,13 +109,13 @@ trap 'rm -rf "$WORK"' EXIT
 run_kernel() {
   local k=$1 ATTEMPT_OUT="$WORK/$1.attempt"
   shift
-  local release='' packages='' rc=0 note='' lockups=0 attempts='' start t0 lock attempt envf secs result line why
+  local release='' packages='' rc=0 note='' crashes=0 attempts='' start t0 crash attempt envf secs result line why
   start=$EPOCHREALTIME
   if [ "$k" = host ]; then
     release=$(uname -r)
     echo "=== kernel-matrix: host ($release) ==="
     EMP_KERNEL_UNDER_TEST=$release timeout -k 10 "$TIMEOUT" "$@" </dev/null || rc=$?
-    attempts=$(printf '{"exit_code":%d,"seconds":%s,"lockup":false}' "$rc" \
+    attempts=$(printf '{"exit_code":%d,"seconds":%s,"crash":null}' "$rc" \
       "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')")
   else
     # fetch (or find in the cache) the kernel; the download is not timed
@@ -124,18 +132,19 @@ run_kernel() {
         rc=0 t0=$EPOCHREALTIME
         # the guest's console (the command's output and the kernel's) is kept to be read
         bash "$HERE/vmrun.sh" -k "$k" -t "$TIMEOUT" "${VMARGS[@]}" -- "$@" | tee "$ATTEMPT_OUT" || rc=$?
-        lock=false
-        if [ "$rc" != 0 ] && locked_up "$ATTEMPT_OUT"; then lock=true; lockups=$((lockups + 1)); fi
-        attempts="${attempts:+$attempts,}$(printf '{"exit_code":%d,"seconds":%s,"lockup":%s}' "$rc" \
-          "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" "$lock")"
-        [ "$lock" = true ] || break
-        if [ "$attempt" = 2 ]; then note="soft lockup twice"; break; fi
-        if test_failed "$ATTEMPT_OUT"; then note="soft lockup after a test failed: not rerun"; break; fi
-        echo "=== kernel-matrix: $k: soft lockup, rerun ==="
-        echo "kernel-matrix: $k: a guest CPU locked up (soft lockup; the kernel log is above); running the command once more" >&2
-        note="soft lockup, rerun"
+        crash=
+        if [ "$rc" != 0 ]; then crash=$(guest_crash "$ATTEMPT_OUT"); fi
+        [ -z "$crash" ] || crashes=$((crashes + 1))
+        attempts="${attempts:+$attempts,}$(printf '{"exit_code":%d,"seconds":%s,"crash":%s}' "$rc" \
+          "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" "$([ -n "$crash" ] && json_str "$crash" || echo null)")"
+        [ -n "$crash" ] || break
+        if [ "$attempt" = 2 ]; then note="${note%, rerun}, then $crash: not rerun again"; break; fi
+        if test_failed "$ATTEMPT_OUT"; then note="$crash after a test failed: not rerun"; break; fi
+        echo "=== kernel-matrix: $k: $crash, rerun ==="
+        echo "kernel-matrix: $k: the guest's kernel crashed ($crash; the kernel log is above); running the command once more" >&2
+        note="$crash, rerun"
       done
-      if [ "$note" = "soft lockup, rerun" ]; then
+      if [ "${note%, rerun}" != "$note" ]; then
         if [ "$rc" = 0 ]; then note="$note: PASS"; else note="$note: FAIL"; fi
       fi
     else
@@ -152,9 +161,9 @@ run_kernel() {
   [ -z "$why" ] || line="$line  ($why)"
   echo "$line"
   echo "$line" > "$WORK/$k.line"
-  printf '{"kernel":%s,"release":%s,"packages":%s,"result":"%s","exit_code":%d,"seconds":%s,"lockups":%d,"note":%s,"attempts":[%s],"command":[%s],"finished_at":"%s"}\n' \
+  printf '{"kernel":%s,"release":%s,"packages":%s,"result":"%s","exit_code":%d,"seconds":%s,"crashes":%d,"note":%s,"attempts":[%s],"command":[%s],"finished_at":"%s"}\n' \
     "$(json_str "$k")" "$(json_str "$release")" "$(json_str "$packages")" "$result" "$rc" "$secs" \
-    "$lockups" "$(json_str "$note")" "$attempts" "$CMD_JSON" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$WORK/$k.json"
+    "$crashes" "$(json_str "$note")" "$attempts" "$CMD_JSON" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$WORK/$k.json"
 }
 
 if [ "$JOBS" -eq 1 ]; then

@@ -18,7 +18,7 @@ interface Run {
   release: string;
   result: string;
   seconds: number;
-  /** kernel-matrix.sh's word on a guest run that locked up, e.g. "soft lockup, rerun: PASS". */
+  /** kernel-matrix.sh's word on a guest run whose kernel crashed, e.g. "soft lockup, rerun: PASS". */
   note?: string;
 }
 

@@ -52,8 +52,8 @@ if [ "${EMP_TEST_KERNELS:-1}" != 0 ]; then
 fi
 
 # tap's closing comment, once a run: "# { total: N, pass: P, fail: F, ... }". A guest run
-# that locked up and was rerun (kernel-matrix.sh: "=== kernel-matrix: K: soft lockup, rerun
-# ===") counts once, by its rerun: whatever the locked-up attempt printed since its
+# whose kernel crashed and was rerun (kernel-matrix.sh: "=== kernel-matrix: K: soft lockup,
+# rerun ===", or "kernel panic, rerun") counts once, by its rerun: whatever the crashed attempt printed since its
 # "=== kernel-matrix: K (release) ===" header is left out.
 pass=0
 fail=0
@@ -64,7 +64,7 @@ while read -r line; do
   pass=$((pass + ${p:-0}))
   fail=$((fail + ${f:-0}))
   seen=$((seen + 1))
-done < <(awk '/^=== kernel-matrix: .*: soft lockup, rerun ===$/ { n = 0; next }
+done < <(awk '/^=== kernel-matrix: .*: (soft lockup|kernel panic), rerun ===$/ { n = 0; next }
               /^=== kernel-matrix: / { for (i = 0; i < n; i++) print kept[i]; n = 0; next }
               /^# \{ total:/ { kept[n++] = $0 }
               END { for (i = 0; i < n; i++) print kept[i] }' "$log")
@@ -75,9 +75,9 @@ if [ "${#checks_failed[@]}" -gt 0 ]; then
   [ "$rc" -ne 0 ] || rc=1
 fi
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
-# Guest runs that locked up, said once more next to the totals (they are in the table above).
+# Guest runs whose kernel crashed, said once more next to the totals (they are in the table above).
 if [ -s "$log.kernels" ]; then
-  sed -nE 's/^\{"kernel":"([^"]*)".*"lockups":[1-9][0-9]*,"note":"([^"]*)".*/kernel-matrix: \1: \2/p' "$log.kernels"
+  sed -nE 's/^\{"kernel":"([^"]*)".*"crashes":[1-9][0-9]*,"note":"([^"]*)".*/kernel-matrix: \1: \2/p' "$log.kernels"
 fi
 # The failing tests, named where the tail of a CI log shows them: each "not ok" line (a
 # file's and its subtests'), with the run it came from, once, at most 40; like the totals,
@@ -86,7 +86,7 @@ awk 'function flush(  i) {
        for (i = 0; i < n; i++) if (!(buf[i] in seen) && shown < 40) { seen[buf[i]] = 1; shown++; print "failed: " buf[i] }
        n = 0
      }
-     /^=== kernel-matrix: .*: soft lockup, rerun ===$/ { n = 0; next }
+     /^=== kernel-matrix: .*: (soft lockup|kernel panic), rerun ===$/ { n = 0; next }
      /^=== kernel-matrix: / { flush(); run = $3; next }
      /^ *not ok / && !/# (TODO|SKIP)/ {
        line = $0; sub(/^ +/, "", line); sub(/ # time=.*$/, "", line)

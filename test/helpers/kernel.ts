@@ -83,6 +83,14 @@ export function bpftoolDumpCount(id: number): number {
   return out.length;
 }
 
+/**
+ * Reader options under which every map that needs an element walk (kernels before 6.6) is
+ * walked in every collection: for a test of counts over several collections, where the walk
+ * budget (200 ms by default, soon spent in a slow guest) would leave a map walked in the last
+ * collection waiting its turn with its old count, flagged stale.
+ */
+export const WALK_EVERY_MAP: ReaderOptions = { walkMaxEntries: 1e12, walkBudgetMs: 60_000 };
+
 /** One collection through the real collector (opened and closed around it). */
 export async function collectOnce(reader: ReaderOptions = {}): Promise<Collection> {
   const c = new Collector({ reader });

@@ -10,7 +10,7 @@ import { makeFilter } from '../../src/filter';
 import { MapStatsReader } from '../../src/native';
 import { FLAG_WALK_UNSUPPORTED, parseRecords } from '../../src/records';
 import { features, kernelRelease } from '../helpers/features';
-import { bpftoolDumpCount, bpftoolMap, createMap, fill } from '../helpers/kernel';
+import { bpftoolDumpCount, bpftoolMap, createMap, fill, WALK_EVERY_MAP } from '../helpers/kernel';
 import { estimatesMemory } from '../helpers/memory-truth';
 
 const walks = features.walkElements() === 'loads';
@@ -25,7 +25,7 @@ function made(t: Parameters<typeof createMap>[0], tag: string) {
   return { keep, drop };
 }
 
-const WALK_ALL = { useKfunc: false, walkMaxEntries: 1e12, walkBudgetMs: 60_000 };
+const WALK_ALL = { ...WALK_EVERY_MAP, useKfunc: false };
 
 t.test('reader: walks and memory only for the records select keeps', async (t) => {
   const { keep, drop } = made(t, 'r');

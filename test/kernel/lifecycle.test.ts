@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import t from 'tap';
 import { Collector } from '../../src/collector';
-import { bpftoolDumpCount, bpftoolMap, createMap, F_NO_PREALLOC, fill, find, holdMapInChild, mapOps } from '../helpers/kernel';
+import { bpftoolDumpCount, bpftoolMap, createMap, F_NO_PREALLOC, fill, find, holdMapInChild, mapOps, WALK_EVERY_MAP } from '../helpers/kernel';
 import { assertMemory } from '../helpers/memory-truth';
 
-const collector = new Collector({});
+const collector = new Collector({ reader: WALK_EVERY_MAP });
 t.teardown(() => collector.close());
 
 /** Whether the kernel still lists the map: bpftool is the truth. */
@@ -100,6 +100,7 @@ t.test('a map that changes between collections: right in each', async (t) => {
     }
     const got = find(await collector.collect(), m.id);
     t.equal(got?.entries, total, `${total} entries`);
+    t.not(got?.countStale, true, `${total} entries: counted now, not an earlier walk's count`);
     assertMemory(t, got, bpftoolMap(m.id).bytes_memlock, `with ${total} entries`);
     memory.push(got?.memoryBytes ?? 0);
   }

@@ -8,7 +8,7 @@ import { Collector } from '../../src/collector';
 import type { ReaderOptions } from '../../src/native';
 import { ringbufWriter, tcpListeners } from '../helpers/fixtures';
 import { features, kernelRelease, possibleCpus } from '../helpers/features';
-import { bpftoolMap, bpftoolShow, collectOnce, createMap, F_NO_PREALLOC, fill, find, mapOps, type TestMap, u32 } from '../helpers/kernel';
+import { bpftoolMap, bpftoolShow, collectOnce, createMap, F_NO_PREALLOC, fill, find, mapOps, type TestMap, u32, WALK_EVERY_MAP } from '../helpers/kernel';
 
 const exact = features.memUsage();
 t.comment(`kernel ${kernelRelease()}: fdinfo memlock is ${exact ? 'exact (map_mem_usage)' : 'rough (< 6.4)'}`);
@@ -160,7 +160,7 @@ if (exact) {
     t.equal(find(auto!, other.id)?.memoryBytes, bpftoolMap(other.id).bytes_memlock, 'devmap: fdinfo figure');
     // A non-preallocated hash map's estimate follows its entries, where fdinfo stands still.
     const m = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 64, flags: F_NO_PREALLOC, name: 'mem_old' });
-    const collector = new Collector();
+    const collector = new Collector({ reader: WALK_EVERY_MAP });
     t.teardown(() => collector.close());
     const figures: number[] = [];
     for (const n of [0, 10, 30]) {
