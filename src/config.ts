@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { AgentError } from './errors';
+import { LOG_LEVELS, type LogLevel, normalizeLogLevel } from './log';
 import { MAP_TYPES } from './map-types';
 import type { MetricSwitches } from './metrics/selection';
 import { ALL_METRICS } from './metrics/table';
@@ -272,16 +273,6 @@ convict.addFormats({
     coerce: listOf,
   },
 });
-
-export const LOG_LEVELS = { debug: 0, info: 1, warn: 2, error: 3, none: 4 } as const;
-export type LogLevel = keyof typeof LOG_LEVELS;
-
-export function normalizeLogLevel(value: string): string {
-  const v = value.trim().toLowerCase();
-  if (v === 'verbose' || v === 'all') return 'debug';
-  if (v === 'warning') return 'warn';
-  return v;
-}
 
 // ---- the schema ------------------------------------------------------------------------
 
