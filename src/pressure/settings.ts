@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Parsing of the pressure and webhook settings, shared by the configuration schema
- * (src/config.ts validates and normalizes with these) and the pressure layer. Pure
- * functions, no imports from the rest of the agent, so config.ts can use them at load time.
+ * Parsing of the pressure and webhook settings, shared by the configuration's formats
+ * (src/config/formats.ts validates and normalizes with these) and the pressure layer. Pure
+ * functions, no imports from the rest of the agent, so the configuration can use them at load time.
  */
 
 /** A level's threshold as a fill ratio in (0, 1], or null when that level is off. */
@@ -139,16 +139,4 @@ export function pressureProblems(raw: { warning: unknown; critical: unknown }): 
   } catch (e) {
     return [`${(e as Error).message}; lower pressure.warning or raise pressure.critical`];
   }
-}
-
-/** An integer format for the schema: min..max. */
-export function intRangeFormat(name: string, min: number, max: number) {
-  return {
-    name,
-    validate(value: unknown) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-        throw new Error(`must be a whole number from ${min} to ${max}`);
-    },
-    coerce: (v: string) => Number(v),
-  };
 }
