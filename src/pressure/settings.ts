@@ -97,40 +97,6 @@ export function redactWebhookUrl(value: string): string {
   }
 }
 
-/** The `pressure` section of the configuration, normalized. */
-export interface PressureConfig extends Thresholds {
-  /** By map type (replaces the global thresholds for that type). */
-  types: ThresholdRule[];
-  /** By name glob, first match wins (over the type's rule too). */
-  names: ThresholdRule[];
-  hysteresisMargin: number;
-  clearAfter: number;
-  forecastWindowMs: number;
-  /** Level transitions logged one by one per collection; the rest go in one line. */
-  maxTransitionLines: number;
-  /** How far back each map's peak fill reaches (right-sizing). */
-  peakWindowMs: number;
-  /** The suggested max_entries holds the peak with this share of it to spare. */
-  headroom: number;
-  /** 0: no summary lines. */
-  summaryIntervalMs: number;
-  /** `snapshot`: time between its two collections; 0: one collection, no growth. */
-  snapshotIntervalMs: number;
-}
-
-/** The `webhook` section of the configuration, normalized. */
-export interface WebhookConfig {
-  urls: string[];
-  format: 'generic' | 'slack';
-  cooldownMs: number;
-  timeoutMs: number;
-  retries: number;
-  backoffMs: number;
-  queueSize: number;
-  /** Maps listed in one notification; the count of the rest is given. */
-  maxMaps: number;
-}
-
 /** Checks across keys of the pressure section; one message per problem. */
 export function pressureProblems(raw: { warning: unknown; critical: unknown }): string[] {
   try {
