@@ -62,7 +62,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
     if (!reader_) {
       // A rejected promise, not a throw: callers of a promise API handle one path.
       auto closed = Napi::Promise::Deferred::New(env);
-      closed.Reject(ToJsError(env, MakeSysError(EBADF, "collect", "the reader was closed")).Value());
+      SysError e = MakeSysError(ErrorKind::kClosed, EBADF, "collect", "the reader was closed");
+      closed.Reject(ToJsError(env, e).Value());
       return closed.Promise();
     }
     Napi::Function select;
@@ -124,6 +125,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   flags.Set("walkSkipped", MAP_STATS_F_WALK_SKIPPED);
   flags.Set("walkUnsupported", MAP_STATS_F_WALK_UNSUPPORTED);
   exports.Set("recordFlags", flags);
+  // The kinds of failure an error's `kind` names (sys_error.h), for the test that keeps
+  // src/native.ts's table of codes in step.
+  Napi::Array kinds = Napi::Array::New(env);
+  for (ErrorKind kind : kErrorKinds) kinds.Set(kinds.Length(), ErrorKindName(kind));
+  exports.Set("errorKinds", kinds);
   exports.Set("mallocInUse", Napi::Function::New(env, MallocInUse, "mallocInUse"));
   InitOwners(env, exports);
   return InitMapOps(env, exports);

@@ -97,7 +97,8 @@ class OwnersReaderWrap : public Napi::ObjectWrap<OwnersReaderWrap> {
     Napi::Env env = info.Env();
     if (!reader_) {
       auto closed = Napi::Promise::Deferred::New(env);
-      closed.Reject(ToJsError(env, MakeSysError(EBADF, "owners", "the reader was closed")).Value());
+      SysError e = MakeSysError(ErrorKind::kSystem, EBADF, "owners", "the reader was closed");
+      closed.Reject(ToJsError(env, e).Value());
       return closed.Promise();
     }
     double budget = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 1e9;

@@ -4,7 +4,7 @@
  * they cross into C++, and the addon's Node-shaped system errors become coded AgentErrors.
  */
 import * as path from 'node:path';
-import { AgentError } from './errors';
+import { AgentError, type ErrorCode } from './errors';
 
 /** What the addon resolves each collection with. */
 export interface RawCollection {
@@ -27,11 +27,13 @@ export interface RawCollection {
   readonly walkError?: SystemError;
 }
 
-/** Node's shape for system errors, plus our hint and detail. */
+/** Node's shape for system errors, plus the kind of failure, our hint and detail. */
 export interface SystemError extends Error {
   code: string;
   errno: number;
   syscall: string;
+  /** What failed, as the addon says where it happens (native/sys_error.h). */
+  kind: NativeErrorKind;
   hint?: string;
   detail?: string;
 }
@@ -179,6 +181,8 @@ interface Addon {
   recordVersion: number;
   /** The MAP_STATS_F_* bits of bpf/map_stats.h, for the test that keeps records.ts in step. */
   recordFlags: Record<'needsWalk' | 'countStale' | 'walkSkipped' | 'walkUnsupported', number>;
+  /** The kinds an addon error's `kind` names (native/sys_error.h), for the test that keeps NATIVE_ERROR_KINDS in step. */
+  errorKinds: string[];
   mapOps: MapOps;
   /** Bytes malloc has out (glibc mallinfo2), for the leak test; -1 where unknown. */
   mallocInUse(): number;
@@ -201,6 +205,23 @@ export function loadAddon(): Addon {
   return addon;
 }
 
+/**
+ * The code of each kind of addon failure (native/sys_error.h names the kinds): `code`, or
+ * `denied` when the errno is EPERM or EACCES. An error without a kind (not the addon's) is
+ * taken as `system`.
+ */
+export const NATIVE_ERROR_KINDS = {
+  system: { code: 'EMP_COLLECT_FAILED', denied: 'EMP_PERMISSION' },
+  // paths.btf: a BTF file we may not read is a BTF problem, not a BPF privilege one.
+  btf: { code: 'EMP_NO_BTF', denied: 'EMP_NO_BTF' },
+  open: { code: 'EMP_NO_BTF', denied: 'EMP_PERMISSION' },
+  load: { code: 'EMP_LOAD_FAILED', denied: 'EMP_PERMISSION' },
+  closed: { code: 'EMP_READER_CLOSED', denied: 'EMP_PERMISSION' },
+  record: { code: 'EMP_RECORD_MISMATCH', denied: 'EMP_PERMISSION' },
+} as const satisfies Record<string, { code: ErrorCode; denied: ErrorCode }>;
+
+export type NativeErrorKind = keyof typeof NATIVE_ERROR_KINDS;
+
 /** Turns an addon error into the AgentError an operator can act on. */
 export function toAgentError(e: unknown): AgentError {
   if (e instanceof AgentError) return e;
@@ -216,15 +237,9 @@ export function toAgentError(e: unknown): AgentError {
     ...(err.errno !== undefined && { errno: err.errno }),
     ...(err.syscall !== undefined && { syscall: err.syscall }),
   };
-  // paths.btf first: a BTF file we may not read is a BTF problem, not a BPF privilege one.
-  if (err.syscall === 'btf__parse') return new AgentError('EMP_NO_BTF', message, options);
-  if (err.code === 'EPERM' || err.code === 'EACCES') return new AgentError('EMP_PERMISSION', message, options);
-  if (err.syscall === 'bpf_object__open') return new AgentError('EMP_NO_BTF', message, options);
-  if (err.syscall === 'bpf_prog_load' || err.syscall === 'bpf_link_create')
-    return new AgentError('EMP_LOAD_FAILED', message, options);
-  if (err.syscall === 'collect' && err.code === 'EBADF') return new AgentError('EMP_READER_CLOSED', message, options);
-  if (err.code === 'EPROTO') return new AgentError('EMP_RECORD_MISMATCH', message, options);
-  return new AgentError('EMP_COLLECT_FAILED', message, options);
+  const kind = err.kind !== undefined && Object.hasOwn(NATIVE_ERROR_KINDS, err.kind) ? NATIVE_ERROR_KINDS[err.kind] : NATIVE_ERROR_KINDS.system;
+  const denied = err.code === 'EPERM' || err.code === 'EACCES';
+  return new AgentError(denied ? kind.denied : kind.code, message, options);
 }
 
 function checkPath(name: string, value: unknown): void {
