@@ -7,7 +7,7 @@ import t from 'tap';
 import { Collector } from '../src/collector';
 import { AgentError, ERRORS } from '../src/errors';
 import { createLogger, logDetail } from '../src/log';
-import { loadAddon, MapStatsReader, NATIVE_ERROR_KINDS, type ReaderOptions, toAgentError } from '../src/native';
+import { loadAddon, MapStatsReader, NATIVE_ERROR_KINDS, OWNERS_OPTIONS, READER_OPTIONS, type ReaderOptions, toAgentError } from '../src/native';
 import { FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, RECORD_SIZE, RECORD_VERSION } from '../src/records';
 import { createMap, mapOps } from './helpers/kernel';
 
@@ -44,6 +44,12 @@ t.test('an unknown option is refused, naming it (a misspelling would be ignored)
   const e = constructionError({ useKfuncs: false } as unknown as ReaderOptions);
   t.type(e, TypeError);
   t.match((e as Error)?.message, /^unknown reader option "useKfuncs" \(known: useKfunc, /);
+});
+
+t.test('each reader option is declared once on each side, and both sides name the same ones', async (t) => {
+  const addon = loadAddon();
+  t.same(addon.readerOptions, Object.keys(READER_OPTIONS), 'Reader: kReaderOptions of native/addon.cc');
+  t.same(addon.ownersReaderOptions, Object.keys(OWNERS_OPTIONS), 'OwnersReader: kOwnersOptions of native/owners_glue.cc');
 });
 
 t.test("the addon's record size, version and flag bits are records.ts's", async (t) => {
