@@ -3,9 +3,10 @@
  * AgentConfig: the configuration as the agent reads it, derived from the schema rather than
  * written out again. Each key becomes a camelCase field (max_request_bytes: maxRequestBytes;
  * a duration gets "Ms": interval: intervalMs) holding its format's normalized value ("10s":
- * 10000). toAgentConfig builds that value by the same rules, so the type and the object cannot
- * drift apart. Two fields keep the shape they had before the schema was split out:
- * log.level is `logLevel`, and the metrics section is a map by metric name.
+ * 10000). toAgentConfig builds the object by the same rules (camelCase, the suffix, the
+ * format's normalize), so a key added to the schema appears in both, with no list to update.
+ * Two fields keep the shape they had before the schema was split out: log.level is
+ * `logLevel`, and the metrics section is a map by metric name.
  */
 import type { MetricSwitches } from '../metrics/selection';
 import { ALL_METRICS } from '../metrics/table';
