@@ -15,6 +15,58 @@
 namespace emp {
 namespace {
 
+// Reader's options, each read by its name: src/native.ts declares and checks the same names
+// (READER_OPTIONS), and Init exports these (readerOptions) for the test that holds the two
+// lists equal. A value of the wrong type is left at its default.
+struct ReaderOption {
+  const char* name;
+  void (*read)(const Napi::Value& value, ReaderOptions* options);
+};
+
+const ReaderOption kReaderOptions[] = {
+    {"useKfunc",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsBoolean()) o->use_kfunc = v.As<Napi::Boolean>();
+     }},
+    {"useKernelState",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsBoolean()) o->use_kernel_state = v.As<Napi::Boolean>();
+     }},
+    {"readMemory",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsBoolean()) o->read_memory = v.As<Napi::Boolean>();
+     }},
+    {"memoryEstimate",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (!v.IsString()) return;
+       std::string mode = v.As<Napi::String>();
+       if (mode == "always") o->memory_estimate = ReaderOptions::Estimate::kAlways;
+       if (mode == "never") o->memory_estimate = ReaderOptions::Estimate::kNever;
+     }},
+    {"btfPath",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsString()) o->btf_path = v.As<Napi::String>();
+     }},
+    {"procfs",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsString()) o->procfs = v.As<Napi::String>();
+     }},
+    // Element walks (src/native.ts checks the ranges).
+    {"walk",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsBoolean()) o->walk.enabled = v.As<Napi::Boolean>();
+     }},
+    {"walkMaxEntries",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsNumber())
+         o->walk.max_entries = static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+     }},
+    {"walkBudgetMs",
+     [](const Napi::Value& v, ReaderOptions* o) {
+       if (v.IsNumber()) o->walk.budget_ms = v.As<Napi::Number>().DoubleValue();
+     }},
+};
+
 class Reader : public Napi::ObjectWrap<Reader> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -30,23 +82,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
     ReaderOptions options;
     if (info.Length() > 0 && info[0].IsObject()) {
       Napi::Object o = info[0].As<Napi::Object>();
-      if (o.Get("useKfunc").IsBoolean()) options.use_kfunc = o.Get("useKfunc").As<Napi::Boolean>();
-      if (o.Get("useKernelState").IsBoolean())
-        options.use_kernel_state = o.Get("useKernelState").As<Napi::Boolean>();
-      if (o.Get("readMemory").IsBoolean()) options.read_memory = o.Get("readMemory").As<Napi::Boolean>();
-      if (o.Get("btfPath").IsString()) options.btf_path = o.Get("btfPath").As<Napi::String>();
-      if (o.Get("procfs").IsString()) options.procfs = o.Get("procfs").As<Napi::String>();
-      if (o.Get("memoryEstimate").IsString()) {
-        std::string mode = o.Get("memoryEstimate").As<Napi::String>();
-        if (mode == "always") options.memory_estimate = ReaderOptions::Estimate::kAlways;
-        if (mode == "never") options.memory_estimate = ReaderOptions::Estimate::kNever;
-      }
-      // Element walks (src/native.ts checks the ranges).
-      if (o.Get("walk").IsBoolean()) options.walk.enabled = o.Get("walk").As<Napi::Boolean>();
-      if (o.Get("walkMaxEntries").IsNumber())
-        options.walk.max_entries = static_cast<uint64_t>(o.Get("walkMaxEntries").As<Napi::Number>().DoubleValue());
-      if (o.Get("walkBudgetMs").IsNumber())
-        options.walk.budget_ms = o.Get("walkBudgetMs").As<Napi::Number>().DoubleValue();
+      for (const ReaderOption& option : kReaderOptions) option.read(o.Get(option.name), &options);
     }
     SysError error;
     reader_ = std::make_shared<MapStatsReader>(options, &error);
@@ -62,7 +98,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
     if (!reader_) {
       // A rejected promise, not a throw: callers of a promise API handle one path.
       auto closed = Napi::Promise::Deferred::New(env);
-      closed.Reject(ToJsError(env, MakeSysError(EBADF, "collect", "the reader was closed")).Value());
+      SysError e = MakeSysError(ErrorKind::kClosed, EBADF, "collect", "the reader was closed");
+      closed.Reject(ToJsError(env, e).Value());
       return closed.Promise();
     }
     Napi::Function select;
@@ -124,6 +161,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   flags.Set("walkSkipped", MAP_STATS_F_WALK_SKIPPED);
   flags.Set("walkUnsupported", MAP_STATS_F_WALK_UNSUPPORTED);
   exports.Set("recordFlags", flags);
+  // The kinds of failure an error's `kind` names (sys_error.h), for the test that keeps
+  // src/native.ts's table of codes in step.
+  Napi::Array kinds = Napi::Array::New(env);
+  for (ErrorKind kind : kErrorKinds) kinds.Set(kinds.Length(), ErrorKindName(kind));
+  exports.Set("errorKinds", kinds);
+  Napi::Array names = Napi::Array::New(env);
+  for (const ReaderOption& option : kReaderOptions) names.Set(names.Length(), option.name);
+  exports.Set("readerOptions", names);
   exports.Set("mallocInUse", Napi::Function::New(env, MallocInUse, "mallocInUse"));
   InitOwners(env, exports);
   return InitMapOps(env, exports);

@@ -35,7 +35,8 @@ elem_count* LoadOne(const std::string& btf_path, WalkProgram program, SysError* 
   open_opts.btf_custom_path = CoreBtfPath(btf_path);
   elem_count* skel = elem_count__open_opts(&open_opts);
   if (!skel) {
-    *error = MakeSysError(errno, "bpf_object__open", "cannot open the element-walk programs");
+    *error = MakeSysError(ErrorKind::kOpen, errno, "bpf_object__open",
+                          "cannot open the element-walk programs");
     return nullptr;
   }
   bool elems = program == WalkProgram::kElems;
@@ -45,7 +46,8 @@ elem_count* LoadOne(const std::string& btf_path, WalkProgram program, SysError* 
   elem_count__destroy(skel);
   err = err < 0 ? -err : err;
   if (err >= __LIBBPF_ERRNO__START) err = EINVAL;  // libbpf's own codes are no errno
-  *error = MakeSysError(err, "bpf_prog_load", RefusalHint(program, err), log.Tail());
+  *error = MakeSysError(ErrorKind::kLoad, err, "bpf_prog_load", RefusalHint(program, err),
+                        log.Tail());
   return nullptr;
 }
 

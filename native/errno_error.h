@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A SysError as an Error shaped like Node's own system errors:
 //   message "EPERM: operation not permitted, bpf_iter_create", code, errno (negative, as in
-//   Node), syscall, plus hint and detail where we have them.
+//   Node), syscall, the kind of failure (sys_error.h), plus hint and detail where we have them.
 #pragma once
 
 #include <napi.h>
@@ -39,6 +39,7 @@ inline Napi::Error ToJsError(Napi::Env env, const SysError& e) {
   error.Set("code", code);
   error.Set("errno", Napi::Number::New(env, -e.err));
   error.Set("syscall", e.syscall);
+  error.Set("kind", ErrorKindName(e.kind));
   if (!e.hint.empty()) error.Set("hint", e.hint);
   if (!e.detail.empty()) error.Set("detail", e.detail);
   return error;

@@ -19,7 +19,7 @@ namespace emp {
 inline SysError ReadIteratorRecords(int link_fd, size_t record_size, const char* what,
                                     std::vector<uint8_t>* out, uint64_t* bytes) {
   int iter_fd = bpf_iter_create(link_fd);
-  if (iter_fd < 0) return MakeSysError(errno, "bpf_iter_create");
+  if (iter_fd < 0) return MakeSysError(ErrorKind::kSystem, errno, "bpf_iter_create");
   // A whole number of records per read; the kernel may still hand back less.
   const size_t chunk = 512 * record_size;
   out->clear();
@@ -31,7 +31,8 @@ inline SysError ReadIteratorRecords(int link_fd, size_t record_size, const char*
     if (n < 0) {
       out->resize(used);
       if (errno == EINTR || errno == EAGAIN) continue;
-      error = MakeSysError(errno, "read", std::string("reading the ") + what + " iterator failed");
+      error = MakeSysError(ErrorKind::kSystem, errno, "read",
+                           std::string("reading the ") + what + " iterator failed");
       break;
     }
     out->resize(used + static_cast<size_t>(n));
@@ -40,7 +41,7 @@ inline SysError ReadIteratorRecords(int link_fd, size_t record_size, const char*
   close(iter_fd);
   *bytes = out->size();
   if (!error && out->size() % record_size != 0)
-    error = MakeSysError(EPROTO, "read",
+    error = MakeSysError(ErrorKind::kRecord, EPROTO, "read",
                          std::string("the ") + what + " iterator ended with a partial record (" +
                              std::to_string(out->size() % record_size) + " bytes)");
   return error;

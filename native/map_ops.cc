@@ -15,7 +15,7 @@ namespace emp {
 namespace {
 
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall) {
-  throw ToJsError(env, MakeSysError(err, syscall));
+  throw ToJsError(env, MakeSysError(ErrorKind::kSystem, err, syscall));
 }
 
 int FdArg(const Napi::CallbackInfo& info, size_t i) {

@@ -21,8 +21,8 @@
 namespace emp {
 namespace {
 
-std::string HintFor(int err, const std::string& syscall, const ReaderOptions& options) {
-  if (syscall == "btf__parse")
+std::string HintFor(int err, ErrorKind kind, const ReaderOptions& options) {
+  if (kind == ErrorKind::kBtf)
     return (err == ENOENT ? "no file at " : "not a BTF file: ") + options.btf_path +
            ": point paths.btf at the kernel's BTF (/sys/kernel/btf/vmlinux on a kernel built "
            "with CONFIG_DEBUG_INFO_BTF=y)";
@@ -34,7 +34,7 @@ std::string HintFor(int err, const std::string& syscall, const ReaderOptions& op
       return {};
     case ENOENT:
     case ESRCH:
-      if (syscall == "bpf_object__open")
+      if (kind == ErrorKind::kOpen)
         return "the kernel's BTF was not found at " +
                (options.btf_path.empty() ? std::string("/sys/kernel/btf/vmlinux")
                                          : options.btf_path) +
@@ -69,16 +69,22 @@ bool KernelHasKfunc(const std::string& btf_path) {
   return found;
 }
 
+// The step of opening the iterator that failed: what kind of failure, and its call.
+struct Stage {
+  ErrorKind kind = ErrorKind::kSystem;
+  const char* syscall = "";
+};
+
 // Opens and loads one build of the skeleton with the tunables set; 0 or a negative errno,
 // with *stage the step that failed.
 template <typename Skel>
 int OpenAndLoad(Skel* (*open)(const struct bpf_object_open_opts*), int (*load)(Skel*),
                 void (*destroy)(Skel*), const struct bpf_object_open_opts* opts,
                 const ReaderOptions& options, bpf_program** prog, std::function<void()>* free,
-                const char** stage) {
+                Stage* stage) {
   Skel* skel = open(opts);
   if (!skel) {
-    *stage = "bpf_object__open";
+    *stage = {ErrorKind::kOpen, "bpf_object__open"};
     return -errno;
   }
   *free = [skel, destroy] { destroy(skel); };
@@ -87,7 +93,7 @@ int OpenAndLoad(Skel* (*open)(const struct bpf_object_open_opts*), int (*load)(S
   skel->rodata->use_kernel_state = options.use_kernel_state;
   int err = load(skel);  // the verifier runs here
   if (err) {
-    *stage = "bpf_prog_load";
+    *stage = {ErrorKind::kLoad, "bpf_prog_load"};
     return err;
   }
   *prog = skel->progs.dump_map_stats;
@@ -105,11 +111,12 @@ MapStatsReader::MapStatsReader(const ReaderOptions& options, SysError* error)
 
 void MapStatsReader::Open(SysError* error) {
   LibbpfLog log;  // what libbpf says while we open and load goes into the error
-  auto fail = [&](int err, const char* syscall) {
+  auto fail = [&](int err, Stage stage) {
     std::string detail = log.Tail();
     err = err < 0 ? -err : err;
     if (err >= __LIBBPF_ERRNO__START) err = EINVAL;  // libbpf's own codes are no errno
-    *error = MakeSysError(err, syscall, HintFor(err, syscall, options_), detail);
+    *error =
+        MakeSysError(stage.kind, err, stage.syscall, HintFor(err, stage.kind, options_), detail);
     Close();
   };
 
@@ -117,12 +124,12 @@ void MapStatsReader::Open(SysError* error) {
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
   open_opts.btf_custom_path = CoreBtfPath(options_.btf_path);
   if (!options_.btf_path.empty() && !ParsesAsBtf(options_.btf_path)) {
-    fail(-errno, "btf__parse");
+    fail(-errno, {ErrorKind::kBtf, "btf__parse"});
   } else {
     // 2. Open and load the build that fits the kernel: the one calling the kfunc only where
     //    the kernel's BTF has it (see MAP_STATS_NO_KFUNC in bpf/map_stats.bpf.c).
     bool has_kfunc = KernelHasKfunc(options_.btf_path);
-    const char* stage = "";
+    Stage stage;
     std::function<void()> destroy;
     int err = has_kfunc ? OpenAndLoad(map_stats__open_opts, map_stats__load, map_stats__destroy,
                                       &open_opts, options_, &prog_, &destroy, &stage)
@@ -137,7 +144,7 @@ void MapStatsReader::Open(SysError* error) {
       // 3. Attach the iterator.
       link_ = bpf_program__attach_iter(prog_, nullptr);
       if (!link_) {
-        fail(-errno, "bpf_link_create");
+        fail(-errno, {ErrorKind::kLoad, "bpf_link_create"});
       } else {
         kfunc_available_ = options_.use_kfunc && has_kfunc;
         if (options_.read_memory && options_.memory_estimate != ReaderOptions::Estimate::kNever)
@@ -160,7 +167,7 @@ void MapStatsReader::Close() {
 
 SysError MapStatsReader::ReadIterator(std::vector<uint8_t>* out, uint64_t* bytes) {
   SysError error = ReadIteratorRecords(bpf_link__fd(link_), sizeof(map_stats_record), "bpf_map", out, bytes);
-  if (error.syscall == "bpf_iter_create") error.hint = HintFor(error.err, "", options_);
+  if (error.syscall == "bpf_iter_create") error.hint = HintFor(error.err, error.kind, options_);
   return error;
 }
 
@@ -171,7 +178,7 @@ SysError MapStatsReader::Collect(Collection* out) {
 
 SysError MapStatsReader::Read(Collection* out) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!prog_) return MakeSysError(EBADF, "collect", "the reader was closed");
+  if (!prog_) return MakeSysError(ErrorKind::kClosed, EBADF, "collect", "the reader was closed");
 
   SysError error = ReadIterator(&out->records, &out->bytes_read);
   if (error) return error;
@@ -180,22 +187,24 @@ SysError MapStatsReader::Read(Collection* out) {
   size_t n = out->records.size() / sizeof(map_stats_record);
   for (size_t i = 0; i < n; i++) {
     if (records[i].size != sizeof(map_stats_record) || records[i].version != MAP_STATS_VERSION)
-      return MakeSysError(EPROTO, "read", "record " + std::to_string(i) + " has size " +
-                                              std::to_string(records[i].size) + ", version " +
-                                              std::to_string(records[i].version));
+      return MakeSysError(ErrorKind::kRecord, EPROTO, "read",
+                          "record " + std::to_string(i) + " has size " +
+                              std::to_string(records[i].size) + ", version " +
+                              std::to_string(records[i].version));
   }
   return {};
 }
 
 SysError MapStatsReader::Complete(Collection* out, const std::vector<uint8_t>& wanted) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!prog_) return MakeSysError(EBADF, "collect", "the reader was closed");
+  if (!prog_) return MakeSysError(ErrorKind::kClosed, EBADF, "collect", "the reader was closed");
 
   auto* records = reinterpret_cast<map_stats_record*>(out->records.data());
   size_t n = out->records.size() / sizeof(map_stats_record);
   if (!wanted.empty() && wanted.size() != n)
-    return MakeSysError(EINVAL, "collect", "the selection has " + std::to_string(wanted.size()) +
-                                               " entries for " + std::to_string(n) + " records");
+    return MakeSysError(ErrorKind::kSystem, EINVAL, "collect",
+                        "the selection has " + std::to_string(wanted.size()) + " entries for " +
+                            std::to_string(n) + " records");
   auto skipped = [&](size_t i) { return !wanted.empty() && !wanted[i]; };
   // A map the caller does not report is not touched: no walk, no fd, no fdinfo read.
   for (size_t i = 0; i < n; i++)

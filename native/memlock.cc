@@ -96,12 +96,12 @@ SysError MemlockCache::Fill(const map_stats_record* records, size_t n,
     int err = ReadOne(rec.id, &value);
     (*reads)++;
     if (err == -EPERM || err == -EACCES) {
-      denied = MakeSysError(err, "bpf_map_get_fd_by_id",
+      denied = MakeSysError(ErrorKind::kSystem, err, "bpf_map_get_fd_by_id",
                             "reading map memory needs CAP_SYS_ADMIN (BPF_MAP_GET_FD_BY_ID)");
       continue;
     }
     if (err > 0) {
-      denied = MakeSysError(err, "open",
+      denied = MakeSysError(ErrorKind::kSystem, err, "open",
                             "cannot open " + procfs_ + "/self/fdinfo: set paths.procfs to where "
                             "procfs is mounted (or counting.memory to false)");
       continue;

@@ -13,6 +13,37 @@
 namespace emp {
 namespace {
 
+// OwnersReader's options, each read by its name: src/native.ts declares and checks the same
+// names (OWNERS_OPTIONS); InitOwners exports these (ownersReaderOptions) for the test that
+// holds the two lists equal. A value of the wrong type is left at its default.
+struct OwnersOption {
+  const char* name;
+  void (*read)(const Napi::Value& value, OwnersOptions* options);
+};
+
+const OwnersOption kOwnersOptions[] = {
+    {"btfPath",
+     [](const Napi::Value& v, OwnersOptions* o) {
+       if (v.IsString()) o->btf_path = v.As<Napi::String>();
+     }},
+    {"bpffs",
+     [](const Napi::Value& v, OwnersOptions* o) {
+       if (v.IsString()) o->bpffs = v.As<Napi::String>();
+     }},
+    {"procfs",
+     [](const Napi::Value& v, OwnersOptions* o) {
+       if (v.IsString()) o->procfs = v.As<Napi::String>();
+     }},
+    {"pins",
+     [](const Napi::Value& v, OwnersOptions* o) {
+       if (v.IsBoolean()) o->pins = v.As<Napi::Boolean>();
+     }},
+    {"maxPins",
+     [](const Napi::Value& v, OwnersOptions* o) {
+       if (v.IsNumber()) o->max_pins = v.As<Napi::Number>().Uint32Value();
+     }},
+};
+
 class OwnersWorker : public Napi::AsyncWorker {
  public:
   OwnersWorker(Napi::Env env, std::shared_ptr<OwnersReader> reader, double pins_budget_ms)
@@ -83,11 +114,7 @@ class OwnersReaderWrap : public Napi::ObjectWrap<OwnersReaderWrap> {
     if (info.Length() > 0 && info[0].IsObject()) {
       // src/native.ts checks the keys and types.
       Napi::Object o = info[0].As<Napi::Object>();
-      if (o.Get("btfPath").IsString()) options.btf_path = o.Get("btfPath").As<Napi::String>();
-      if (o.Get("bpffs").IsString()) options.bpffs = o.Get("bpffs").As<Napi::String>();
-      if (o.Get("procfs").IsString()) options.procfs = o.Get("procfs").As<Napi::String>();
-      if (o.Get("pins").IsBoolean()) options.pins = o.Get("pins").As<Napi::Boolean>();
-      if (o.Get("maxPins").IsNumber()) options.max_pins = o.Get("maxPins").As<Napi::Number>().Uint32Value();
+      for (const OwnersOption& option : kOwnersOptions) option.read(o.Get(option.name), &options);
     }
     reader_ = std::make_shared<OwnersReader>(options);
   }
@@ -97,7 +124,8 @@ class OwnersReaderWrap : public Napi::ObjectWrap<OwnersReaderWrap> {
     Napi::Env env = info.Env();
     if (!reader_) {
       auto closed = Napi::Promise::Deferred::New(env);
-      closed.Reject(ToJsError(env, MakeSysError(EBADF, "owners", "the reader was closed")).Value());
+      SysError e = MakeSysError(ErrorKind::kSystem, EBADF, "owners", "the reader was closed");
+      closed.Reject(ToJsError(env, e).Value());
       return closed.Promise();
     }
     double budget = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 1e9;
@@ -137,6 +165,9 @@ Napi::Object InitOwners(Napi::Env env, Napi::Object exports) {
   sizes.Set("prog", Napi::Number::New(env, sizeof(owner_prog_record)));
   sizes.Set("version", Napi::Number::New(env, OWNERS_VERSION));
   exports.Set("ownerRecords", sizes);
+  Napi::Array names = Napi::Array::New(env);
+  for (const OwnersOption& option : kOwnersOptions) names.Set(names.Length(), option.name);
+  exports.Set("ownersReaderOptions", names);
   return exports;
 }
 

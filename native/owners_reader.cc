@@ -41,7 +41,8 @@ owners* LoadOne(const std::string& btf_path, Part part, bpf_link** link, SysErro
   open_opts.btf_custom_path = CoreBtfPath(btf_path);
   owners* skel = owners__open_opts(&open_opts);
   if (!skel) {
-    *error = MakeSysError(errno, "bpf_object__open", "cannot open the owner programs");
+    *error = MakeSysError(ErrorKind::kOpen, errno, "bpf_object__open",
+                          "cannot open the owner programs");
     return nullptr;
   }
   bool fds = part == Part::kFds;
@@ -52,13 +53,13 @@ owners* LoadOne(const std::string& btf_path, Part part, bpf_link** link, SysErro
     if (*link) return skel;
     err = -errno;
     owners__destroy(skel);
-    *error = MakeSysError(err, "bpf_link_create", LoadHint(part, -err));
+    *error = MakeSysError(ErrorKind::kLoad, err, "bpf_link_create", LoadHint(part, -err));
     return nullptr;
   }
   owners__destroy(skel);
   err = err < 0 ? -err : err;
   if (err >= __LIBBPF_ERRNO__START) err = EINVAL;  // libbpf's own codes are no errno
-  *error = MakeSysError(err, "bpf_prog_load", LoadHint(part, err), log.Tail());
+  *error = MakeSysError(ErrorKind::kLoad, err, "bpf_prog_load", LoadHint(part, err), log.Tail());
   return nullptr;
 }
 
@@ -97,13 +98,13 @@ SysError OwnersReader::ReadProgsById(std::vector<uint8_t>* out) {
   for (;;) {
     if (bpf_prog_get_next_id(id, &id) != 0) {
       if (errno == ENOENT) return {};
-      return MakeSysError(errno, "bpf_prog_get_next_id",
+      return MakeSysError(ErrorKind::kSystem, errno, "bpf_prog_get_next_id",
                           "listing programs needs iter/bpf_prog (Linux >= 5.9) or CAP_SYS_ADMIN");
     }
     int fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) {
       if (errno == ENOENT) continue;  // unloaded meanwhile
-      return MakeSysError(errno, "bpf_prog_get_fd_by_id",
+      return MakeSysError(ErrorKind::kSystem, errno, "bpf_prog_get_fd_by_id",
                           "listing programs needs iter/bpf_prog (Linux >= 5.9) or CAP_SYS_ADMIN");
     }
     owner_prog_record rec = {};
@@ -128,7 +129,8 @@ SysError OwnersReader::ReadProgsById(std::vector<uint8_t>* out) {
 void OwnersReader::Read(OwnersRead* out, std::chrono::microseconds pins_budget) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) {
-    out->fds_error = out->progs_error = MakeSysError(EBADF, "owners", "the reader was closed");
+    out->fds_error = out->progs_error =
+        MakeSysError(ErrorKind::kSystem, EBADF, "owners", "the reader was closed");
     return;
   }
   uint64_t bytes = 0;
@@ -155,8 +157,9 @@ void OwnersReader::Read(OwnersRead* out, std::chrono::microseconds pins_budget) 
       memcpy(&s, buf.data() + off, 2);
       memcpy(&v, buf.data() + off + 2, 2);
       if (s != size || v != OWNERS_VERSION)
-        *error = MakeSysError(EPROTO, "read", "owner record at byte " + std::to_string(off) + " has size " +
-                                                  std::to_string(s) + ", version " + std::to_string(v));
+        *error = MakeSysError(ErrorKind::kRecord, EPROTO, "read",
+                              "owner record at byte " + std::to_string(off) + " has size " +
+                                  std::to_string(s) + ", version " + std::to_string(v));
     }
   };
   check(out->fds, sizeof(owner_fd_record), &out->fds_error);

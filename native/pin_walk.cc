@@ -91,7 +91,8 @@ PinWalkResult PinWalker::Walk(std::chrono::steady_clock::time_point deadline) {
   generation_++;
   struct stat st;
   if (stat(root_.c_str(), &st) != 0) {
-    out.error = MakeSysError(errno, "stat", "cannot read the bpffs root " + root_ + " (paths.bpffs)");
+    out.error = MakeSysError(ErrorKind::kSystem, errno, "stat",
+                             "cannot read the bpffs root " + root_ + " (paths.bpffs)");
     return out;
   }
   WalkDir(root_, 0, &out, deadline);
@@ -115,7 +116,9 @@ void PinWalker::WalkDir(const std::string& dir, int depth, PinWalkResult* out,
   if (!fresh) {
     DIR* d = opendir(dir.c_str());
     if (!d) {
-      if (dir == root_) out->error = MakeSysError(errno, "opendir", "cannot list the bpffs root " + root_);
+      if (dir == root_)
+        out->error = MakeSysError(ErrorKind::kSystem, errno, "opendir",
+                                  "cannot list the bpffs root " + root_);
       dirs_.erase(dir);
       return;
     }
@@ -176,7 +179,8 @@ void PinWalker::VisitPin(const std::string& path, bool dir_unchanged,
   int err = Identify(path, procfs_, &entry);
   if (err == -EACCES || err == -EPERM) {
     // Not cached: the permission may be granted, and it is tried again next walk.
-    if (!out->unreadable++) out->first_unreadable = MakeSysError(-err, "bpf_obj_get", path);
+    if (!out->unreadable++)
+      out->first_unreadable = MakeSysError(ErrorKind::kSystem, -err, "bpf_obj_get", path);
     return;
   }
   // Any other failure: a file of bpffs that is no BPF object (the kernel's own maps.debug and

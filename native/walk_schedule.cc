@@ -87,10 +87,11 @@ SysError WalkSchedule::Fill(map_stats_record* records, size_t n, std::vector<dou
       }
       bool denied = err == -EPERM || err == -EACCES;
       if (!error)
-        error = denied ? MakeSysError(err, "bpf_map_get_fd_by_id",
+        error = denied ? MakeSysError(ErrorKind::kSystem, err, "bpf_map_get_fd_by_id",
                                       "counting a map by an element walk needs CAP_SYS_ADMIN "
                                       "(BPF_MAP_GET_FD_BY_ID)")
-                       : MakeSysError(err, "bpf_link_create", "the kernel refused an element walk");
+                       : MakeSysError(ErrorKind::kLoad, err, "bpf_link_create",
+                                      "the kernel refused an element walk");
       if (denied) walking = false;  // no other map will do better
       failed = true;
     }

@@ -3,8 +3,19 @@
  * One line per event on stderr: `time level message key=value ...`. Values are quoted when
  * they need it; strings from the kernel arrive already escaped (records.ts).
  */
-import { LOG_LEVELS, type LogLevel } from './config';
 import type { AgentError } from './errors';
+
+/** The levels, least severe first: a logger writes its own level and those above it. */
+export const LOG_LEVELS = { debug: 0, info: 1, warn: 2, error: 3, none: 4 } as const;
+export type LogLevel = keyof typeof LOG_LEVELS;
+
+/** A level as written (any case, OpenTelemetry's VERBOSE and ALL, "warning") -> its name here; unknown words pass unchanged. */
+export function normalizeLogLevel(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v === 'verbose' || v === 'all') return 'debug';
+  if (v === 'warning') return 'warn';
+  return v;
+}
 
 export type Fields = Record<string, string | number | boolean | null | undefined>;
 

@@ -4,7 +4,7 @@
  * they cross into C++, and the addon's Node-shaped system errors become coded AgentErrors.
  */
 import * as path from 'node:path';
-import { AgentError } from './errors';
+import { AgentError, type ErrorCode } from './errors';
 
 /** What the addon resolves each collection with. */
 export interface RawCollection {
@@ -27,38 +27,93 @@ export interface RawCollection {
   readonly walkError?: SystemError;
 }
 
-/** Node's shape for system errors, plus our hint and detail. */
+/** Node's shape for system errors, plus the kind of failure, our hint and detail. */
 export interface SystemError extends Error {
   code: string;
   errno: number;
   syscall: string;
+  /** What failed, as the addon says where it happens (native/sys_error.h). */
+  kind: NativeErrorKind;
   hint?: string;
   detail?: string;
 }
 
-export interface ReaderOptions {
+/** A check of one option: the value if it is valid, else a TypeError or RangeError naming the option. */
+type OptionCheck<T> = (name: string, value: unknown) => T;
+
+const isBoolean: OptionCheck<boolean> = (name, v) => {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const isPath: OptionCheck<string> = (name, v) => {
+  if (typeof v !== 'string' || v.length === 0 || v.includes('\0')) throw new TypeError(`${name} must be a non-empty path string, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const isNonNegative: OptionCheck<number> = (name, v) => {
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RangeError(`${name} must be a number >= 0, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const ESTIMATE_MODES = ['auto', 'always', 'never'] as const;
+const isEstimateMode: OptionCheck<(typeof ESTIMATE_MODES)[number]> = (name, v) => {
+  if (!ESTIMATE_MODES.includes(v as never)) throw new TypeError(`${name} must be "auto", "always" or "never", got ${JSON.stringify(v)}`);
+  return v as (typeof ESTIMATE_MODES)[number];
+};
+
+const isUint32: OptionCheck<number> = (name, v) => {
+  if (!(Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2 ** 32 - 1)) throw new RangeError(`${name} must be a whole number >= 0, got ${JSON.stringify(v)}`);
+  return v as number;
+};
+
+/** Options of a reader, each optional, typed by its check. */
+type OptionsOf<Table> = { [K in keyof Table]?: Table[K] extends OptionCheck<infer T> ? T : never };
+
+/**
+ * The options of MapStatsReader, declared once: ReaderOptions is derived from this table, the
+ * constructor checks by it, and the addon reads the same names (native/addon.cc
+ * kReaderOptions; test/native.test.ts holds the two lists equal).
+ */
+export const READER_OPTIONS = {
   /** Use bpf_map_sum_elem_count where the kernel has it (default true). */
-  useKfunc?: boolean;
+  useKfunc: isBoolean,
   /** Read counters and positions of non-hash types (default true). */
-  useKernelState?: boolean;
+  useKernelState: isBoolean,
   /** Read kernel-accounted memory from fdinfo (default true). */
-  readMemory?: boolean;
+  readMemory: isBoolean,
   /**
    * Memory from the 6.4+ kernel's own formulas instead of fdinfo (whose memlock is rough
    * before 6.4): 'auto' (default) on kernels before 6.4, 'always' wherever a formula exists
    * (tests compare it with fdinfo on 6.4+), 'never'.
    */
-  memoryEstimate?: 'auto' | 'always' | 'never';
+  memoryEstimate: isEstimateMode,
   /** The kernel's BTF; default: libbpf's search (/sys/kernel/btf/vmlinux). */
-  btfPath?: string;
+  btfPath: isPath,
   /** procfs mount, for /proc/self/fdinfo (default /proc). */
-  procfs?: string;
+  procfs: isPath,
   /** Count hash maps the kernel keeps no counter for by an in-kernel element walk (default true). */
-  walk?: boolean;
+  walk: isBoolean,
   /** Walks per collection stop once the walked maps' max_entries add up to this (default 1,000,000). */
-  walkMaxEntries?: number;
+  walkMaxEntries: isNonNegative,
   /** No walk starts after this many ms of walking in one collection (default 200). */
-  walkBudgetMs?: number;
+  walkBudgetMs: isNonNegative,
+};
+
+export type ReaderOptions = OptionsOf<typeof READER_OPTIONS>;
+
+/**
+ * Checks options against their table before they cross into C++: an unknown key (a misspelt
+ * one would otherwise be ignored by the addon, silently), then each option given, in the
+ * table's order.
+ */
+function checkOptions(what: string, table: Record<string, OptionCheck<unknown>>, options: object): void {
+  const known = Object.keys(table);
+  for (const key of Object.keys(options)) if (!Object.hasOwn(table, key)) throw new TypeError(`unknown ${what} option ${JSON.stringify(key)} (known: ${known.join(', ')})`);
+  for (const key of known) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) table[key]!(key, value);
+  }
 }
 
 /** Why each element-walk program is not loaded (null: it is, or walks are disabled). */
@@ -153,16 +208,19 @@ export interface OwnerSupport {
   readonly programs: SystemError | null;
 }
 
-export interface OwnersReaderOptions {
-  btfPath?: string;
+/** The options of OwnersReader, declared once (as READER_OPTIONS; native/owners_glue.cc kOwnersOptions). */
+export const OWNERS_OPTIONS = {
+  btfPath: isPath,
   /** Root of the pin walk (paths.bpffs). */
-  bpffs?: string;
-  procfs?: string;
+  bpffs: isPath,
+  procfs: isPath,
   /** Walk pins at all (default true). */
-  pins?: boolean;
+  pins: isBoolean,
   /** Pins visited at most per walk (default 10,000). */
-  maxPins?: number;
-}
+  maxPins: isUint32,
+};
+
+export type OwnersReaderOptions = OptionsOf<typeof OWNERS_OPTIONS>;
 
 interface NativeOwnersReader {
   read(pinsBudgetMs: number): Promise<RawOwners>;
@@ -179,6 +237,11 @@ interface Addon {
   recordVersion: number;
   /** The MAP_STATS_F_* bits of bpf/map_stats.h, for the test that keeps records.ts in step. */
   recordFlags: Record<'needsWalk' | 'countStale' | 'walkSkipped' | 'walkUnsupported', number>;
+  /** The option names Reader and OwnersReader read (native/addon.cc, owners_glue.cc), for the test that keeps the tables in step. */
+  readerOptions: string[];
+  ownersReaderOptions: string[];
+  /** The kinds an addon error's `kind` names (native/sys_error.h), for the test that keeps NATIVE_ERROR_KINDS in step. */
+  errorKinds: string[];
   mapOps: MapOps;
   /** Bytes malloc has out (glibc mallinfo2), for the leak test; -1 where unknown. */
   mallocInUse(): number;
@@ -201,6 +264,23 @@ export function loadAddon(): Addon {
   return addon;
 }
 
+/**
+ * The code of each kind of addon failure (native/sys_error.h names the kinds): `code`, or
+ * `denied` when the errno is EPERM or EACCES. An error without a kind (not the addon's) is
+ * taken as `system`.
+ */
+export const NATIVE_ERROR_KINDS = {
+  system: { code: 'EMP_COLLECT_FAILED', denied: 'EMP_PERMISSION' },
+  // paths.btf: a BTF file we may not read is a BTF problem, not a BPF privilege one.
+  btf: { code: 'EMP_NO_BTF', denied: 'EMP_NO_BTF' },
+  open: { code: 'EMP_NO_BTF', denied: 'EMP_PERMISSION' },
+  load: { code: 'EMP_LOAD_FAILED', denied: 'EMP_PERMISSION' },
+  closed: { code: 'EMP_READER_CLOSED', denied: 'EMP_PERMISSION' },
+  record: { code: 'EMP_RECORD_MISMATCH', denied: 'EMP_PERMISSION' },
+} as const satisfies Record<string, { code: ErrorCode; denied: ErrorCode }>;
+
+export type NativeErrorKind = keyof typeof NATIVE_ERROR_KINDS;
+
 /** Turns an addon error into the AgentError an operator can act on. */
 export function toAgentError(e: unknown): AgentError {
   if (e instanceof AgentError) return e;
@@ -216,33 +296,10 @@ export function toAgentError(e: unknown): AgentError {
     ...(err.errno !== undefined && { errno: err.errno }),
     ...(err.syscall !== undefined && { syscall: err.syscall }),
   };
-  // paths.btf first: a BTF file we may not read is a BTF problem, not a BPF privilege one.
-  if (err.syscall === 'btf__parse') return new AgentError('EMP_NO_BTF', message, options);
-  if (err.code === 'EPERM' || err.code === 'EACCES') return new AgentError('EMP_PERMISSION', message, options);
-  if (err.syscall === 'bpf_object__open') return new AgentError('EMP_NO_BTF', message, options);
-  if (err.syscall === 'bpf_prog_load' || err.syscall === 'bpf_link_create')
-    return new AgentError('EMP_LOAD_FAILED', message, options);
-  if (err.syscall === 'collect' && err.code === 'EBADF') return new AgentError('EMP_READER_CLOSED', message, options);
-  if (err.code === 'EPROTO') return new AgentError('EMP_RECORD_MISMATCH', message, options);
-  return new AgentError('EMP_COLLECT_FAILED', message, options);
+  const kind = err.kind !== undefined && Object.hasOwn(NATIVE_ERROR_KINDS, err.kind) ? NATIVE_ERROR_KINDS[err.kind] : NATIVE_ERROR_KINDS.system;
+  const denied = err.code === 'EPERM' || err.code === 'EACCES';
+  return new AgentError(denied ? kind.denied : kind.code, message, options);
 }
-
-function checkPath(name: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.includes('\0')))
-    throw new TypeError(`${name} must be a non-empty path string, got ${JSON.stringify(value)}`);
-}
-
-const READER_OPTIONS: ReadonlySet<string> = new Set<keyof ReaderOptions>([
-  'useKfunc',
-  'useKernelState',
-  'readMemory',
-  'memoryEstimate',
-  'btfPath',
-  'procfs',
-  'walk',
-  'walkMaxEntries',
-  'walkBudgetMs',
-]);
 
 /** The loaded iterator. One collection at a time; close() releases the program and link. */
 export class MapStatsReader {
@@ -250,22 +307,7 @@ export class MapStatsReader {
   #closed = false;
 
   constructor(options: ReaderOptions = {}) {
-    // A misspelt key would otherwise be ignored by the addon, silently.
-    for (const key of Object.keys(options))
-      if (!READER_OPTIONS.has(key)) throw new TypeError(`unknown reader option ${JSON.stringify(key)} (known: ${[...READER_OPTIONS].join(', ')})`);
-    for (const key of ['useKfunc', 'useKernelState', 'readMemory', 'walk'] as const) {
-      if (options[key] !== undefined && typeof options[key] !== 'boolean')
-        throw new TypeError(`${key} must be a boolean, got ${JSON.stringify(options[key])}`);
-    }
-    for (const key of ['walkMaxEntries', 'walkBudgetMs'] as const) {
-      const v = options[key];
-      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
-        throw new RangeError(`${key} must be a number >= 0, got ${JSON.stringify(v)}`);
-    }
-    if (options.memoryEstimate !== undefined && !['auto', 'always', 'never'].includes(options.memoryEstimate))
-      throw new TypeError(`memoryEstimate must be "auto", "always" or "never", got ${JSON.stringify(options.memoryEstimate)}`);
-    checkPath('btfPath', options.btfPath);
-    checkPath('procfs', options.procfs);
+    checkOptions('reader', READER_OPTIONS, options);
     const { Reader } = loadAddon();
     try {
       this.#native = new Reader(options);
@@ -308,8 +350,6 @@ export class MapStatsReader {
   }
 }
 
-const OWNERS_OPTIONS: ReadonlySet<string> = new Set<keyof OwnersReaderOptions>(['btfPath', 'bpffs', 'procfs', 'pins', 'maxPins']);
-
 /**
  * The owner programs (iter/task_file, iter/bpf_prog) and the pin walk. Never throws for a
  * program the kernel lacks or refuses: `support` says which, and read() returns what the
@@ -320,14 +360,7 @@ export class OwnersReader {
   #closed = false;
 
   constructor(options: OwnersReaderOptions = {}) {
-    for (const key of Object.keys(options))
-      if (!OWNERS_OPTIONS.has(key)) throw new TypeError(`unknown owners reader option ${JSON.stringify(key)} (known: ${[...OWNERS_OPTIONS].join(', ')})`);
-    checkPath('btfPath', options.btfPath);
-    checkPath('bpffs', options.bpffs);
-    checkPath('procfs', options.procfs);
-    if (options.pins !== undefined && typeof options.pins !== 'boolean') throw new TypeError(`pins must be a boolean, got ${JSON.stringify(options.pins)}`);
-    if (options.maxPins !== undefined && !(Number.isInteger(options.maxPins) && options.maxPins >= 0 && options.maxPins <= 2 ** 32 - 1))
-      throw new RangeError(`maxPins must be a whole number >= 0, got ${JSON.stringify(options.maxPins)}`);
+    checkOptions('owners reader', OWNERS_OPTIONS, options);
     const { OwnersReader: Native } = loadAddon();
     this.#native = new Native(options);
   }

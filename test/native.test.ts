@@ -7,7 +7,7 @@ import t from 'tap';
 import { Collector } from '../src/collector';
 import { AgentError, ERRORS } from '../src/errors';
 import { createLogger, logDetail } from '../src/log';
-import { loadAddon, MapStatsReader, type ReaderOptions, toAgentError } from '../src/native';
+import { loadAddon, MapStatsReader, NATIVE_ERROR_KINDS, OWNERS_OPTIONS, READER_OPTIONS, type ReaderOptions, toAgentError } from '../src/native';
 import { FLAG_COUNT_STALE, FLAG_NEEDS_WALK, FLAG_WALK_SKIPPED, FLAG_WALK_UNSUPPORTED, RECORD_SIZE, RECORD_VERSION } from '../src/records';
 import { createMap, mapOps } from './helpers/kernel';
 
@@ -46,6 +46,12 @@ t.test('an unknown option is refused, naming it (a misspelling would be ignored)
   t.match((e as Error)?.message, /^unknown reader option "useKfuncs" \(known: useKfunc, /);
 });
 
+t.test('each reader option is declared once on each side, and both sides name the same ones', async (t) => {
+  const addon = loadAddon();
+  t.same(addon.readerOptions, Object.keys(READER_OPTIONS), 'Reader: kReaderOptions of native/addon.cc');
+  t.same(addon.ownersReaderOptions, Object.keys(OWNERS_OPTIONS), 'OwnersReader: kOwnersOptions of native/owners_glue.cc');
+});
+
 t.test("the addon's record size, version and flag bits are records.ts's", async (t) => {
   const addon = loadAddon();
   t.equal(addon.recordSize, RECORD_SIZE, 'sizeof(struct map_stats_record)');
@@ -55,6 +61,13 @@ t.test("the addon's record size, version and flag bits are records.ts's", async 
     { needsWalk: FLAG_NEEDS_WALK, countStale: FLAG_COUNT_STALE, walkSkipped: FLAG_WALK_SKIPPED, walkUnsupported: FLAG_WALK_UNSUPPORTED },
     'MAP_STATS_F_* of bpf/map_stats.h',
   );
+});
+
+t.test('the kinds of failure: every kind the addon names has a code in NATIVE_ERROR_KINDS, and only those', async (t) => {
+  t.same([...loadAddon().errorKinds].sort(), Object.keys(NATIVE_ERROR_KINDS).sort(), 'ErrorKind of native/sys_error.h');
+  for (const [kind, { code, denied }] of Object.entries(NATIVE_ERROR_KINDS)) {
+    t.ok(code in ERRORS && denied in ERRORS, `${kind}: registered codes`);
+  }
 });
 
 t.test('errors from the addon: Node-shaped system errors under a coded AgentError', async (t) => {
@@ -77,6 +90,7 @@ t.test('errors from the addon: Node-shaped system errors under a coded AgentErro
     const cause = e.cause as { code?: string; errno?: number; syscall?: string; message?: string };
     t.equal(cause.errno, -c.errno, `${c.what}: the system error's errno`);
     t.equal(cause.syscall, 'btf__parse', `${c.what}: the system error's syscall`);
+    t.equal((cause as { kind?: string }).kind, 'btf', `${c.what}: the kind of failure, as the addon says it`);
     t.match(cause.message, new RegExp(`^${cause.code}: .+, btf__parse`), `${c.what}: message as Node writes it`);
   }
 });
@@ -94,27 +108,39 @@ t.test("the map syscalls' errors have the same shape", async (t) => {
 });
 
 t.test('toAgentError: which system error becomes which code', async (t) => {
-  const sys = (code: string, syscall: string, extra: object = {}) => Object.assign(new Error(`${code}: x, ${syscall}`), { code, errno: -1, syscall, ...extra });
+  const sys = (code: string, syscall: string, kind: string | undefined, extra: object = {}) =>
+    Object.assign(new Error(`${code}: x, ${syscall}`), { code, errno: -1, syscall, ...(kind !== undefined && { kind }), ...extra });
+  // The kind the addon gives each of these where it fails (native/sys_error.h).
   const cases: Array<[Error, string]> = [
-    [sys('EPERM', 'bpf_prog_load'), 'EMP_PERMISSION'],
-    [sys('EACCES', 'bpf_iter_create'), 'EMP_PERMISSION'],
-    [sys('EACCES', 'btf__parse'), 'EMP_NO_BTF'],
-    [sys('ENOENT', 'bpf_object__open'), 'EMP_NO_BTF'],
-    [sys('EINVAL', 'bpf_prog_load'), 'EMP_LOAD_FAILED'],
-    [sys('ENOENT', 'bpf_link_create'), 'EMP_LOAD_FAILED'],
-    [sys('EBADF', 'collect'), 'EMP_READER_CLOSED'],
-    [sys('EPROTO', 'read'), 'EMP_RECORD_MISMATCH'],
-    [sys('EIO', 'read'), 'EMP_COLLECT_FAILED'],
+    [sys('EPERM', 'bpf_prog_load', 'load'), 'EMP_PERMISSION'],
+    [sys('EACCES', 'bpf_iter_create', 'system'), 'EMP_PERMISSION'],
+    [sys('EACCES', 'btf__parse', 'btf'), 'EMP_NO_BTF'],
+    [sys('ENOENT', 'bpf_object__open', 'open'), 'EMP_NO_BTF'],
+    [sys('EINVAL', 'bpf_prog_load', 'load'), 'EMP_LOAD_FAILED'],
+    [sys('ENOENT', 'bpf_link_create', 'load'), 'EMP_LOAD_FAILED'],
+    [sys('EBADF', 'collect', 'closed'), 'EMP_READER_CLOSED'],
+    [sys('EPROTO', 'read', 'record'), 'EMP_RECORD_MISMATCH'],
+    [sys('EIO', 'read', 'system'), 'EMP_COLLECT_FAILED'],
+    // The kind decides, not the label: renaming a call in C++ changes no code.
+    [sys('EINVAL', 'bpf_prog_load_renamed', 'load'), 'EMP_LOAD_FAILED'],
+    [sys('EINVAL', 'bpf_prog_load', 'system'), 'EMP_COLLECT_FAILED'],
+    // Not the addon's (no kind, or one it does not name): a system failure.
+    [sys('EACCES', 'open', undefined), 'EMP_PERMISSION'],
+    [sys('EIO', 'read', undefined), 'EMP_COLLECT_FAILED'],
+    [sys('EIO', 'read', 'toString'), 'EMP_COLLECT_FAILED'],
   ];
-  for (const [e, code] of cases) t.equal(toAgentError(e).code, code, `${(e as Error & { code: string }).code} from ${(e as Error & { syscall: string }).syscall}`);
-  const withDetail = toAgentError(sys('EINVAL', 'bpf_prog_load', { hint: 'see the log', detail: 'R1 invalid mem access\n', errno: -22 }));
+  for (const [e, code] of cases) {
+    const { code: errnoName, syscall, kind } = e as Error & { code: string; syscall: string; kind?: string };
+    t.equal(toAgentError(e).code, code, `${errnoName} from ${syscall}, kind ${kind}`);
+  }
+  const withDetail = toAgentError(sys('EINVAL', 'bpf_prog_load', 'load', { hint: 'see the log', detail: 'R1 invalid mem access\n', errno: -22 }));
   t.equal(withDetail.hint, 'see the log', 'the addon hint is kept');
   t.equal(withDetail.errno, -22);
   t.equal(withDetail.syscall, 'bpf_prog_load');
   t.equal(withDetail.message, 'EINVAL: x, bpf_prog_load', 'the message is one line: libbpf\'s lines are not in it');
   t.equal(withDetail.detail, 'R1 invalid mem access', 'they are its detail, for debug logs');
-  t.equal(toAgentError(sys('EPERM', 'bpf_prog_load')).detail, undefined, 'no detail, none made up');
-  t.equal(toAgentError(sys('EPERM', 'bpf_prog_load')).hint, ERRORS.EMP_PERMISSION.fix, 'without an addon hint: the registry\'s (the README\'s advice)');
+  t.equal(toAgentError(sys('EPERM', 'bpf_prog_load', 'load')).detail, undefined, 'no detail, none made up');
+  t.equal(toAgentError(sys('EPERM', 'bpf_prog_load', 'load')).hint, ERRORS.EMP_PERMISSION.fix, 'without an addon hint: the registry\'s (the README\'s advice)');
   const lines: string[] = [];
   logDetail(createLogger('debug', (l) => lines.push(l)), withDetail);
   t.match(lines, [/ debug R1 invalid mem access code=EMP_LOAD_FAILED$/], 'logDetail: a debug line per line, with the code');
@@ -142,7 +168,7 @@ t.test('collect after close: EMP_READER_CLOSED, from the wrapper and from the ad
     () => undefined,
     (err: unknown) => err,
   );
-  t.match(e, { code: 'EBADF', errno: -errno.EBADF, syscall: 'collect' }, 'a Node-shaped EBADF');
+  t.match(e, { code: 'EBADF', errno: -errno.EBADF, syscall: 'collect', kind: 'closed' }, 'a Node-shaped EBADF, and the kind of failure');
   t.equal(toAgentError(e).code, 'EMP_READER_CLOSED');
 });
 

@@ -31,7 +31,7 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExporterMetrics } from '@opentelemetry/otlp-grpc-exporter-base';
 import { VERSION } from '../version';
 import type { AgentConfig } from '../config';
-import { redactUrl } from '../config';
+import { redactUrl } from '../config/redact';
 import type { EncodedRequest } from './encode';
 
 /** What one send came to. */

@@ -20,7 +20,7 @@ interface MetricFields {
 
 /**
  * Whether the metric is exported when the configuration does not say (metrics.<name>.enabled,
- * src/config.ts, generated from this table). A metric off by default says why: the docs show it.
+ * src/config/schema.ts, generated from this table). A metric off by default says why: the docs show it.
  */
 export type MetricDefault = { readonly enabled: true } | { readonly enabled: false; readonly offBecause: string };
 

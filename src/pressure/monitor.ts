@@ -12,9 +12,9 @@
  * Everything reads the Collection; webhook I/O is queued, so update() returns at once.
  */
 import type { Collection } from '../collector';
+import type { AgentConfig } from '../config';
 import type { Logger } from '../log';
 import { AlertLog, bySeverity, levelCounts } from './alerts';
-import type { PressureConfig, WebhookConfig } from './settings';
 import { type PressureReadout, PressureTracker, type Transition } from './tracker';
 import { WebhookNotifier } from './webhook';
 
@@ -28,7 +28,7 @@ export class PressureMonitor {
   readonly #log: Logger;
   #live = false;
 
-  constructor(config: { pressure: PressureConfig; webhook: WebhookConfig }, log: Logger, options: { host?: string } = {}) {
+  constructor(config: Pick<AgentConfig, 'pressure' | 'webhook'>, log: Logger, options: { host?: string } = {}) {
     this.#log = log;
     this.tracker = new PressureTracker(config.pressure);
     this.#alerts = new AlertLog(log, { summaryIntervalMs: config.pressure.summaryIntervalMs, maxTransitionLines: config.pressure.maxTransitionLines });

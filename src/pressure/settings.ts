@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Parsing of the pressure and webhook settings, shared by the configuration schema
- * (src/config.ts validates and normalizes with these) and the pressure layer. Pure
- * functions, no imports from the rest of the agent, so config.ts can use them at load time.
+ * Parsing of the pressure and webhook settings, shared by the configuration's formats
+ * (src/config/formats.ts validates and normalizes with these) and the pressure layer. Pure
+ * functions, no imports from the rest of the agent, so the configuration can use them at load time.
  */
 
 /** A level's threshold as a fill ratio in (0, 1], or null when that level is off. */
@@ -97,40 +97,6 @@ export function redactWebhookUrl(value: string): string {
   }
 }
 
-/** The `pressure` section of the configuration, normalized. */
-export interface PressureConfig extends Thresholds {
-  /** By map type (replaces the global thresholds for that type). */
-  types: ThresholdRule[];
-  /** By name glob, first match wins (over the type's rule too). */
-  names: ThresholdRule[];
-  hysteresisMargin: number;
-  clearAfter: number;
-  forecastWindowMs: number;
-  /** Level transitions logged one by one per collection; the rest go in one line. */
-  maxTransitionLines: number;
-  /** How far back each map's peak fill reaches (right-sizing). */
-  peakWindowMs: number;
-  /** The suggested max_entries holds the peak with this share of it to spare. */
-  headroom: number;
-  /** 0: no summary lines. */
-  summaryIntervalMs: number;
-  /** `snapshot`: time between its two collections; 0: one collection, no growth. */
-  snapshotIntervalMs: number;
-}
-
-/** The `webhook` section of the configuration, normalized. */
-export interface WebhookConfig {
-  urls: string[];
-  format: 'generic' | 'slack';
-  cooldownMs: number;
-  timeoutMs: number;
-  retries: number;
-  backoffMs: number;
-  queueSize: number;
-  /** Maps listed in one notification; the count of the rest is given. */
-  maxMaps: number;
-}
-
 /** Checks across keys of the pressure section; one message per problem. */
 export function pressureProblems(raw: { warning: unknown; critical: unknown }): string[] {
   try {
@@ -139,16 +105,4 @@ export function pressureProblems(raw: { warning: unknown; critical: unknown }): 
   } catch (e) {
     return [`${(e as Error).message}; lower pressure.warning or raise pressure.critical`];
   }
-}
-
-/** An integer format for the schema: min..max. */
-export function intRangeFormat(name: string, min: number, max: number) {
-  return {
-    name,
-    validate(value: unknown) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-        throw new Error(`must be a whole number from ${min} to ${max}`);
-    },
-    coerce: (v: string) => Number(v),
-  };
 }

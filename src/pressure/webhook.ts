@@ -15,15 +15,16 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { hostname } from 'node:os';
+import type { AgentConfig } from '../config';
 import type { Logger } from '../log';
 import { VERSION } from '../version';
 import { transitionText } from './alerts';
 import type { MapLevel } from './levels';
-import { redactWebhookUrl, type WebhookConfig } from './settings';
+import { redactWebhookUrl } from './settings';
 import type { Transition } from './tracker';
 
 /** Webhook settings (the `webhook` section of the configuration). */
-export type WebhookSettings = WebhookConfig;
+export type WebhookSettings = AgentConfig['webhook'];
 
 const MAX_BACKOFF_MS = 30_000;
 /** Cooldown entries past which the expired ones are dropped. */

@@ -45,7 +45,7 @@ t.test('the recorded host: holders, pods, pins, and a map held only by its pinne
 });
 
 t.test('a part the kernel lacks is "not supported (needs ...)" per map, never "no owner"', async (t) => {
-  const eperm = Object.assign(new Error('EPERM: operation not permitted, bpf_prog_load'), { code: 'EPERM', errno: -1, syscall: 'bpf_prog_load', hint: 'this kernel refuses iter/task_file programs' });
+  const eperm = Object.assign(new Error('EPERM: operation not permitted, bpf_prog_load'), { code: 'EPERM', errno: -1, syscall: 'bpf_prog_load', kind: 'load' as const, hint: 'this kernel refuses iter/task_file programs' });
   const raw: RawOwners = { ...rec.owners, fds: Buffer.alloc(0), fdsError: eperm };
   const { r } = resolver([raw], { support: { processes: eperm, programs: null } });
   const table = await r.refresh(all());
@@ -57,7 +57,7 @@ t.test('a part the kernel lacks is "not supported (needs ...)" per map, never "n
 });
 
 t.test('a failed pass keeps the last owners; the cap counts the rest; the first owner stays first', async (t) => {
-  const failed: RawOwners = { ...rec.owners, fds: Buffer.alloc(0), fdsError: Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5, syscall: 'read' }) };
+  const failed: RawOwners = { ...rec.owners, fds: Buffer.alloc(0), fdsError: Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5, syscall: 'read', kind: 'system' as const }) };
   const { r } = resolver([rec.owners, failed]);
   await r.refresh(all());
   const before = r.owners(id('own_held')).processes;
