@@ -398,6 +398,12 @@ export class SampleWindow implements History {
   #noise: number | null = null;
   /** When the newest sample that differs from the one before it came (-Infinity: none has). */
   #changedAt = -Infinity;
+  /**
+   * A sample that left the window (not kept as an old sample, not a peak), reused for the next
+   * one: a map lives for days and adds a sample every collection, and most leave after RAW
+   * collections, old enough to have been promoted: reused, they cost the collector nothing.
+   */
+  #spare: Sample | null = null;
 
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
@@ -419,7 +425,15 @@ export class SampleWindow implements History {
       this.#raw = [];
     }
     const raw = this.#raw;
-    raw.push({ t, v });
+    const spare = this.#spare;
+    if (spare) {
+      spare.t = t;
+      spare.v = v;
+      this.#spare = null;
+      raw.push(spare);
+    } else {
+      raw.push({ t, v });
+    }
     if (raw.length >= 3) {
       this.#spreads[this.#spreadNext] = spreadOf(raw[raw.length - 3]!, raw[raw.length - 2]!, raw[raw.length - 1]!);
       this.#spreadNext = (this.#spreadNext + 1) % NOISE_MEMORY;
@@ -429,6 +443,7 @@ export class SampleWindow implements History {
       const x = raw.shift()!;
       const last = this.#old[this.#old.length - 1];
       if (!last || x.t - last.t >= this.#spacingMs) this.#old.push(x);
+      else if (!this.#peaks.includes(x)) this.#spare = x;
       if (this.#old.length > MAX_SAMPLES - RAW) this.#old.shift();
     }
     const start = t - this.#windowMs;

@@ -61,7 +61,8 @@ export class PressureMonitor {
     this.#alerts.started(r);
     const past: Transition[] = [];
     for (const m of r.maps.values()) {
-      if (m.level === 'warning' || m.level === 'critical') past.push({ map: m, from: null, to: m.level, time: r.time, owner: m.owner });
+      // A copy: the readout changes in place at the next collection, the notification goes later.
+      if (m.level === 'warning' || m.level === 'critical') past.push({ map: Object.freeze({ ...m }), from: null, to: m.level, time: r.time, owner: m.owner });
     }
     past.sort(bySeverity);
     if (past.length) this.notifier.notify({ event: 'start', time: r.time, transitions: past, counts: levelCounts(r) });

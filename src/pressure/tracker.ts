@@ -64,12 +64,18 @@ export interface Transition {
   readonly owner: OwnerBrief | null;
 }
 
-/** The pressure of every map of one collection. */
+/**
+ * The pressure of every map of one collection. The tracker keeps one readout and updates it
+ * in place each collection (its maps, and each map's MapPressure): read it before the next
+ * collection, and copy what must outlive it (transitions already carry copies).
+ */
 export interface PressureReadout {
   /** The collection's time: pairs the readout with its collection. */
   readonly time: number;
   readonly maps: ReadonlyMap<number, MapPressure>;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface MapState {
   name: string;
@@ -85,6 +91,8 @@ interface MapState {
   /** The owner list `brief` was made from: an owner pass that finds nothing new hands back the same one. */
   owners: MapOwners | null;
   brief: OwnerBrief | null;
+  /** The map's entry in the readout, rewritten each collection (null until its first). */
+  pressure: Mutable<MapPressure> | null;
 }
 
 /** The fill a map is forecast on: entries, or pending bytes for ring buffers. */
@@ -99,6 +107,8 @@ export class PressureTracker {
   #settings: TrackerSettings;
   #thresholds: (name: string, type: string) => Thresholds;
   #state = new Map<number, MapState>();
+  /** The readout's maps, in place from one collection to the next (10,000 maps: no new Map and objects each time). */
+  readonly #maps = new Map<number, MapPressure>();
   #latest: PressureReadout | null = null;
   #stamp = 0;
 
@@ -133,7 +143,7 @@ export class PressureTracker {
     const s = this.#settings;
     const state = this.#state;
     const stamp = ++this.#stamp;
-    const maps = new Map<number, MapPressure>();
+    const maps = this.#maps;
     const transitions: Transition[] = [];
     const h = { margin: s.hysteresisMargin, clearAfter: s.clearAfter };
     for (const m of c.maps) {
@@ -142,7 +152,7 @@ export class PressureTracker {
       if (!st || st.type !== m.type || st.name !== m.name || st.maxEntries !== m.maxEntries) {
         st = {
           name: m.name, type: m.type, maxEntries: m.maxEntries, level: INITIAL_LEVEL, window: new SampleWindow(s.forecastWindowMs), peak: new PeakWindow(s.peakWindowMs),
-          thresholds: this.#thresholds(m.name, m.type), seen: stamp, owners: null, brief: null,
+          thresholds: this.#thresholds(m.name, m.type), seen: stamp, owners: null, brief: null, pressure: null,
         };
         state.set(m.id, st);
       }
@@ -156,10 +166,7 @@ export class PressureTracker {
       const thresholds = st.thresholds;
       const fill = fillOf(m);
       if (m.utilization === null) {
-        maps.set(m.id, {
-          id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: null, level: null, thresholds,
-          growthPerS: null, timeToFullS: null, peakFill: null, peakUtilization: null, peakOverS: null, suggestedMaxEntries: null, owner,
-        });
+        writePressure(st, maps, m, fill, null, thresholds, null, null, null, null, null, null, owner);
         continue;
       }
       const off = levelsOff(thresholds);
@@ -174,21 +181,54 @@ export class PressureTracker {
         st.peak.add(c.time, fill);
         peakFill = st.peak.peak();
       }
-      const p: MapPressure = {
-        id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization: m.utilization,
-        level: off ? 'off' : st.level.level, thresholds, growthPerS, timeToFullS,
-        peakFill,
-        peakUtilization: peakFill === null || m.maxEntries <= 0 ? null : peakFill / m.maxEntries,
-        peakOverS: peakFill === null ? null : st.peak.coversMs(c.time) / 1000,
-        suggestedMaxEntries: peakFill === null || off ? null : suggestMaxEntries(peakFill, m.type, s.headroom),
-        owner,
-      };
-      maps.set(m.id, p);
-      if (!off && st.level.level !== before) transitions.push({ map: p, from: before, to: st.level.level, time: c.time, owner: p.owner });
+      const p = writePressure(
+        st, maps, m, fill, off ? 'off' : st.level.level, thresholds, growthPerS, timeToFullS, peakFill,
+        peakFill === null ? null : st.peak.coversMs(c.time) / 1000,
+        peakFill === null || off ? null : suggestMaxEntries(peakFill, m.type, s.headroom),
+        m.utilization, owner,
+      );
+      // A transition outlives the collection (queued webhooks): it keeps a copy as of now.
+      if (!off && st.level.level !== before) transitions.push({ map: Object.freeze({ ...p }), from: before, to: st.level.level, time: c.time, owner: p.owner });
     }
     // Gone maps take their state with them.
-    if (state.size > c.maps.length) for (const [id, st] of state) if (st.seen !== stamp) state.delete(id);
+    if (state.size > c.maps.length) {
+      for (const [id, st] of state) {
+        if (st.seen !== stamp) {
+          state.delete(id);
+          maps.delete(id);
+        }
+      }
+    }
     this.#latest = { time: c.time, maps };
     return { readout: this.#latest, transitions };
   }
+}
+
+/** Writes a map's readout entry in place (made at its first collection) and puts it in `maps`. */
+function writePressure(
+  st: MapState, maps: Map<number, MapPressure>, m: MapStats, fill: number | null, level: MapLevel | null, thresholds: Thresholds,
+  growthPerS: number | null, timeToFullS: number | null, peakFill: number | null, peakOverS: number | null,
+  suggestedMaxEntries: number | null, utilization: number | null, owner: OwnerBrief | null,
+): MapPressure {
+  let p = st.pressure;
+  if (!p) {
+    p = {
+      id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization, level, thresholds, growthPerS, timeToFullS,
+      peakFill, peakUtilization: null, peakOverS, suggestedMaxEntries, owner,
+    };
+    st.pressure = p;
+    maps.set(m.id, p); // also replaces the entry of a different map that had the same id
+  }
+  p.fill = fill;
+  p.utilization = utilization;
+  p.level = level;
+  p.thresholds = thresholds;
+  p.growthPerS = growthPerS;
+  p.timeToFullS = timeToFullS;
+  p.peakFill = peakFill;
+  p.peakUtilization = peakFill === null || m.maxEntries <= 0 ? null : peakFill / m.maxEntries;
+  p.peakOverS = peakOverS;
+  p.suggestedMaxEntries = suggestedMaxEntries;
+  p.owner = owner;
+  return p;
 }

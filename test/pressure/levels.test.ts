@@ -140,3 +140,20 @@ t.test('reconfigure: maps already tracked take the new thresholds at their next 
   t.same(next.transitions.map((x) => `${x.map.id}:${x.from}->${x.to}`), ['1:warning->critical'], 'map 1 under the new global rule; map 2 under its new name rule');
   t.same(tracker.latest()!.maps.get(2)!.thresholds, { warning: 0.9, critical: 0.99 });
 });
+
+t.test('the readout is kept in place, and what outlives a collection is a copy', async (t) => {
+  const tracker = new PressureTracker({ ...defaults, hysteresisMargin: 0.05, clearAfter: 2 });
+  const first = tracker.update(coll(0, [map(1, 100), map(2, 950)]));
+  const [toCritical] = first.transitions;
+  t.match(toCritical, { from: 'normal', to: 'critical', map: { id: 2, fill: 950 } });
+  const second = tracker.update(coll(10_000, [map(2, 400), map(3, 10)]));
+  t.equal(second.readout, tracker.latest(), 'the latest readout');
+  t.same([...second.readout.maps.keys()], [2, 3], 'map 1 gone from the readout, map 3 in it');
+  t.equal(second.readout.maps.get(2)?.fill, 400, 'the readout has this collection\'s fill');
+  t.equal(toCritical!.map.fill, 950, 'a transition keeps the fill of its own collection (a queued webhook sends it later)');
+  t.equal(toCritical!.map.utilization, 950 / MAX);
+  t.ok(Object.isFrozen(toCritical!.map), 'and is a frozen copy');
+  const renamed = tracker.update(coll(20_000, [map(2, 400, { name: 'other' })]));
+  t.equal(renamed.readout.maps.get(2)?.name, 'other', 'another map under the same id: its own entry');
+  t.equal(renamed.readout.maps.size, 1);
+});
