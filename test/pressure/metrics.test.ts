@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // ebpf.map.alert_level and ebpf.map.time_to_full in the per-map series (what the OTLP
 // encoder and the Prometheus renderer write): levels for maps with a utilization whose
-// levels are on (none for LRU hashes, off by default), time to full only while growing,
-// never paired with another collection's readout.
+// levels are on (-1 for LRU hashes, whose levels are off by default: never 0, normal), time
+// to full only while growing, never paired with another collection's readout.
 import t from 'tap';
 import type { Collection, MapStats } from '../../src/collector';
 import { loadConfig } from '../../src/config';
