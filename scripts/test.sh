@@ -2,7 +2,7 @@
 # Every test, from a fresh Debian/Ubuntu machine, as root: installs what the tests need,
 # `npm ci` (which builds the addon), compiles the TypeScript, type-checks and lints, then
 # `npm test` on the real kernel, then the kernel-facing suite (test/kernel) on Debian's 5.10,
-# 6.1, 6.12 and 7.2 kernels under QEMU too (scripts/kernel-matrix.sh; ~35 min on 2 cores,
+# 6.1, 6.12 and 7.2 kernels under QEMU too (scripts/kernel-matrix.sh; the four guests ~35-50 min on 2 cores,
 # the kernels downloaded once; EMP_TEST_KERNELS=0 skips them). The last line is
 # "N passed, N failed", every run added up.
 # Usage: bash scripts/test.sh [tap args for the first run]
