@@ -138,12 +138,12 @@ export const ERRORS = {
   },
   EMP_PORT_IN_USE: {
     summary: 'The Prometheus endpoint cannot listen on its port (another process holds it, or it is privileged).',
-    fix: 'Choose another prometheus.port, or stop what holds it.',
+    fix: 'Port taken: stop what holds it (`ss -ltnp` names it) or choose another prometheus.port. Privileged (below 1024): choose 1024 or above, or grant CAP_NET_BIND_SERVICE.',
     exitCode: 1,
   },
   EMP_HEALTH_LISTEN: {
     summary: 'The health endpoint (/healthz, /readyz) cannot listen on its port (another process holds it, or it is privileged).',
-    fix: 'Choose another health.port, or stop what holds it.',
+    fix: 'Port taken: stop what holds it (`ss -ltnp` names it) or choose another health.port. Privileged (below 1024): choose 1024 or above, or grant CAP_NET_BIND_SERVICE.',
     exitCode: 1,
   },
   EMP_OUTPUT_FAILED: {

@@ -103,7 +103,6 @@ export async function startHealthServer(source: HealthSource, options: HealthOpt
           port: options.port,
           hostEnv: 'EMP_HEALTH_HOST',
           otherwise: 'EMP_HEALTH_LISTEN',
-          otherwiseHint: 'choose another health.port, or stop what holds that port',
         }),
       ),
     );

@@ -26,7 +26,7 @@ export interface Listener {
   hostEnv: string;
   /** The code of any other listen failure. */
   otherwise: ErrorCode;
-  /** The hint of any other listen failure (default: the registry's fix). */
+  /** The hint of a listen failure other than a port taken or privileged (default: the registry's fix). */
   otherwiseHint?: string;
 }
 
@@ -39,8 +39,19 @@ export function listenError(e: NodeJS.ErrnoException, l: Listener): AgentError {
       ...(e.syscall !== undefined && { syscall: e.syscall }),
       hint: `set ${l.section}.host (--${l.section}.host, ${l.hostEnv}) to an address of this host: 127.0.0.1 (loopback, the default), 0.0.0.0 (every interface), or one that \`ip -brief address\` lists`,
     });
+  const hint = portHint(e.code, l) ?? l.otherwiseHint;
   return new AgentError(l.otherwise, `${l.what} cannot listen on ${l.host}:${l.port}: ${e.code ?? e.message}`, {
     cause: e,
-    ...(l.otherwiseHint !== undefined && { hint: l.otherwiseHint }),
+    ...(hint !== undefined && { hint }),
   });
+}
+
+/** The fix for a port taken or privileged: each has its own, and names the key. */
+function portHint(code: string | undefined, l: Listener): string | undefined {
+  const key = `${l.section}.port (--${l.section}.port)`;
+  if (code === 'EADDRINUSE')
+    return `another process listens on port ${l.port} (\`ss -ltnp 'sport = :${l.port}'\` names it): stop it, or set ${key} to a free port`;
+  if (code === 'EACCES')
+    return `port ${l.port} is privileged (below net.ipv4.ip_unprivileged_port_start, 1024 by default) and the agent lacks CAP_NET_BIND_SERVICE: set ${key} to 1024 or above, or grant it that capability`;
+  return undefined;
 }

@@ -30,9 +30,12 @@ t.test('anything else is the listener\'s own error', async (t) => {
   const inUse = listenError(sys('EADDRINUSE', 'listen'), prometheus);
   t.equal(inUse.code, 'EMP_PORT_IN_USE');
   t.equal(inUse.message, 'prometheus endpoint cannot listen on metrics.invalid:9464: EADDRINUSE');
-  const health = listenError(sys('EACCES', 'listen'), { ...prometheus, what: 'health endpoint', section: 'health', otherwise: 'EMP_HEALTH_LISTEN', otherwiseHint: 'choose another health.port' });
+  t.equal(inUse.hint, "another process listens on port 9464 (`ss -ltnp 'sport = :9464'` names it): stop it, or set prometheus.port (--prometheus.port) to a free port", 'taken: who holds it, and the key');
+  const health = listenError(sys('EACCES', 'listen'), { ...prometheus, what: 'health endpoint', section: 'health', port: 80, otherwise: 'EMP_HEALTH_LISTEN', otherwiseHint: 'not this one' });
   t.equal(health.code, 'EMP_HEALTH_LISTEN');
-  t.equal(health.hint, 'choose another health.port', 'the hint given');
+  t.match(health.hint, /^port 80 is privileged \(below net\.ipv4\.ip_unprivileged_port_start, 1024 by default\) and the agent lacks CAP_NET_BIND_SERVICE: set health\.port \(--health\.port\) to 1024 or above/, 'privileged: not "stop what holds it"');
+  const other = listenError(sys('EMFILE', 'listen'), { ...prometheus, otherwiseHint: 'the hint given' });
+  t.equal(other.hint, 'the hint given', 'any other errno: the listener\'s hint');
   t.equal(listenError(Object.assign(new Error('x'), { code: 'ENOTFOUND' }), prometheus).message, 'prometheus.host "metrics.invalid" does not resolve (ENOTFOUND): the prometheus endpoint cannot listen on it', 'no syscall: the code alone');
   t.equal(listenError(new Error('odd'), prometheus).message, 'prometheus endpoint cannot listen on metrics.invalid:9464: odd', 'no errno: the message');
 });
