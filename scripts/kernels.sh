@@ -107,23 +107,13 @@ find_mirrors() {
 }
 
 # apt options for one private "realm" (a set of suites with its own lists).
+# shellcheck source=lib/private-apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/private-apt.sh"
 APT_OPTS=()
 apt_realm() {
   local suites=$1 dir
   dir="$CACHE/apt/${suites%% *}"
-  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/parts" "$dir/prefs"
-  APT_OPTS=(
-    -o "Dir::Etc::SourceList=$dir/sources.list"
-    -o "Dir::Etc::SourceParts=$dir/parts"
-    -o "Dir::Etc::PreferencesParts=$dir/prefs"
-    -o "Dir::Etc::Preferences=$dir/prefs/none"
-    -o "Dir::State::Lists=$dir/lists"
-    -o "Dir::Cache=$dir/cache"
-    -o "APT::Architectures::=amd64"
-    -o "APT::Default-Release="
-    -o "Acquire::Languages=none"
-    -o "APT::Sandbox::User=root"
-  )
+  private_apt_opts "$dir"
   REALM_DIR=$dir
   [ -f "$dir/sources.list" ] && return 0
   find_mirrors

@@ -79,19 +79,9 @@ mirror() {
 }
 
 dir="$CACHE/apt"
-mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/parts" "$dir/prefs"
-APT_OPTS=(
-  -o "Dir::Etc::SourceList=$dir/sources.list"
-  -o "Dir::Etc::SourceParts=$dir/parts"
-  -o "Dir::Etc::PreferencesParts=$dir/prefs"
-  -o "Dir::Etc::Preferences=$dir/prefs/none"
-  -o "Dir::State::Lists=$dir/lists"
-  -o "Dir::Cache=$dir/cache"
-  -o "APT::Architectures::=amd64"
-  -o "APT::Default-Release="
-  -o "Acquire::Languages=none"
-  -o "APT::Sandbox::User=root"
-)
+# shellcheck source=lib/private-apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/private-apt.sh"
+private_apt_opts "$dir"
 if [ ! -f "$dir/sources.list" ]; then
   [ -r "$KEYRING" ] || die "Debian archive keyring $KEYRING missing: apt-get install debian-archive-keyring"
   uri=$(mirror) || die "could not find a Debian archive in this system's apt sources; set EMP_DEBIAN_MIRROR, e.g. EMP_DEBIAN_MIRROR=http://deb.debian.org/debian"

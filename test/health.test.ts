@@ -12,6 +12,7 @@ import { startAgentProcess } from './helpers/agent-process';
 import { createMap, fill } from './helpers/kernel';
 import { freePort } from './helpers/otlp-receiver';
 import { COLLECTION_DEFAULTS, MAP_DEFAULTS } from './helpers/collections';
+import { poll } from './helpers/wait';
 
 function collection(time: number, maps = 3): Collection {
   return {
@@ -159,17 +160,6 @@ function refused(port: number): Promise<boolean> {
   });
 }
 
-/** Polls until the predicate holds; bounded. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 t.test('run: serves /healthz and /readyz while collecting real maps; off by default', async (t) => {
   const m = createMap(t, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 32, name: 'hz_probe' });
   fill(m, 4, 8, 5);
@@ -177,10 +167,10 @@ t.test('run: serves /healthz and /readyz while collecting real maps; off by defa
   const agent = startAgentProcess(t, ['run', '--exporters=none', '--interval=1s', '--health.enabled=true', `--health.port=${port}`]);
   await agent.waitForLog((l) => l.message === 'health endpoint listening', 'health endpoint listening');
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
-  const body = await until('/readyz 200', async () => {
+  const body = await poll('/readyz 200', async () => {
     const r = await fetch(`http://127.0.0.1:${port}/readyz`);
     return r.status === 200 ? ((await r.json()) as { maps: number; reason: string }) : undefined;
-  });
+  }, 30_000);
   t.equal(body.reason, 'ok');
   t.ok(body.maps >= 1, `the agent counted maps (${body.maps})`);
   t.equal((await agent.stop()).code, 0, 'SIGTERM: exit 0');

@@ -13,6 +13,7 @@ import { METRICS, prometheusName } from '../../src/metrics/table';
 import { startAgentProcess } from '../helpers/agent-process';
 import { bpftoolDumpCount, bpftoolMap, createMap, fill } from '../helpers/kernel';
 import { freePort } from '../helpers/otlp-receiver';
+import { poll } from '../helpers/wait';
 import { expandGrafana } from './promql';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -30,22 +31,6 @@ interface Sample {
 function readmeQueries(readme: string): string[] {
   const spans = [...readme.matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
   return [...new Set(spans.filter((q) => /\bebpf_[a-z_]+\b/.test(q) && !/[a-z_]\.[a-z*]/.test(q) && /[-+*/<>=!]|\w\(/.test(q) && !/[|$;]/.test(q)))];
-}
-
-/** Polls until fn returns a value; bounded. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, stderr: () => string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${String(last ?? 'no result')}); prometheus stderr:\n${stderr()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 t.test('Prometheus scrapes the agent and returns the utilization of a filled map', async (t) => {
@@ -86,7 +71,7 @@ t.test('Prometheus scrapes the agent and returns the utilization of a filled map
       clearTimeout(killer);
     }
   });
-  const stderr = () => promErr.join('').slice(-4000);
+  const stderr = () => `prometheus stderr:\n${promErr.join('').slice(-4000)}`;
   const api = `http://127.0.0.1:${promPort}/api/v1`;
   const query = async (q: string): Promise<{ status: string; data: { resultType: string; result: Sample[] }; error?: string }> => {
     const res = await fetch(`${api}/query?query=${encodeURIComponent(q)}`);
@@ -94,7 +79,7 @@ t.test('Prometheus scrapes the agent and returns the utilization of a filled map
   };
 
   const util = prometheusName(METRICS.utilization);
-  const sample = await until(
+  const sample = await poll(
     `${util} of map ${made.id}`,
     async () => {
       const r = await query(`${util}{ebpf_map_id="${made.id}"}`);
@@ -115,7 +100,7 @@ t.test('Prometheus scrapes the agent and returns the utilization of a filled map
   t.equal(Number(ent.data.result[0]?.value[1]), entries, 'entries');
   const mem = await query(`${prometheusName(METRICS.memory)}{ebpf_map_id="${made.id}"}`);
   t.equal(Number(mem.data.result[0]?.value[1]), truth.bytes_memlock, "memory = bpftool's memlock");
-  const level = await until(
+  const level = await poll(
     'alert level of the map',
     async () => {
       const r = await query(`${prometheusName(METRICS.alertLevel)}{ebpf_map_id="${made.id}"}`);
@@ -127,7 +112,7 @@ t.test('Prometheus scrapes the agent and returns the utilization of a filled map
   t.equal(level, 1, '48/64 = 0.75: level warning (1) through the real endpoint');
 
   // The project's rules, loaded by this server from deploy/prometheus/rules.yml, evaluate.
-  const rules = await until(
+  const rules = await poll(
     'rules evaluated',
     async () => {
       const r = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastEvaluation: string }> }> } };
@@ -140,7 +125,7 @@ t.test('Prometheus scrapes the agent and returns the utilization of a filled map
   const declared = (YAML.parse(readFileSync(path.join(ROOT, 'deploy/prometheus/rules.yml'), 'utf8')) as { groups: Array<{ rules: unknown[] }> }).groups.flatMap((g) => g.rules);
   t.equal(rules.length, declared.length, `all ${declared.length} rules of rules.yml loaded`);
   for (const r of rules) t.equal(r.health, 'ok', `rule ${r.name} evaluates`);
-  const pending = await until(
+  const pending = await poll(
     'EbpfMapPressureWarning pending for the map',
     async () => {
       const r = (await (await fetch(`${api}/alerts`)).json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string }> } };
