@@ -34,7 +34,7 @@ t.test('npm pack: the tarball holds what an install needs, and installs and runs
     const text = readFileSync(path.join(ROOT, f), 'utf8');
     for (const m of text.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
       const target = path.posix.normalize(path.posix.join(path.posix.dirname(f), m[1]!));
-      t.ok(files.has(target) || files.has(`${target}.js`), `${f} requires ${m[1]}: shipped`);
+      t.ok(files.has(target) || files.has(`${target}.js`) || files.has(`${target}/index.js`), `${f} requires ${m[1]}: shipped`);
     }
   }
   for (const prefix of ['test/', 'build/', 'node_modules/', 'src/', '.tap/', 'bench/', 'coverage/'])
