@@ -2,8 +2,10 @@
 /**
  * Owner resolution: who holds each map, which programs use it, where it is pinned, and for
  * each process its container and Kubernetes pod. It runs beside the collections, on its own
- * cadence and budget, and a collection never waits for it: the collector attaches the latest
- * finished pass (src/collector.ts), and a map no pass has covered yet says "pending".
+ * cadence and budget: the collector attaches the latest finished pass (src/collector.ts), and
+ * a map no pass has covered yet says "pending". A collection waits for it only when it shows
+ * such a map and owner attributes are copied onto per-map series (cover()): a bounded wait, so
+ * that the map's first exported point already carries them.
  *
  * Cadence: a pass every owners.interval (0: every collection), and at once when a collection
  * shows a map no pass has covered, so a new map has its owners by the next collection. Budget:
@@ -191,6 +193,31 @@ export class OwnerResolver {
         break;
       }
     if (now >= this.#nextDue || (fresh && this.#withinBudget)) void this.#start().catch(() => undefined);
+  }
+
+  /** Whether the latest finished pass has the map (false: owners(mapId) is OWNERS_PENDING). */
+  covers(mapId: number): boolean {
+    return this.#table?.byMap.has(mapId) ?? false;
+  }
+
+  /**
+   * For a collection about to be exported with maps no pass has covered yet: waits for the
+   * pass in flight and, when that one missed them (it started before they were observed), for
+   * one more, started at once while passes fit the budget (as observe() starts one). At most
+   * timeoutMs; true when the latest pass then covers every one of mapIds. A pass that fails
+   * (its read throws) leaves them uncovered.
+   */
+  async cover(mapIds: readonly number[], timeoutMs: number): Promise<boolean> {
+    const all = () => mapIds.every((id) => this.covers(id));
+    const passes = (async () => {
+      await this.settled();
+      if (all() || this.#closed || !this.#withinBudget) return;
+      await (this.#inFlight ?? this.#start()).catch(() => undefined);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([passes, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    return all();
   }
 
   /** Waits for the pass in flight, if any. */
