@@ -205,13 +205,18 @@ export class OwnerResolver {
    * pass in flight and, when that one missed them (it started before they were observed), for
    * one more, started at once while passes fit the budget (as observe() starts one). At most
    * timeoutMs; true when the latest pass then covers every one of mapIds. A pass that fails
-   * (its read throws) leaves them uncovered.
+   * (its read throws) leaves them uncovered. The names sources' first answers are waited for
+   * too, and a pass made again when they brought new names meanwhile (the agent's first
+   * collection); a pod whose names a source does not have yet still gets them only with a
+   * later pass, once the source has refreshed.
    */
   async cover(mapIds: readonly number[], timeoutMs: number): Promise<boolean> {
     const all = () => mapIds.every((id) => this.covers(id));
+    const names = this.#deps.names;
+    const generation = names?.generation?.();
     const passes = (async () => {
-      await this.settled();
-      if (all() || this.#closed || !this.#withinBudget) return;
+      await Promise.all([this.settled(), names?.ready?.()]);
+      if ((all() && names?.generation?.() === generation) || this.#closed || !this.#withinBudget) return;
       await (this.#inFlight ?? this.#start()).catch(() => undefined);
     })();
     let timer: NodeJS.Timeout | undefined;
