@@ -8,7 +8,8 @@
  * that the map's first exported point already carries them.
  *
  * Cadence: a pass every owners.interval (0: every collection), and at once when a collection
- * shows a map no pass has covered, so a new map has its owners by the next collection. Budget:
+ * shows a map no pass has covered, so a new map has its owners by the next collection (by its
+ * own, when that collection waits in cover()). Budget:
  * the pin walk stops at half of owners.budget (it resumes from its cache next pass), and a pass
  * that took longer than the budget spaces the next ones out in proportion, so owner resolution
  * stays within its budget per interval on average.
