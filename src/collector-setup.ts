@@ -34,6 +34,9 @@ export function createCollector(config: AgentConfig, log: Logger = createLogger(
   const owners = createOwnerResolver(config, log);
   return new Collector({
     ...(owners && { owners }),
+    // A map's first collection waits for its owners only when they are copied onto its series,
+    // and at most half an interval: the collection still ends well within it.
+    ...(owners && config.owners.copyAttributes.length > 0 && { ownersWaitMs: config.intervalMs / 2 }),
     reader: {
       useKfunc: config.counting.kfunc,
       useKernelState: config.counting.kernelState,

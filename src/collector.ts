@@ -53,6 +53,14 @@ export interface MapStats {
    * owner resolution is off (owners.enabled false).
    */
   owners: MapOwners | null;
+  /**
+   * Its per-map series carry the first owner's attributes (owners.copy_attributes). False for
+   * a map collected while its owning processes were unknown (the owner pass did not cover it
+   * in time, failed, or cannot read processes on this kernel), for as long as the map lives:
+   * its series keep the one attribute set they were first exported with, never gaining the
+   * attributes a later pass finds (see Collector, ownersWaitMs).
+   */
+  copiesOwner: boolean;
 }
 
 /**
@@ -219,8 +227,14 @@ export interface CollectorOptions {
   /** The records' source; default: a MapStatsReader made with `reader`. */
   source?: CollectionSource;
   filter?: MapFilter;
-  /** Owner resolution, run beside the collections (never awaited by one). */
+  /** Owner resolution, run beside the collections. */
   owners?: OwnerResolver;
+  /**
+   * The longest a collection waits for a pass covering the maps no owner pass has seen yet
+   * (OwnerResolver.cover), so their first exported point already carries the copied owner
+   * attributes; 0 (the default): never waits.
+   */
+  ownersWaitMs?: number;
 }
 
 export class Collector {
@@ -230,6 +244,9 @@ export class Collector {
   readonly #walkSupport: WalkSupport;
   readonly #walkUnsupported: AgentError | null;
   readonly #owners: OwnerResolver | null;
+  readonly #ownersWaitMs: number;
+  /** The maps on the host collected while their owning processes were unknown: copiesOwner false. */
+  readonly #uncopied = new Set<number>();
   #inFlight: Promise<Collection> | null = null;
 
   constructor(options: CollectorOptions = {}) {
@@ -237,6 +254,7 @@ export class Collector {
     this.#options = options.reader ?? {};
     this.#filter = options.filter ?? null;
     this.#owners = options.owners ?? null;
+    this.#ownersWaitMs = options.ownersWaitMs ?? 0;
     // Known once the programs are loaded, and for the reader's life.
     this.#walkSupport = this.#reader.walkSupport;
     this.#walkUnsupported = walkUnsupported(this.#walkSupport, this.#reader.kfuncAvailable);
@@ -315,6 +333,7 @@ export class Collector {
         memoryBytes: memory >= 0 ? memory : null,
         memoryEstimated: memory >= 0 && raw.memoryEstimated[i] === 1,
         owners: null,
+        copiesOwner: false,
       };
       fillOf(m, rec, raw.countAgeMs[i] ?? -1, ctx);
       maps.push(m);
@@ -325,7 +344,26 @@ export class Collector {
       const ids = new Set<number>();
       for (let i = 0; i < records.length; i++) ids.add(records.at(i).id);
       owners.observe(ids);
-      for (const m of maps) m.owners = owners.owners(m.id);
+      // A map's first collection is exported like any other, so its series have the copied
+      // owner attributes from their first point only if its owners are known now: wait
+      // (bounded) for a pass that covers the maps the latest one has not seen.
+      if (this.#ownersWaitMs > 0) {
+        const fresh: number[] = [];
+        for (const m of maps) if (!owners.covers(m.id)) fresh.push(m.id);
+        if (fresh.length) await owners.cover(fresh, this.#ownersWaitMs);
+      }
+      const uncopied = this.#uncopied;
+      for (const m of maps) {
+        const o = owners.owners(m.id);
+        m.owners = o;
+        // Processes unknown now (pending after the wait, failed, not supported): the series go
+        // without the copied attributes now, and stay so rather than gain them and become a
+        // second series of the same map on a push backend. A pass that fails later keeps the
+        // last answer, so a map once copied is not uncopied by it.
+        if (o.processes === null) uncopied.add(m.id);
+        m.copiesOwner = !uncopied.has(m.id);
+      }
+      if (uncopied.size > 0) for (const id of uncopied) if (!ids.has(id)) uncopied.delete(id);
     }
     return {
       time: Date.now(),

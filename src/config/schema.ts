@@ -396,7 +396,7 @@ export const SCHEMA = {
   },
   owners: {
     enabled: {
-      doc: 'Find who owns each map: the processes holding it (iter/task_file), the programs using it (iter/bpf_prog), its pins, and each process\'s container and Kubernetes pod. Runs beside the collections; a collection never waits for it.',
+      doc: 'Find who owns each map: the processes holding it (iter/task_file), the programs using it (iter/bpf_prog), its pins, and each process\'s container and Kubernetes pod. Runs beside the collections; a collection waits for it (at most half an interval) only when it shows a map no pass has covered and copy_attributes is not empty.',
       format: 'boolean',
       default: true,
       env: 'EMP_OWNERS_ENABLED',
@@ -438,7 +438,7 @@ export const SCHEMA = {
       arg: 'owners.max-pins',
     },
     copy_attributes: {
-      doc: 'Attributes of each map\'s first owner copied onto every per-map series, so a backend can group by them without a join (absent where unknown, e.g. k8s.* outside Kubernetes). Any of: process.executable.name, process.command, container.id, k8s.pod.uid, k8s.pod.name, k8s.namespace.name, k8s.container.name.',
+      doc: 'Attributes of each map\'s first owner copied onto every per-map series, so a backend can group by them without a join (absent where unknown, e.g. k8s.* outside Kubernetes; a map whose owning processes are still unknown at its first collection gets none for its life, so its series do not change). Any of: process.executable.name, process.command, container.id, k8s.pod.uid, k8s.pod.name, k8s.namespace.name, k8s.container.name.',
       format: 'owner-attributes',
       default: [OWNER_ATTR.executable, OWNER_ATTR.namespace, OWNER_ATTR.pod] as string[],
       env: 'EMP_OWNERS_COPY_ATTRIBUTES',

@@ -8,13 +8,14 @@
  *
  * After MAP_IDENTITY come the attributes of the map's first owner that owners.copy_attributes
  * names (k8s.namespace.name, ...), those that are known: the first owner is sticky, so they
- * change about as rarely as the count method, and a map whose owners are not known yet gains
- * them (one new encoding) with the first owner pass that covers it.
+ * change about as rarely as the count method. A map's first collection waits for its owners,
+ * and a map whose owning processes were still unknown then has none copied for its life
+ * (MapStats.copiesOwner): its entry is not encoded again when a later pass finds them.
  */
 import type { MapStats } from '../collector';
 import { ATTR, PER_MAP } from '../metrics/table';
 import type { OwnerAttribute } from '../owners/model';
-import { ownerAttributeValue } from '../owners/series';
+import { copiedOwner, ownerAttributeValue } from '../owners/series';
 import { MessageBuilder } from './proto';
 
 export type AttrValue = string | number | boolean;
@@ -40,7 +41,7 @@ export type IdentityPairs = ReadonlyArray<readonly [string, AttrValue | null]>;
 
 /** The value of a copied owner attribute on a map's series; null when the map has no such owner attribute. */
 function copiedValue(m: MapStats, key: OwnerAttribute): AttrValue | null {
-  const p = m.owners?.processes?.[0];
+  const p = copiedOwner(m);
   return p ? ownerAttributeValue(p, key) : null;
 }
 

@@ -2,11 +2,14 @@
 /**
  * Owner resolution: who holds each map, which programs use it, where it is pinned, and for
  * each process its container and Kubernetes pod. It runs beside the collections, on its own
- * cadence and budget, and a collection never waits for it: the collector attaches the latest
- * finished pass (src/collector.ts), and a map no pass has covered yet says "pending".
+ * cadence and budget: the collector attaches the latest finished pass (src/collector.ts), and
+ * a map no pass has covered yet says "pending". A collection waits for it only when it shows
+ * such a map and owner attributes are copied onto per-map series (cover()): a bounded wait, so
+ * that the map's first exported point already carries them.
  *
  * Cadence: a pass every owners.interval (0: every collection), and at once when a collection
- * shows a map no pass has covered, so a new map has its owners by the next collection. Budget:
+ * shows a map no pass has covered, so a new map has its owners by the next collection (by its
+ * own, when that collection waits in cover()). Budget:
  * the pin walk stops at half of owners.budget (it resumes from its cache next pass), and a pass
  * that took longer than the budget spaces the next ones out in proportion, so owner resolution
  * stays within its budget per interval on average.
@@ -191,6 +194,36 @@ export class OwnerResolver {
         break;
       }
     if (now >= this.#nextDue || (fresh && this.#withinBudget)) void this.#start().catch(() => undefined);
+  }
+
+  /** Whether the latest finished pass has the map (false: owners(mapId) is OWNERS_PENDING). */
+  covers(mapId: number): boolean {
+    return this.#table?.byMap.has(mapId) ?? false;
+  }
+
+  /**
+   * For a collection about to be exported with maps no pass has covered yet: waits for the
+   * pass in flight and, when that one missed them (it started before they were observed), for
+   * one more, started at once while passes fit the budget (as observe() starts one). At most
+   * timeoutMs; true when the latest pass then covers every one of mapIds. A pass that fails
+   * (its read throws) leaves them uncovered. The names sources' first answers are waited for
+   * too, and a pass made again when they brought new names meanwhile (the agent's first
+   * collection); a pod whose names a source does not have yet still gets them only with a
+   * later pass, once the source has refreshed.
+   */
+  async cover(mapIds: readonly number[], timeoutMs: number): Promise<boolean> {
+    const all = () => mapIds.every((id) => this.covers(id));
+    const names = this.#deps.names;
+    const generation = names?.generation?.();
+    const passes = (async () => {
+      await Promise.all([this.settled(), names?.ready?.()]);
+      if ((all() && names?.generation?.() === generation) || this.#closed || !this.#withinBudget) return;
+      await (this.#inFlight ?? this.#start()).catch(() => undefined);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([passes, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    return all();
   }
 
   /** Waits for the pass in flight, if any. */

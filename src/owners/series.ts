@@ -8,8 +8,10 @@
  * - copiedOwnerAttributes(): the few attributes of a map's first owner (owners.copy_attributes)
  *   to add to every per-map series, so a backend groups utilization by namespace without a join.
  *
- * Both read MapStats.owners only. The first owner is sticky (OwnerResolver keeps it first while
- * it holds the map) and a failed pass keeps the last answer, so these attributes do not flap
+ * Both read MapStats.owners only (and copiedOwner() MapStats.copiesOwner). The first owner is
+ * sticky (OwnerResolver keeps it first while it holds the map), a failed pass keeps the last
+ * answer, a map's first collection waits (bounded) for its owners, and a map collected while
+ * they were unknown copies none for its life (Collector): so these attributes do not flap
  * between collections. Whoever encodes per-map series calls these once per collection.
  */
 import type { Attributes } from '@opentelemetry/api';
@@ -99,9 +101,14 @@ export function ownerAttributeValue(p: ProcessOwner, key: OwnerAttribute): strin
   }
 }
 
+/** The owner whose attributes the map's per-map series carry: its first, unless it copies none (MapStats.copiesOwner). */
+export function copiedOwner(m: MapStats): ProcessOwner | null {
+  return (m.copiesOwner && m.owners?.processes?.[0]) || null;
+}
+
 /** The configured attributes of the map's first owner, for every per-map series; {} when none. */
 export function copiedOwnerAttributes(m: MapStats, keys: readonly OwnerAttribute[]): Attributes {
-  const p = m.owners?.processes?.[0];
+  const p = copiedOwner(m);
   const out: Attributes = {};
   if (!p) return out;
   for (const k of keys) {

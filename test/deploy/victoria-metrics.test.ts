@@ -98,8 +98,8 @@ t.test('the agent pushes OTLP/HTTP to VictoriaMetrics: names, values, resource, 
   const label = { id: promLabel(ATTR.id), name: promLabel(ATTR.name), type: promLabel(ATTR.type) };
   const sel = (key: MetricKey, id: number) => `${prometheusName(METRICS[key])}{${label.id}="${id}"}`;
   // The map's current series: one a collection has written within the last three intervals.
-  // A plain instant query also returns, for minutes, a series the map had earlier (see the
-  // todo below).
+  // (A plain instant query also returns, for minutes, any series the map had earlier; it has
+  // only one: see the owner attributes below.)
   const one = async (key: MetricKey, id: number): Promise<Sample> => {
     const r = await vm.query(`last_over_time(${sel(key, id)}[${3 * INTERVAL_MS}ms])`);
     if (r.length !== 1) throw new Error(`${sel(key, id)}: ${r.length} series, not 1: ${JSON.stringify(r)}`);
@@ -187,13 +187,19 @@ t.test('the agent pushes OTLP/HTTP to VictoriaMetrics: names, values, resource, 
   t.equal(Number((await one('ringbufPending', ring.id)).value[1]), 0, 'nothing written to vmt_ring: 0 bytes pending');
 
   // A push backend has no staleness marker: a series the agent stops writing answers instant
-  // queries for minutes. A map's first collection has no owner yet, so its per-map series lack
-  // the attributes owners.copy_attributes copies (process.executable.name), and the next
-  // collection starts a second series for the same map: dashboards count and sum it twice.
+  // queries for minutes. Were a map's first collection exported before its owners were known,
+  // its per-map series would lack the attributes owners.copy_attributes copies
+  // (process.executable.name) and the next collection would start a second series of the same
+  // map: dashboards would count and sum it twice. The first collection waits for its owners.
   const perMap = await vm.query(`count by (${label.id}) (${sel('utilization', filled.id)})`);
-  t.equal(Number(perMap[0]?.value[1]), 1, 'one utilization series for vmt_filled, not one per owner pass', {
-    todo: "the map's first collection exports its series without the copied owner attributes",
-  });
+  t.equal(Number(perMap[0]?.value[1]), 1, 'one utilization series for vmt_filled, not one per owner pass');
+  const exe = promLabel('process.executable.name');
+  const firstPoints = await vm.exportRaw(sel('utilization', filled.id), startedAt, Date.now());
+  t.same(
+    firstPoints.map((s) => s.metric[exe]),
+    [path.basename(process.execPath)],
+    `its raw points, the first collection's included, are all of one series, with ${exe} (the test's node holds the map)`,
+  );
 
   // ---- the resource: every attribute the agent builds, as a label of every series ----
   // Built here as the agent built it: with its environment (the child's is exactly RESOURCE_ENV).

@@ -49,7 +49,7 @@ function owned(): Record<number, MapOwners | null> {
 function map(id: number, owners: MapOwners | null): MapStats {
   return {
     id, name: `os_${id}`, type: 'hash', keySize: 4, valueSize: 8, maxEntries: 100, mapFlags: 0, entries: id, pendingBytes: null, utilization: id / 100,
-    countMethod: 'kfunc', countAgeMs: null, countStale: false, notCounted: null, notCountedReason: null, memoryBytes: 4096, memoryEstimated: false, owners,
+    countMethod: 'kfunc', countAgeMs: null, countStale: false, notCounted: null, notCountedReason: null, memoryBytes: 4096, memoryEstimated: false, owners, copiesOwner: true,
   };
 }
 

@@ -26,6 +26,7 @@ export const MAP_DEFAULTS: MapStats = Object.freeze({
   memoryBytes: null,
   memoryEstimated: false,
   owners: null,
+  copiesOwner: true,
 });
 
 /** A collection that took 1 ms and had nothing go wrong; tests add time, maps and mapsSeen. */

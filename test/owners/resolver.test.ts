@@ -98,13 +98,13 @@ t.test('Kubernetes names from a source; the series carry them; a miss asks the s
   await r.refresh(all());
   const o = r.owners(id('own_in_pod'));
   t.same([o.processes?.[0]?.namespace, o.processes?.[0]?.pod, o.processes?.[0]?.container], ['ns1', 'p1', 'c1'], 'names once the source has them');
-  const m = { id: id('own_in_pod'), name: 'own_in_pod', type: 'array', owners: o } as never;
+  const m = { id: id('own_in_pod'), name: 'own_in_pod', type: 'array', owners: o, copiesOwner: true } as never;
   t.same(copiedOwnerAttributes(m, ['k8s.namespace.name', 'k8s.pod.name']), { 'k8s.namespace.name': 'ns1', 'k8s.pod.name': 'p1' }, 'copied onto per-map series');
   const info = ownerInfoPoints([m], 10).owner.find((p) => p.attributes['process.pid'] !== undefined);
   t.match(info?.attributes, { 'k8s.pod.uid': '0f8e1f2a-1b2c-4d5e-8f90-123456789abc', 'container.id': 'ab'.repeat(32), 'k8s.namespace.name': 'ns1', 'ebpf.map.name': 'own_in_pod' }, 'ebpf.map.owner: semantic-convention attributes');
 });
 
-t.test('the collector takes its source by injection and attaches the latest pass, never waiting', async (t) => {
+t.test('the collector takes its source by injection and attaches the latest pass, never waiting by default', async (t) => {
   const { source, r } = resolver();
   const collector = new Collector({ source: new RecordedSource(rec), owners: r });
   const c1 = await collector.collect();
@@ -113,6 +113,51 @@ t.test('the collector takes its source by injection and attaches the latest pass
   t.equal(source.reads, 1, 'one pass started by the collection');
   const c2 = await collector.collect();
   t.equal(c2.maps.find((m) => m.id === id('own_held'))?.owners?.processes?.[0]?.comm, 'node', 'the next one: owners');
+  await collector.close();
+});
+
+t.test('with ownersWaitMs, the first collection waits for the pass and has the owners, copied from then on', async (t) => {
+  const { source, r } = resolver();
+  const collector = new Collector({ source: new RecordedSource(rec), owners: r, ownersWaitMs: 1000 });
+  const c1 = await collector.collect();
+  const m = c1.maps.find((x) => x.id === id('own_held'));
+  t.equal(m?.owners?.processes?.[0]?.comm, 'node', 'the first collection: owners, not pending');
+  t.equal(source.reads, 1, 'from the one pass it started');
+  t.same(copiedOwnerAttributes(m!, ['process.command']), { 'process.command': 'node' }, 'copied onto its series from the first collection');
+  const c2 = await collector.collect();
+  t.equal(c2.maps.find((x) => x.id === id('own_held'))?.copiesOwner, true, 'and the next');
+  await collector.close();
+});
+
+t.test('a pass slower than the wait: the map goes without copied attributes, and stays so once its owners are known', async (t) => {
+  // The first read answers after 300 ms, the collection waits 50 ms at most.
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  class SlowFirst extends RecordedOwnerSource {
+    override async read(): Promise<RawOwners> {
+      if (this.reads === 0) await gate;
+      return super.read();
+    }
+  }
+  const source = new SlowFirst([rec.owners]);
+  const r = new OwnerResolver(source, SETTINGS, { readCgroup, names: null });
+  const collector = new Collector({ source: new RecordedSource(rec), owners: r, ownersWaitMs: 50 });
+  const started = performance.now();
+  const c1 = await collector.collect();
+  const waited = performance.now() - started;
+  t.ok(waited >= 45 && waited < 300, `the collection waited the bound, not the pass: ${Math.round(waited)} ms`);
+  const first = c1.maps.find((x) => x.id === id('own_held'))!;
+  t.equal(first.owners, OWNERS_PENDING, 'not covered in time: pending');
+  t.equal(first.copiesOwner, false, 'so its series copy no owner attributes');
+  release();
+  await r.settled();
+  for (let i = 0; i < 3; i++) {
+    const m = (await collector.collect()).maps.find((x) => x.id === id('own_held'))!;
+    t.equal(m.owners?.processes?.[0]?.comm, 'node', `collection ${i + 2}: its owners are known`);
+    t.same(copiedOwnerAttributes(m, ['process.command']), {}, `collection ${i + 2}: still none copied (one attribute set for the map's life)`);
+  }
+  const other = c1.maps.find((x) => x.id === id('own_pinned'))!;
+  t.equal(other.copiesOwner, false, 'every map of that first collection alike');
   await collector.close();
 });
 
