@@ -21,6 +21,7 @@ import { freePort } from '../helpers/otlp-receiver';
 import { pinDir } from '../helpers/owners';
 import { type Sample, victoriaMetrics, victoriaMetricsBinary } from '../helpers/victoria-metrics';
 import { expandGrafana, metricNames, promLabel } from './promql';
+import { poll, sleep } from '../helpers/wait';
 
 const ROOT = path.join(__dirname, '..', '..');
 const INTERVAL_MS = 1000;
@@ -29,23 +30,6 @@ const OUTAGE_INTERVALS = 4;
 /** Extra resource attributes given the agent, to be found as labels. */
 const RESOURCE_ENV = 'deployment.environment.name=vmt-test,service.namespace=vmt';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls fn until it returns a value; the failure says what was awaited and what was last seen. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, context: () => string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${String(last ?? 'no result')})\n${context()}`);
-    await sleep(250);
-  }
-}
 
 /** The Prometheus names a metric of the table is stored under (a histogram's three series). */
 const storedNames = (key: MetricKey): string[] => {
@@ -107,7 +91,7 @@ t.test('the agent pushes OTLP/HTTP to VictoriaMetrics: names, values, resource, 
   };
 
   // ---- the outage: down for OUTAGE_INTERVALS intervals, back on the same port and storage ----
-  await until('three collections of vmt_filled stored', async () => ((await vm.exportRaw(sel('entries', filled.id), startedAt, Date.now()))[0]?.timestamps.length ?? 0) >= 3 || undefined, 30_000, context);
+  await poll('three collections of vmt_filled stored', async () => ((await vm.exportRaw(sel('entries', filled.id), startedAt, Date.now()))[0]?.timestamps.length ?? 0) >= 3 || undefined, 30_000, context);
   const downAt = Date.now();
   await vm.stop();
   const stoppedAt = Date.now();
@@ -120,7 +104,7 @@ t.test('the agent pushes OTLP/HTTP to VictoriaMetrics: names, values, resource, 
   t.equal(Number(recovered.fields.dropped), 0, 'and dropped none');
 
   // Every collection's points are stored at their own time: inside the outage too.
-  const raw = await until(
+  const raw = await poll(
     'the queued points of vmt_filled',
     async () => {
       const s = (await vm.exportRaw(sel('entries', filled.id), downAt - 3 * INTERVAL_MS, Date.now()))[0];
@@ -147,7 +131,7 @@ t.test('the agent pushes OTLP/HTTP to VictoriaMetrics: names, values, resource, 
 
   // ---- names: every metric of the table this run produces, and no other ----
   // The forecast needs a few collections of growth: wait for it before reading the names.
-  await until('a forecast for vmt_growing', async () => (await vm.query(sel('timeToFull', growing.id))).length > 0 || undefined, 30_000, context);
+  await poll('a forecast for vmt_growing', async () => (await vm.query(sel('timeToFull', growing.id))).length > 0 || undefined, 30_000, context);
   const failedCollections = agent.logs().filter((l) => l.message.startsWith('collection failed'));
   const absentBecause: Partial<Record<MetricKey, string>> = {
     ...(features.kfunc() && { countAge: 'every map here is counted by bpf_map_sum_elem_count, none by an element walk' }),
