@@ -17,7 +17,7 @@ import { Collector, type MapStats } from '../../src/collector';
 import type { CountMethod } from '../../src/records';
 import { startAgent } from '../helpers/agent-process';
 import { features, kernelRelease } from '../helpers/features';
-import { bpftoolDumpCount, bpftoolShow, collectOnce, createMap, F_NO_PREALLOC, fill, find, mapOps, type TestMap, u32 } from '../helpers/kernel';
+import { bpftoolDumpCount, bpftoolShow, collectOnce, createMap, F_NO_PREALLOC, fill, find, mapOps, type TestMap, u32, WALK_EVERY_MAP } from '../helpers/kernel';
 
 const percpuCounter = features.percpuCounter();
 const elements = features.walkElements();
@@ -180,7 +180,7 @@ t.test('a walk holds nothing: no map fd stays open, and a walked map is freed wh
       return false;
     }
   }).length;
-  const collector = new Collector({ reader: { useKfunc: false } });
+  const collector = new Collector({ reader: { ...WALK_EVERY_MAP, useKfunc: false } });
   t.teardown(() => collector.close());
   const m = createMap(t, { type: 'lru_hash', keySize: 4, valueSize: 8, maxEntries: 32, name: 'fb_freed' });
   fill(m, 4, 8, 9);
