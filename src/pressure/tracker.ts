@@ -165,28 +165,32 @@ export class PressureTracker {
       const owner = st.brief;
       const thresholds = st.thresholds;
       const fill = fillOf(m);
+      const p = readoutEntry(st, maps, m);
+      p.fill = fill;
+      p.utilization = m.utilization;
+      p.thresholds = thresholds;
+      p.owner = owner;
       if (m.utilization === null) {
-        writePressure(st, maps, m, fill, null, thresholds, null, null, null, null, null, null, owner);
+        p.level = p.growthPerS = p.timeToFullS = p.peakFill = p.peakUtilization = p.peakOverS = p.suggestedMaxEntries = null;
         continue;
       }
       const off = levelsOff(thresholds);
       const before = st.level.level;
       if (!off) st.level = nextLevel(st.level, m.utilization, thresholds, h);
-      let growthPerS: number | null = null;
-      let timeToFullS: number | null = null;
-      let peakFill: number | null = null;
+      p.level = off ? 'off' : st.level.level;
+      p.growthPerS = p.timeToFullS = p.peakFill = p.peakUtilization = p.peakOverS = p.suggestedMaxEntries = null;
       if (fill !== null) {
         st.window.add(c.time, fill, m.maxEntries);
-        ({ growthPerS, timeToFullS } = forecast(st.window, m.maxEntries));
+        ({ growthPerS: p.growthPerS, timeToFullS: p.timeToFullS } = forecast(st.window, m.maxEntries));
         st.peak.add(c.time, fill);
-        peakFill = st.peak.peak();
+        const peakFill = st.peak.peak();
+        p.peakFill = peakFill;
+        if (peakFill !== null) {
+          p.peakUtilization = m.maxEntries > 0 ? peakFill / m.maxEntries : null;
+          p.peakOverS = st.peak.coversMs(c.time) / 1000;
+          p.suggestedMaxEntries = off ? null : suggestMaxEntries(peakFill, m.type, s.headroom);
+        }
       }
-      const p = writePressure(
-        st, maps, m, fill, off ? 'off' : st.level.level, thresholds, growthPerS, timeToFullS, peakFill,
-        peakFill === null ? null : st.peak.coversMs(c.time) / 1000,
-        peakFill === null || off ? null : suggestMaxEntries(peakFill, m.type, s.headroom),
-        m.utilization, owner,
-      );
       // A transition outlives the collection (queued webhooks): it keeps a copy as of now.
       if (!off && st.level.level !== before) transitions.push({ map: Object.freeze({ ...p }), from: before, to: st.level.level, time: c.time, owner: p.owner });
     }
@@ -204,31 +208,14 @@ export class PressureTracker {
   }
 }
 
-/** Writes a map's readout entry in place (made at its first collection) and puts it in `maps`. */
-function writePressure(
-  st: MapState, maps: Map<number, MapPressure>, m: MapStats, fill: number | null, level: MapLevel | null, thresholds: Thresholds,
-  growthPerS: number | null, timeToFullS: number | null, peakFill: number | null, peakOverS: number | null,
-  suggestedMaxEntries: number | null, utilization: number | null, owner: OwnerBrief | null,
-): MapPressure {
-  let p = st.pressure;
-  if (!p) {
-    p = {
-      id: m.id, name: m.name, type: m.type, fill, maxEntries: m.maxEntries, utilization, level, thresholds, growthPerS, timeToFullS,
-      peakFill, peakUtilization: null, peakOverS, suggestedMaxEntries, owner,
-    };
-    st.pressure = p;
-    maps.set(m.id, p); // also replaces the entry of a different map that had the same id
-  }
-  p.fill = fill;
-  p.utilization = utilization;
-  p.level = level;
-  p.thresholds = thresholds;
-  p.growthPerS = growthPerS;
-  p.timeToFullS = timeToFullS;
-  p.peakFill = peakFill;
-  p.peakUtilization = peakFill === null || m.maxEntries <= 0 ? null : peakFill / m.maxEntries;
-  p.peakOverS = peakOverS;
-  p.suggestedMaxEntries = suggestedMaxEntries;
-  p.owner = owner;
+/** The map's readout entry, rewritten in place each collection: made (and put in `maps`) at its first. */
+function readoutEntry(st: MapState, maps: Map<number, MapPressure>, m: MapStats): Mutable<MapPressure> {
+  if (st.pressure) return st.pressure;
+  const p: Mutable<MapPressure> = {
+    id: m.id, name: m.name, type: m.type, fill: null, maxEntries: m.maxEntries, utilization: null, level: null, thresholds: st.thresholds,
+    growthPerS: null, timeToFullS: null, peakFill: null, peakUtilization: null, peakOverS: null, suggestedMaxEntries: null, owner: null,
+  };
+  st.pressure = p;
+  maps.set(m.id, p); // also replaces the entry of a different map that had the same id
   return p;
 }
